@@ -1,0 +1,40 @@
+# The two commands of the README:  make run  (the portal, demo data flowing)  and  make test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test install lint messages migrate
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+.env:
+	$(PYTHON) scripts/write_dotenv.py .env
+
+install: $(STAMP) .env
+
+messages: install
+	@if command -v msgfmt >/dev/null 2>&1; then $(BIN)/python manage.py compilemessages -v0 --ignore=.venv; \
+	else echo "msgfmt not found: using the committed .mo files"; fi
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+run: install messages migrate
+	$(BIN)/python manage.py create_demo_users
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	@echo "Portal: http://127.0.0.1:8000/admin/   (Ctrl-C stops web, worker and beat)"
+	exec $(BIN)/honcho start -f Procfile
+
+test: install messages
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

@@ -1,0 +1,1 @@
+"""Connectors to the external systems; they know nothing of flows."""

@@ -1,0 +1,1 @@
+"""DingTalk (and Feishu / WeCom) group robot clients."""

@@ -1,0 +1,1 @@
+"""Exchange-rate source clients (PBOC / CFETS central parity and a backup)."""

@@ -1,0 +1,1 @@
+"""Jushuitan (聚水潭) open API client."""

@@ -1,0 +1,28 @@
+"""One DRF exception handler: every error answers {"message": ..., "extra": {...}}."""
+
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import PortalError
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, PortalError):
+        return Response(
+            exc.as_dict(), status=getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {
+            "message": _("The request is invalid: see the fields listed in extra.fields."),
+            "extra": {"fields": fields},
+        }
+    else:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
+        response.data = {"message": str(detail or exc), "extra": {}}
+    return response

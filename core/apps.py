@@ -1,0 +1,16 @@
+"""Shared foundations: base models, encrypted fields, roles, health check, API errors."""
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = _("Portal core")
+
+    def ready(self) -> None:
+        from .roles import sync_role_permissions
+
+        # Permissions exist only after every app migrated: grant them then, idempotently.
+        post_migrate.connect(sync_role_permissions, dispatch_uid="core.sync_role_permissions")

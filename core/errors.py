@@ -1,0 +1,17 @@
+"""The root of every error tree in the portal: a message plus structured extra data."""
+
+from typing import Any
+
+
+class PortalError(Exception):
+    """An error a person may read: `message` says what is wrong, `extra` carries the facts."""
+
+    default_message = "Portal error"
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        self.message = message or self.default_message
+        self.extra = extra
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"message": str(self.message), "extra": self.extra}

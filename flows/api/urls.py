@@ -1,0 +1,3 @@
+"""Routes of the six flow endpoints; each flow adds its own."""
+
+urlpatterns: list = []

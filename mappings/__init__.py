@@ -1,0 +1,1 @@
+"""Master-data mappings, code map, tax templates, account mappings, exchange rates."""

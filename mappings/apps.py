@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MappingsConfig(AppConfig):
+    name = "mappings"
+    label = "mappings"
+    verbose_name = _("Mappings")

@@ -1,0 +1,1 @@
+"""Events, exception tickets, alerts, the process board, reconciliation."""

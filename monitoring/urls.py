@@ -1,0 +1,3 @@
+"""Monitoring pages: board, tickets, search, checklist."""
+
+urlpatterns: list = []

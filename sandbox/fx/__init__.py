@@ -1,0 +1,1 @@
+"""Simulated exchange-rate sources (CFETS parity and a backup)."""

@@ -1,0 +1,1 @@
+"""Simulated Jushuitan open API."""

@@ -1,0 +1,1 @@
+"""Simulated Kingdee K3Cloud WebAPI server."""

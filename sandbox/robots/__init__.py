@@ -1,0 +1,1 @@
+"""Simulated DingTalk / Feishu / WeCom robot receivers."""

@@ -1,0 +1,3 @@
+"""URLs of the simulator (mounted under /sandbox/ by sandbox.urls)."""
+
+urlpatterns: list = []

@@ -1,0 +1,10 @@
+"""Mounts every simulator under /sandbox/ (only when PORTAL_SANDBOX_ENABLED)."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("kingdee/", include("sandbox.kingdee.urls")),
+    path("jushuitan/", include("sandbox.jushuitan.urls")),
+    path("robots/", include("sandbox.robots.urls")),
+    path("fx/", include("sandbox.fx.urls")),
+]
