@@ -2,7 +2,10 @@
 
 from django.urls import include, path
 
+from .views import fault_profile
+
 urlpatterns = [
+    path("faults/<str:system>/", fault_profile, name="sandbox-faults"),
     path("kingdee/", include("sandbox.kingdee.urls")),
     path("jushuitan/", include("sandbox.jushuitan.urls")),
     path("robots/", include("sandbox.robots.urls")),
