@@ -1,0 +1,297 @@
+"""One demo world shared by every simulator, so the Kingdee and Jushuitan sandboxes agree.
+
+Codes follow the brief's 1:1 rules (customer code = shop code, warehouse code = warehouse
+code, supplier code = supplier code, material code = SKU) except where a realistic exception
+is planted on purpose:
+- shop 10005 (Amazon DE) is customer `CUST-AMZ-DE` in Kingdee: needs a code-mapping row (M5);
+- SKU `SKU-GIFT-9001` exists only in Jushuitan: a missing mapping (F1.3 / M4);
+- material `SKU-LAMP-1501` has no HS code in Kingdee: a missing required field (F1.4).
+Amounts are Decimal strings; weights in kg; declared prices in USD.
+"""
+
+from decimal import Decimal
+
+ORG_NUMBER = "100"
+
+SHOPS = [
+    # shop_id, shop_name, platform, currency, Kingdee customer number
+    {
+        "shop_id": 10001,
+        "shop_name": "Amazon US 旗舰店",
+        "platform": "amazon",
+        "currency": "USD",
+        "customer_number": "10001",
+    },
+    {
+        "shop_id": 10002,
+        "shop_name": "eBay UK Store",
+        "platform": "ebay",
+        "currency": "GBP",
+        "customer_number": "10002",
+    },
+    {
+        "shop_id": 10003,
+        "shop_name": "Shopee SG 跨境店",
+        "platform": "shopee",
+        "currency": "USD",
+        "customer_number": "10003",
+    },
+    {
+        "shop_id": 10004,
+        "shop_name": "Amazon JP ストア",
+        "platform": "amazon",
+        "currency": "JPY",
+        "customer_number": "10004",
+    },
+    {
+        "shop_id": 10005,
+        "shop_name": "Amazon DE Shop",
+        "platform": "amazon",
+        "currency": "EUR",
+        "customer_number": "CUST-AMZ-DE",
+    },
+]
+
+WAREHOUSES = [
+    # Jushuitan wms_co_id, name; the Kingdee BD_STOCK number is the same code.
+    {"wms_co_id": 20001, "name": "深圳跨境仓", "stock_number": "20001"},
+    {"wms_co_id": 20002, "name": "美国海外仓 (FBA 备货)", "stock_number": "20002"},
+    {"wms_co_id": 20003, "name": "前海保税仓", "stock_number": "20003"},
+]
+
+SUPPLIERS = [
+    {"supplier_code": "SUP001", "name": "深圳市华强电子有限公司"},
+    {"supplier_code": "SUP002", "name": "义乌市优品日用品厂"},
+    {"supplier_code": "SUP003", "name": "东莞市博达户外用品有限公司"},
+]
+
+_M = [
+    # sku, Chinese name, English name, HS code, declared USD, gross kg, net kg, brand, battery,
+    # cost CNY, sale price in USD, supplier
+    (
+        "SKU-PB-1001",
+        "20000mAh 充电宝",
+        "20000mAh Power Bank",
+        "8507600090",
+        "18.50",
+        "0.48",
+        "0.42",
+        "VoltPeak",
+        True,
+        "62.00",
+        "29.99",
+        "SUP001",
+    ),
+    (
+        "SKU-PB-1002",
+        "10000mAh 磁吸充电宝",
+        "10000mAh Magnetic Power Bank",
+        "8507600090",
+        "14.00",
+        "0.30",
+        "0.25",
+        "VoltPeak",
+        True,
+        "48.00",
+        "24.99",
+        "SUP001",
+    ),
+    (
+        "SKU-EAR-1101",
+        "蓝牙降噪耳机",
+        "ANC Bluetooth Earbuds",
+        "8518300000",
+        "22.00",
+        "0.22",
+        "0.12",
+        "SoundNest",
+        True,
+        "85.00",
+        "39.99",
+        "SUP001",
+    ),
+    (
+        "SKU-CBL-1201",
+        "USB-C 快充线 1m",
+        "USB-C Fast Charging Cable 1m",
+        "8544421100",
+        "2.10",
+        "0.06",
+        "0.04",
+        "VoltPeak",
+        False,
+        "6.50",
+        "8.99",
+        "SUP001",
+    ),
+    (
+        "SKU-CBL-1202",
+        "USB-C 快充线 2m",
+        "USB-C Fast Charging Cable 2m",
+        "8544421100",
+        "2.80",
+        "0.08",
+        "0.06",
+        "VoltPeak",
+        False,
+        "8.20",
+        "11.99",
+        "SUP001",
+    ),
+    (
+        "SKU-CASE-1301",
+        "iPhone 15 防摔手机壳",
+        "iPhone 15 Shockproof Case",
+        "3926909090",
+        "1.60",
+        "0.07",
+        "0.05",
+        "ArmorLite",
+        False,
+        "4.80",
+        "12.99",
+        "SUP002",
+    ),
+    (
+        "SKU-CASE-1302",
+        "iPhone 15 Pro 磁吸手机壳",
+        "iPhone 15 Pro MagSafe Case",
+        "3926909090",
+        "2.20",
+        "0.08",
+        "0.06",
+        "ArmorLite",
+        False,
+        "6.00",
+        "15.99",
+        "SUP002",
+    ),
+    (
+        "SKU-BTL-1401",
+        "不锈钢保温杯 750ml",
+        "Stainless Vacuum Bottle 750ml",
+        "9617001100",
+        "4.50",
+        "0.42",
+        "0.36",
+        "HydroTrail",
+        False,
+        "16.00",
+        "21.99",
+        "SUP003",
+    ),
+    (
+        "SKU-LAMP-1501",
+        "LED 护眼台灯",
+        "LED Desk Lamp",
+        "",
+        "9.80",
+        "1.10",
+        "0.90",
+        "Lumora",
+        False,
+        "35.00",
+        "32.99",
+        "SUP002",
+    ),
+    (
+        "SKU-YOGA-1601",
+        "TPE 瑜伽垫 6mm",
+        "TPE Yoga Mat 6mm",
+        "9506911900",
+        "6.20",
+        "1.05",
+        "0.98",
+        "ZenFlex",
+        False,
+        "22.00",
+        "27.99",
+        "SUP003",
+    ),
+    (
+        "SKU-BAG-1701",
+        "防水旅行背包",
+        "Waterproof Travel Backpack",
+        "4202920000",
+        "11.00",
+        "0.85",
+        "0.78",
+        "TrekMate",
+        False,
+        "42.00",
+        "45.99",
+        "SUP003",
+    ),
+    (
+        "SKU-WATCH-1801",
+        "智能手表 运动版",
+        "Smart Watch Sport",
+        "8517629900",
+        "26.00",
+        "0.20",
+        "0.08",
+        "PulseOne",
+        True,
+        "98.00",
+        "59.99",
+        "SUP001",
+    ),
+]
+
+MATERIALS = [
+    {
+        "number": sku,
+        "name": name_cn,
+        "english_name": name_en,
+        "hs_code": hs,
+        "declared_price": Decimal(declared),
+        "gross_weight": Decimal(gross),
+        "net_weight": Decimal(net),
+        "brand": brand,
+        "has_battery": battery,
+        "unit_cost": Decimal(cost),
+        "sale_price": Decimal(price),
+        "supplier_code": supplier,
+        "unit": "Pcs",
+    }
+    for (
+        sku,
+        name_cn,
+        name_en,
+        hs,
+        declared,
+        gross,
+        net,
+        brand,
+        battery,
+        cost,
+        price,
+        supplier,
+    ) in _M
+]
+
+# Only in Jushuitan (a gift SKU nobody created in Kingdee): a missing mapping.
+JUSHUITAN_ONLY_SKUS = [
+    {
+        "sku_id": "SKU-GIFT-9001",
+        "name": "赠品 贴纸套装",
+        "english_name": "Gift Sticker Pack",
+        "sale_price": Decimal("0.00"),
+    },
+]
+
+# Opening stock per (warehouse, sku): plenty in the main warehouse, thin elsewhere so that
+# stock shortages (F2.4) happen in the demo.
+OPENING_STOCK = (
+    {(20001, m["number"]): 500 for m in MATERIALS}
+    | {(20002, m["number"]): 40 for m in MATERIALS[:6]}
+    | {(20003, m["number"]): 5 for m in MATERIALS[:3]}
+)
+
+# Business exchange rates shown in Jushuitan (业务汇率), CNY per unit of currency.
+BUSINESS_RATES = {
+    "USD": Decimal("7.1800"),
+    "EUR": Decimal("7.7600"),
+    "GBP": Decimal("9.0500"),
+    "JPY": Decimal("0.047600"),
+}
