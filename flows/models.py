@@ -1,1 +1,464 @@
-"""Models of flows."""
+"""The sync engine's rows: flows, their watermarks, one SyncDocument per business document."""
+
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core.fields import EncryptedTextField
+from core.models import TimeStampedModel
+
+from .choices import DocumentState, ErrorClass, FlowCode, System
+
+
+class Flow(TimeStampedModel):
+    """One flow (F1…F9) of one Integration: switch, schedule, canary scope, batch size and the
+    circuit breaker that pauses it while its connection keeps failing."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="flows",
+    )
+    code = models.CharField(
+        verbose_name=_("flow"),
+        max_length=30,
+        choices=FlowCode.choices,
+    )
+    enabled = models.BooleanField(
+        verbose_name=_("enabled"),
+        default=False,
+    )
+    batch_size = models.PositiveIntegerField(
+        verbose_name=_("batch size"),
+        default=200,
+        help_text=_("Documents written per remote batch call, e.g. 200"),
+    )
+    poll_seconds = models.PositiveIntegerField(
+        verbose_name=_("poll interval (seconds)"),
+        default=60,
+        help_text=_("How often the source is polled, e.g. 60"),
+    )
+    canary_shops = models.JSONField(
+        verbose_name=_("canary shops"),
+        default=list,
+        blank=True,
+        help_text=_("G6: only these Jushuitan shop ids are synced when set, e.g. [10001]"),
+    )
+    canary_warehouses = models.JSONField(
+        verbose_name=_("canary warehouses"),
+        default=list,
+        blank=True,
+        help_text=_('G6: only these warehouse codes are synced when set, e.g. ["20001"]'),
+    )
+    canary_since = models.DateTimeField(
+        verbose_name=_("canary since"),
+        null=True,
+        blank=True,
+    )
+    settings = models.JSONField(
+        verbose_name=_("flow settings"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Per-flow options, e.g. {"order_no_field": "F_PAEZ_PlatformOrderNo", '
+            '"retry": {"max_attempts": 8}}'
+        ),
+    )
+    paused_until = models.DateTimeField(
+        verbose_name=_("paused until"),
+        null=True,
+        blank=True,
+        help_text=_("Set by the circuit breaker while the connection keeps failing."),
+    )
+    consecutive_failures = models.PositiveIntegerField(
+        verbose_name=_("consecutive connection failures"),
+        default=0,
+    )
+    last_run_at = models.DateTimeField(
+        verbose_name=_("last run"),
+        null=True,
+        blank=True,
+    )
+    last_success_at = models.DateTimeField(
+        verbose_name=_("last successful run"),
+        null=True,
+        blank=True,
+    )
+    last_error = models.TextField(
+        verbose_name=_("last run error"),
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ("integration", "code")
+        verbose_name = _("flow")
+        verbose_name_plural = _("flows")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("integration", "code"), name="flow_unique_per_integration"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration} · {self.get_code_display()}"
+
+
+class Watermark(models.Model):
+    """How far a flow has pulled its source (modification time). Never moves backwards; each
+    pull starts `overlap_seconds` before it so late writes are not missed."""
+
+    flow = models.OneToOneField(
+        Flow,
+        verbose_name=_("flow"),
+        on_delete=models.CASCADE,
+        related_name="watermark",
+    )
+    cursor = models.DateTimeField(
+        verbose_name=_("pulled up to"),
+        null=True,
+        blank=True,
+    )
+    overlap_seconds = models.PositiveIntegerField(
+        verbose_name=_("overlap (seconds)"),
+        default=120,
+    )
+    catchup_lag_seconds = models.PositiveIntegerField(
+        verbose_name=_("catch-up window (seconds)"),
+        default=7200,
+        help_text=_("The catch-up pass (补漏) re-reads this far back, e.g. 7200"),
+    )
+    catchup_every_seconds = models.PositiveIntegerField(
+        verbose_name=_("catch-up every (seconds)"),
+        default=900,
+    )
+    last_catchup_at = models.DateTimeField(
+        verbose_name=_("last catch-up"),
+        null=True,
+        blank=True,
+    )
+    updated_at = models.DateTimeField(
+        verbose_name=_("updated at"),
+        auto_now=True,
+    )
+
+    class Meta:
+        ordering = ("flow",)
+        verbose_name = _("watermark")
+        verbose_name_plural = _("watermarks")
+
+    def __str__(self) -> str:
+        return f"{self.flow}: {self.cursor}"
+
+
+class SyncDocument(TimeStampedModel):
+    """One business document in one flow: its source payload, the target payload built from
+    it, where it stands, and the keys people search it by (O3)."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.PROTECT,
+        related_name="documents",
+    )
+    flow = models.ForeignKey(
+        Flow,
+        verbose_name=_("flow"),
+        on_delete=models.PROTECT,
+        related_name="documents",
+    )
+    source_system = models.CharField(
+        verbose_name=_("source system"),
+        max_length=20,
+        choices=System.choices,
+    )
+    source_key = models.CharField(
+        verbose_name=_("source key"),
+        max_length=200,
+        help_text=_("The source document's identity, e.g. io:1024 (sales-out id)"),
+    )
+    idempotency_key = models.CharField(
+        verbose_name=_("idempotency key"),
+        max_length=300,
+        unique=True,
+    )
+    source_modified_at = models.DateTimeField(
+        verbose_name=_("source modified at"),
+        null=True,
+        blank=True,
+    )
+    source_payload = models.JSONField(
+        verbose_name=_("source payload"),
+        default=dict,
+    )
+    target_payload = models.JSONField(
+        verbose_name=_("target payload"),
+        default=dict,
+        blank=True,
+        help_text=_("What the portal sends; editable before a retry (edit-and-retry)."),
+    )
+    payload_edited = models.BooleanField(
+        verbose_name=_("target payload edited by a person"),
+        default=False,
+    )
+    target_key = models.CharField(
+        verbose_name=_("target key"),
+        max_length=200,
+        blank=True,
+        db_index=True,
+        help_text=_("Deterministic key of the target document, e.g. the Kingdee FBillNo"),
+    )
+    target_id = models.CharField(
+        verbose_name=_("target id"),
+        max_length=100,
+        blank=True,
+    )
+    state = models.CharField(
+        verbose_name=_("state"),
+        max_length=20,
+        choices=DocumentState.choices,
+        default=DocumentState.RECEIVED,
+    )
+    attempts = models.PositiveIntegerField(
+        verbose_name=_("writes attempted"),
+        default=0,
+    )
+    retries = models.PositiveIntegerField(
+        verbose_name=_("consecutive retries"),
+        default=0,
+        help_text=_("Timed retries of the current transient problem; reset on success."),
+    )
+    next_attempt_at = models.DateTimeField(
+        verbose_name=_("next attempt at"),
+        null=True,
+        blank=True,
+    )
+    outcome_unknown = models.BooleanField(
+        verbose_name=_("last write outcome unknown"),
+        default=False,
+        help_text=_("The last write may have landed: the target is asked before resending."),
+    )
+    progress = models.JSONField(
+        verbose_name=_("progress of multi-step writes"),
+        default=dict,
+        blank=True,
+    )
+    claim_token = models.UUIDField(
+        verbose_name=_("claimed by"),
+        null=True,
+        blank=True,
+    )
+    claimed_until = models.DateTimeField(
+        verbose_name=_("claim expires"),
+        null=True,
+        blank=True,
+    )
+    last_error_class = models.CharField(
+        verbose_name=_("error class"),
+        max_length=30,
+        choices=ErrorClass.choices,
+        blank=True,
+    )
+    last_error_code = models.CharField(
+        verbose_name=_("error code"),
+        max_length=100,
+        blank=True,
+    )
+    last_error_message = models.TextField(
+        verbose_name=_("error message"),
+        blank=True,
+    )
+    last_error_stage = models.CharField(
+        verbose_name=_("error stage"),
+        max_length=30,
+        blank=True,
+    )
+    filter_reason = models.CharField(
+        verbose_name=_("filter reason"),
+        max_length=300,
+        blank=True,
+        help_text=_("Why the document was not synced, e.g. 'shop 10002 is outside the canary'"),
+    )
+    synced_at = models.DateTimeField(
+        verbose_name=_("synced at"),
+        null=True,
+        blank=True,
+    )
+    # Denormalised search keys (O3).
+    platform_order_no = models.CharField(
+        verbose_name=_("platform order no."),
+        max_length=100,
+        blank=True,
+        db_index=True,
+    )
+    kingdee_bill_no = models.CharField(
+        verbose_name=_("Kingdee bill no."),
+        max_length=100,
+        blank=True,
+        db_index=True,
+    )
+    shop_id = models.CharField(
+        verbose_name=_("shop"),
+        max_length=50,
+        blank=True,
+    )
+    warehouse_code = models.CharField(
+        verbose_name=_("warehouse"),
+        max_length=50,
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("sync document")
+        verbose_name_plural = _("sync documents")
+        indexes = [
+            # The engine's claim query and the board's backlog counts.
+            models.Index(fields=("flow", "state", "next_attempt_at"), name="syncdoc_flow_state"),
+            models.Index(fields=("state", "updated_at"), name="syncdoc_state_updated"),
+            models.Index(fields=("flow", "source_key"), name="syncdoc_flow_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow.get_code_display()} {self.source_key}"
+
+    @property
+    def trace_key(self) -> str:
+        """One open problem per source record: tickets are keyed by this."""
+        return self.idempotency_key
+
+
+class DocumentSku(models.Model):
+    """A SKU a document carries, for search by SKU (O3)."""
+
+    document = models.ForeignKey(
+        SyncDocument,
+        verbose_name=_("document"),
+        on_delete=models.CASCADE,
+        related_name="sku_keys",
+    )
+    sku = models.CharField(
+        verbose_name=_("SKU"),
+        max_length=100,
+        db_index=True,
+    )
+
+    class Meta:
+        ordering = ("sku",)
+        verbose_name = _("document SKU")
+        verbose_name_plural = _("document SKUs")
+        constraints = [
+            models.UniqueConstraint(fields=("document", "sku"), name="document_sku_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.sku
+
+
+class StockHoldStatus(models.TextChoices):
+    OPEN = "open", _("Frozen, waiting for stock")
+    RELEASED = "released", _("Released")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class StockHold(TimeStampedModel):
+    """待检库存: a quantity frozen for a held sales outbound until stock arrives (F2.4)."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="stock_holds",
+    )
+    document = models.ForeignKey(
+        SyncDocument,
+        verbose_name=_("document"),
+        on_delete=models.CASCADE,
+        related_name="stock_holds",
+    )
+    material_number = models.CharField(
+        verbose_name=_("material"),
+        max_length=100,
+        db_index=True,
+    )
+    stock_number = models.CharField(
+        verbose_name=_("warehouse"),
+        max_length=100,
+    )
+    quantity = models.DecimalField(
+        verbose_name=_("frozen quantity"),
+        max_digits=18,
+        decimal_places=4,
+        default=Decimal("0"),
+    )
+    status = models.CharField(
+        verbose_name=_("status"),
+        max_length=20,
+        choices=StockHoldStatus.choices,
+        default=StockHoldStatus.OPEN,
+    )
+    released_at = models.DateTimeField(
+        verbose_name=_("released at"),
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("pending-inspection stock (待检库存)")
+        verbose_name_plural = _("pending-inspection stock (待检库存)")
+        indexes = [
+            models.Index(
+                fields=("integration", "status", "material_number", "stock_number"),
+                name="stockhold_lookup",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.material_number} @ {self.stock_number}: {self.quantity}"
+
+
+class ApiClient(TimeStampedModel):
+    """A machine that may call the flow endpoints, signing each request with HMAC-SHA256."""
+
+    name = models.CharField(
+        verbose_name=_("name"),
+        max_length=100,
+        unique=True,
+        help_text=_("e.g. 'Kingdee push plug-in'"),
+    )
+    key_id = models.CharField(
+        verbose_name=_("key id"),
+        max_length=64,
+        unique=True,
+        default=uuid.uuid4,
+        help_text=_("Sent in the X-Portal-Key header."),
+    )
+    secret = EncryptedTextField(
+        verbose_name=_("signing secret"),
+        help_text=_("Shared secret for the X-Portal-Signature HMAC; stored encrypted."),
+    )
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="api_clients",
+    )
+    enabled = models.BooleanField(
+        verbose_name=_("enabled"),
+        default=True,
+    )
+    requests_per_minute = models.PositiveIntegerField(
+        verbose_name=_("requests per minute"),
+        default=600,
+    )
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
+
+    def __str__(self) -> str:
+        return self.name

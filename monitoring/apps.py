@@ -6,3 +6,6 @@ class MonitoringConfig(AppConfig):
     name = "monitoring"
     label = "monitoring"
     verbose_name = _("Monitoring")
+
+    def ready(self) -> None:
+        from . import services  # noqa: F401 - connects the remote-call receiver

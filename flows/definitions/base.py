@@ -1,0 +1,219 @@
+"""What a flow module supplies to the engine: its stages as plain methods.
+
+extract (pull pages) / parse_push (accept a pushed document) → scope → validate →
+transform (map + build the target payload) → load (batched write) → after_synced (write back).
+The engine owns state, retries, batching, claims and events; a definition never touches a
+SyncDocument's state.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from core.errors import PortalError
+
+from ..choices import ErrorClass
+
+if TYPE_CHECKING:
+    from ..models import Flow, SyncDocument
+
+
+@dataclass
+class SourceRecord:
+    """One source document as pulled or pushed, with the keys people search by."""
+
+    source_key: str
+    payload: dict
+    modified_at: datetime | None = None
+    platform_order_no: str = ""
+    kingdee_bill_no: str = ""
+    skus: list[str] = field(default_factory=list)
+    shop_id: str = ""
+    warehouse_code: str = ""
+    # Set when the record is kept but not synced (not a finished good, cancelled, ...).
+    filter_reason: str = ""
+
+
+class Problem(PortalError):
+    """A stage's verdict on one document: what is wrong, in which class, for whom."""
+
+    error_class: str = ErrorClass.INTERNAL
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_class: str | None = None,
+        subject: str = "",
+        code: str = "",
+        system: str = "",
+        stage: str = "",
+        **extra: Any,
+    ) -> None:
+        super().__init__(message, **extra)
+        if error_class:
+            self.error_class = error_class
+        self.subject = subject or message[:120]
+        self.code = str(code or "")
+        self.system = system
+        self.stage = stage
+
+
+class ValidationProblem(Problem):
+    """A required field is missing or a value is invalid: the record stops for a person."""
+
+    def __init__(self, message: str, *, field_name: str, missing: bool = True, **kw: Any):
+        kw.setdefault(
+            "error_class", ErrorClass.MISSING_VALUE if missing else ErrorClass.INVALID_VALUE
+        )
+        kw.setdefault("subject", field_name)
+        super().__init__(message, field=field_name, **kw)
+        self.field_name = field_name
+
+
+class StockShortage(Problem):
+    """The target refused for lack of stock (F2.4): hold the document until stock arrives."""
+
+    error_class = ErrorClass.INSUFFICIENT_STOCK
+
+    def __init__(self, message: str, *, lines: list[tuple[str, str, Decimal]], **kw: Any):
+        super().__init__(message, **kw)
+        self.lines = lines  # (material number, stock number, quantity)
+
+
+@dataclass
+class LoadResult:
+    """The outcome of writing one document: landed (with the target's id / number) or a
+    problem. `unknown` means the write may have landed: ask the target before resending."""
+
+    ok: bool = False
+    target_id: str = ""
+    target_number: str = ""
+    problem: Problem | None = None
+    unknown: bool = False
+    progress: dict | None = None
+
+    @classmethod
+    def landed(cls, *, target_id: Any = "", target_number: str = "") -> LoadResult:
+        return cls(ok=True, target_id=str(target_id or ""), target_number=target_number or "")
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff with jitter; some error classes have their own fixed rule
+    (F2.3: FX unavailable → every 5 minutes, at most 3 times)."""
+
+    max_attempts: int = 8
+    base_seconds: float = 30.0
+    max_seconds: float = 3600.0
+    jitter: float = 0.2
+    per_class: dict[str, dict] = field(
+        default_factory=lambda: {
+            ErrorClass.FX_UNAVAILABLE: {"max_attempts": 3, "delay_seconds": 300}
+        }
+    )
+
+    @classmethod
+    def from_settings(cls, base: RetryPolicy, overrides: dict | None) -> RetryPolicy:
+        if not overrides:
+            return base
+        known = {"max_attempts", "base_seconds", "max_seconds", "jitter", "per_class"}
+        values = {k: v for k, v in overrides.items() if k in known}
+        merged = {**base.__dict__, **values}
+        if "per_class" in values:
+            merged["per_class"] = {**base.per_class, **values["per_class"]}
+        return cls(**merged)
+
+    def limit_for(self, error_class: str) -> int:
+        return int(self.per_class.get(error_class, {}).get("max_attempts", self.max_attempts))
+
+    def delay_for(self, error_class: str, attempt: int, rng) -> float:
+        """Seconds before retry number `attempt` (1-based) of a failure of this class."""
+        rule = self.per_class.get(error_class, {})
+        if "delay_seconds" in rule:
+            return float(rule["delay_seconds"])
+        delay = min(self.max_seconds, self.base_seconds * (2 ** (attempt - 1)))
+        return delay * (1 + rng.uniform(-self.jitter, self.jitter))
+
+
+class FlowContext:
+    """What stages of one flow run can use: the flow, its integration, clients, mappings."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.integration = flow.integration
+        self.settings: dict = flow.settings or {}
+
+    @cached_property
+    def kingdee(self):
+        from connectors.kingdee.client import client_for
+
+        return client_for(self.integration.kingdee)
+
+    @cached_property
+    def jushuitan(self):
+        from connectors.jushuitan.client import client_for
+
+        return client_for(self.integration.jushuitan)
+
+    @cached_property
+    def mappings(self):
+        from mappings.selectors import MappingResolver
+
+        return MappingResolver(self.integration)
+
+    def setting(self, name: str, default: Any) -> Any:
+        return self.settings.get(name, default)
+
+
+class UnsupportedStage(PortalError):
+    default_message = "This flow does not support this stage."
+
+
+class FlowDefinition(ABC):
+    """Base of every flow module. Subclasses set the class attributes and the stages."""
+
+    code: ClassVar[str]
+    source_system: ClassVar[str]
+    target_system: ClassVar[str]
+    retry: ClassVar[RetryPolicy] = RetryPolicy()
+    # Maximum length of one pull window, and whether the source can be pulled at all.
+    pull_window_seconds: ClassVar[int] = 3600
+    pullable: ClassVar[bool] = True
+
+    def extract(
+        self, ctx: FlowContext, *, start: datetime, end: datetime
+    ) -> Iterator[SourceRecord]:
+        raise UnsupportedStage(f"{type(self).__name__} cannot pull its source", flow=self.code)
+
+    def parse_push(self, ctx: FlowContext, item: dict) -> SourceRecord:
+        raise UnsupportedStage(f"{type(self).__name__} accepts no pushed documents", flow=self.code)
+
+    def validate(self, ctx: FlowContext, document: SyncDocument) -> None:
+        """Raise ValidationProblem naming the field when the source cannot be synced."""
+        return
+
+    @abstractmethod
+    def transform(self, ctx: FlowContext, document: SyncDocument) -> tuple[dict, str]:
+        """Map and build the target payload; return (payload, deterministic target key)."""
+
+    @abstractmethod
+    def load(self, ctx: FlowContext, documents: list[SyncDocument]) -> dict[int, LoadResult]:
+        """Write the documents (batched); return one LoadResult per document id."""
+
+    def find_existing(
+        self, ctx: FlowContext, documents: list[SyncDocument]
+    ) -> dict[int, LoadResult]:
+        """Check-before-resend: for documents whose last write may have landed, ask the target.
+        Return a landed LoadResult for each one found; absent ids were not found."""
+        return {}
+
+    def after_synced(self, ctx: FlowContext, documents: Iterable[SyncDocument]) -> None:
+        """Write back / side effects once documents landed (release holds, ...)."""
+        return

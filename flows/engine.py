@@ -1,0 +1,910 @@
+"""The sync engine: ingest, claim, run the stages, settle every document, retry, pause.
+
+States (DESIGN.md): received → validated → mapped → loading → synced; or blocked (a person),
+waiting (timed retry), held (stock), failed (gave up, ticket open), ignored, filtered.
+Every transition writes an Event; a problem opens (or updates) the one ticket of its source
+record and a success closes it.
+
+Exactly once: the target key is deterministic, a document is LOADING while its write is in
+flight, and a document whose write may have landed (timeout, 5xx after sending, or a worker
+that died while LOADING) is checked against the target before anything is sent again.
+Concurrency: documents are claimed with a conditional UPDATE (plus SKIP LOCKED on PostgreSQL),
+so any number of workers can process one flow without working a document twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from connectors.errors import AuthError, BusinessError, RateLimited, TransientError, UnknownOutcome
+from core.errors import PortalError
+from monitoring import services as monitoring
+from monitoring.models import EventLevel
+
+from .choices import TRANSIENT_ERRORS, DocumentState, ErrorClass
+from .definitions import definition_for
+from .definitions.base import (
+    FlowContext,
+    FlowDefinition,
+    LoadResult,
+    Problem,
+    RetryPolicy,
+    SourceRecord,
+    StockShortage,
+)
+from .models import DocumentSku, Flow, StockHold, StockHoldStatus, SyncDocument, Watermark
+
+logger = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=10)
+CIRCUIT_THRESHOLD = 5
+CIRCUIT_COOLDOWN = timedelta(minutes=5)
+_rng = random.Random()
+
+S = DocumentState
+
+
+@dataclass
+class RunStats:
+    pulled: int = 0
+    ingested: int = 0
+    processed: int = 0
+    synced: int = 0
+    problems: int = 0
+    retrying: int = 0
+    filtered: int = 0
+    skipped: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: RunStats) -> None:
+        for name in (
+            "pulled",
+            "ingested",
+            "processed",
+            "synced",
+            "problems",
+            "retrying",
+            "filtered",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
+
+def idempotency_key(flow: Flow, source_key: str) -> str:
+    return f"{flow.integration.code}:{flow.code}:{source_key}"
+
+
+def retry_policy(flow: Flow, definition: FlowDefinition) -> RetryPolicy:
+    return RetryPolicy.from_settings(definition.retry, (flow.settings or {}).get("retry"))
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+
+def scope_reason(flow: Flow, record: SourceRecord) -> str:
+    """G6 canary scope first, then the definition's own filter."""
+    if (
+        flow.canary_shops
+        and record.shop_id
+        and str(record.shop_id) not in {str(s) for s in flow.canary_shops}
+    ):
+        return _("shop %(shop)s is outside the canary scope") % {"shop": record.shop_id}
+    if (
+        flow.canary_warehouses
+        and record.warehouse_code
+        and str(record.warehouse_code) not in {str(w) for w in flow.canary_warehouses}
+    ):
+        return _("warehouse %(wh)s is outside the canary scope") % {"wh": record.warehouse_code}
+    return record.filter_reason
+
+
+def ingest(*, flow: Flow, records: Iterable[SourceRecord], via: str = "pull") -> list[int]:
+    """Store source records as SyncDocuments (new, or updated while not yet synced).
+    Returns the ids of documents that are new or changed and need work."""
+    touched: list[int] = []
+    chunk: list[SourceRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= 500:
+            touched.extend(_ingest_chunk(flow, chunk, via))
+            chunk = []
+    if chunk:
+        touched.extend(_ingest_chunk(flow, chunk, via))
+    return touched
+
+
+def _ingest_chunk(flow: Flow, records: list[SourceRecord], via: str) -> list[int]:
+    by_key: dict[str, SourceRecord] = {}
+    for record in records:  # the newest version of a record within one chunk wins
+        key = idempotency_key(flow, record.source_key)
+        prior = by_key.get(key)
+        if prior is None or (record.modified_at or timezone.now()) >= (
+            prior.modified_at or timezone.now()
+        ):
+            by_key[key] = record
+    touched: list[int] = []
+    events: list[dict] = []
+    with transaction.atomic():
+        existing = {
+            d.idempotency_key: d
+            for d in SyncDocument.objects.select_for_update().filter(idempotency_key__in=by_key)
+        }
+        new_docs: list[SyncDocument] = []
+        changed: list[SyncDocument] = []
+        for key, record in by_key.items():
+            reason = scope_reason(flow, record)
+            doc = existing.get(key)
+            if doc is None:
+                new_docs.append(
+                    SyncDocument(
+                        integration_id=flow.integration_id,
+                        flow=flow,
+                        source_system=definition_for(flow.code).source_system,
+                        source_key=record.source_key,
+                        idempotency_key=key,
+                        source_modified_at=record.modified_at,
+                        source_payload=record.payload,
+                        state=S.FILTERED if reason else S.RECEIVED,
+                        filter_reason=reason,
+                        platform_order_no=record.platform_order_no[:100],
+                        kingdee_bill_no=record.kingdee_bill_no[:100],
+                        shop_id=str(record.shop_id or "")[:50],
+                        warehouse_code=str(record.warehouse_code or "")[:50],
+                    )
+                )
+                continue
+            if not _accepts_update(doc, record, reason):
+                continue
+            before = doc.state
+            doc.source_payload = record.payload
+            doc.source_modified_at = record.modified_at or doc.source_modified_at
+            doc.platform_order_no = record.platform_order_no[:100] or doc.platform_order_no
+            doc.shop_id = str(record.shop_id or doc.shop_id)[:50]
+            doc.warehouse_code = str(record.warehouse_code or doc.warehouse_code)[:50]
+            doc.filter_reason = reason
+            doc.state = S.FILTERED if reason else S.RECEIVED
+            if not doc.payload_edited:
+                doc.target_payload = {}
+            doc.retries = 0
+            doc.next_attempt_at = None
+            changed.append(doc)
+            events.append(
+                {
+                    "document": doc,
+                    "stage": "extract",
+                    "message": _("The source document changed; it will be synced again.")
+                    if not reason
+                    else _("Filtered: %(reason)s") % {"reason": reason},
+                    "from_state": before,
+                    "to_state": doc.state,
+                    "detail": {"via": via},
+                }
+            )
+        if new_docs:
+            SyncDocument.objects.bulk_create(new_docs, batch_size=500)
+            if not all(d.pk for d in new_docs):  # backends without RETURNING
+                ids = dict(
+                    SyncDocument.objects.filter(
+                        idempotency_key__in=[d.idempotency_key for d in new_docs]
+                    ).values_list("idempotency_key", "id")
+                )
+                for d in new_docs:
+                    d.pk = d.id = ids[d.idempotency_key]
+        if changed:
+            SyncDocument.objects.bulk_update(
+                changed,
+                [
+                    "source_payload",
+                    "source_modified_at",
+                    "platform_order_no",
+                    "shop_id",
+                    "warehouse_code",
+                    "filter_reason",
+                    "state",
+                    "target_payload",
+                    "retries",
+                    "next_attempt_at",
+                    "updated_at",
+                ],
+                batch_size=500,
+            )
+        skus = []
+        for doc in new_docs:
+            record = by_key[doc.idempotency_key]
+            skus.extend(
+                DocumentSku(document=doc, sku=s[:100]) for s in dict.fromkeys(record.skus) if s
+            )
+            events.append(
+                {
+                    "document": doc,
+                    "stage": "extract",
+                    "message": _("Received from %(system)s (%(via)s).")
+                    % {"system": doc.source_system, "via": via}
+                    if doc.state != S.FILTERED
+                    else _("Filtered: %(reason)s") % {"reason": doc.filter_reason},
+                    "to_state": doc.state,
+                    "level": EventLevel.INFO,
+                }
+            )
+        for doc in changed:
+            record = by_key[doc.idempotency_key]
+            skus.extend(
+                DocumentSku(document=doc, sku=s[:100]) for s in dict.fromkeys(record.skus) if s
+            )
+        if skus:
+            DocumentSku.objects.bulk_create(skus, ignore_conflicts=True, batch_size=1000)
+        monitoring.events_record_bulk(events)
+        touched = [d.pk for d in new_docs if d.state != S.FILTERED]
+        touched += [d.pk for d in changed if d.state != S.FILTERED]
+    return touched
+
+
+def _accepts_update(doc: SyncDocument, record: SourceRecord, reason: str) -> bool:
+    """A synced, ignored or in-flight document is never re-opened by a new pull; a filtered
+    one re-enters when it comes into scope; others take the newer source version."""
+    if doc.state in (S.SYNCED, S.IGNORED, S.LOADING) or doc.claim_token is not None:
+        return False
+    if doc.state == S.FILTERED:
+        return not reason or record.payload != doc.source_payload
+    if doc.state == S.HELD:
+        return False  # held documents resume when stock arrives
+    newer = (
+        record.modified_at is None
+        or doc.source_modified_at is None
+        or record.modified_at > doc.source_modified_at
+    )
+    return newer and record.payload != doc.source_payload
+
+
+# --- claim ------------------------------------------------------------------------------------
+
+
+def _workable(flow: Flow, now: datetime):
+    return (
+        SyncDocument.objects.filter(flow=flow)
+        .filter(
+            Q(state__in=(S.RECEIVED, S.VALIDATED, S.MAPPED))
+            | Q(state=S.WAITING, next_attempt_at__lte=now)
+            | Q(state=S.LOADING, claimed_until__lt=now)  # a worker died mid-write
+        )
+        .filter(Q(claim_token__isnull=True) | Q(claimed_until__lt=now))
+    )
+
+
+def claim(*, flow: Flow, limit: int, ids: Iterable[int] | None = None) -> list[SyncDocument]:
+    """Claim up to `limit` workable documents for this worker (safe under concurrency)."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    candidates = _workable(flow, now)
+    if ids is not None:
+        candidates = candidates.filter(pk__in=list(ids))
+    candidates = candidates.order_by("id")
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            candidates = candidates.select_for_update(skip_locked=True)
+        picked = list(candidates.values_list("id", flat=True)[:limit])
+        if not picked:
+            return []
+        SyncDocument.objects.filter(pk__in=picked).filter(
+            Q(claim_token__isnull=True) | Q(claimed_until__lt=now)
+        ).update(claim_token=token, claimed_until=now + CLAIM_LEASE)
+    return list(
+        SyncDocument.objects.filter(claim_token=token)
+        .select_related("flow", "integration")
+        .order_by("id")
+    )
+
+
+# --- process ----------------------------------------------------------------------------------
+
+
+def process(*, flow: Flow, ids: Iterable[int] | None = None, max_batches: int = 1000) -> RunStats:
+    """Work through the flow's workable documents, one claimed batch at a time."""
+    stats = RunStats()
+    definition = definition_for(flow.code)
+    ctx = FlowContext(flow)
+    id_list = list(ids) if ids is not None else None
+    for _batch in range(max_batches):
+        documents = claim(flow=flow, limit=max(flow.batch_size, 1), ids=id_list)
+        if not documents:
+            break
+        stats.add(_process_batch(ctx, definition, documents))
+    return stats
+
+
+def _process_batch(
+    ctx: FlowContext, definition: FlowDefinition, documents: list[SyncDocument]
+) -> RunStats:
+    stats = RunStats(processed=len(documents))
+    batch_id = uuid.uuid4()
+    token = monitoring.current_batch.set(batch_id)
+    settle = _Settlement(ctx, definition, batch_id)
+    try:
+        ready: list[SyncDocument] = []
+        to_check: list[SyncDocument] = []
+        for doc in documents:
+            if doc.outcome_unknown or doc.state == S.LOADING:
+                to_check.append(doc)
+                continue
+            try:
+                _prepare(ctx, definition, doc, settle)
+            except Problem as problem:
+                settle.problem(doc, problem)
+                continue
+            except Exception as exc:
+                logger.exception("flow %s: preparing %s failed", ctx.flow, doc.source_key)
+                settle.problem(doc, _internal(exc, stage="transform"))
+                continue
+            ready.append(doc)
+        if to_check:
+            ready.extend(_check_before_resend(ctx, definition, to_check, settle))
+        if ready:
+            _load(ctx, definition, ready, settle)
+    finally:
+        settle.flush()
+        monitoring.current_batch.reset(token)
+    stats.synced = settle.synced
+    stats.problems = settle.problems
+    stats.retrying = settle.retrying
+    return stats
+
+
+def _prepare(
+    ctx: FlowContext, definition: FlowDefinition, doc: SyncDocument, settle: _Settlement
+) -> None:
+    if doc.payload_edited and doc.target_payload:
+        settle.transition(
+            doc, S.MAPPED, "transform", _("Using the target payload edited by a person.")
+        )
+        return
+    definition.validate(ctx, doc)
+    payload, target_key = definition.transform(ctx, doc)
+    doc.target_payload = payload
+    doc.target_key = target_key[:200]
+    settle.transition(doc, S.MAPPED, "transform", _("Validated and mapped."), quiet=True)
+
+
+def _check_before_resend(
+    ctx: FlowContext, definition: FlowDefinition, docs: list[SyncDocument], settle: _Settlement
+) -> list[SyncDocument]:
+    """Ask the target about writes that may have landed; return those that did not."""
+    try:
+        found = definition.find_existing(ctx, docs)
+    except (TransientError, AuthError) as exc:
+        for doc in docs:
+            settle.problem(doc, _remote_problem(exc, stage="check"), unknown=True)
+        return []
+    resend = []
+    for doc in docs:
+        result = found.get(doc.pk)
+        if result is not None and result.ok:
+            settle.landed(
+                doc, result, note=_("Found in the target after an unknown outcome: not sent again.")
+            )
+        elif result is not None and result.problem is not None:
+            settle.problem(doc, result.problem, progress=result.progress)
+        else:
+            if result is not None and result.progress is not None:
+                doc.progress = result.progress
+            settle.events.append(
+                {
+                    "document": doc,
+                    "stage": "check",
+                    "message": _("Not found in the target: sending again."),
+                }
+            )
+            doc.outcome_unknown = False
+            if not doc.target_payload:
+                try:
+                    _prepare(ctx, definition, doc, settle)
+                except Problem as problem:
+                    settle.problem(doc, problem)
+                    continue
+                except Exception as exc:
+                    settle.problem(doc, _internal(exc, stage="transform"))
+                    continue
+            resend.append(doc)
+    return resend
+
+
+def _load(
+    ctx: FlowContext, definition: FlowDefinition, docs: list[SyncDocument], settle: _Settlement
+) -> None:
+    # Mark the write as in flight first: a worker that dies from here on leaves LOADING
+    # documents, which the next claim treats as "outcome unknown".
+    now = timezone.now()
+    for doc in docs:
+        doc.state = S.LOADING
+        doc.attempts += 1
+    SyncDocument.objects.bulk_update(
+        docs, ["state", "attempts", "target_payload", "target_key", "progress"]
+    )
+    SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).update(updated_at=now)
+    try:
+        results = definition.load(ctx, docs)
+    except (TransientError, AuthError) as exc:
+        for doc in docs:
+            settle.problem(
+                doc, _remote_problem(exc, stage="load"), unknown=isinstance(exc, UnknownOutcome)
+            )
+        settle.remote_failure(exc)
+        return
+    except BusinessError as exc:
+        for doc in docs:
+            settle.problem(doc, _remote_problem(exc, stage="load"))
+        return
+    except Exception as exc:
+        logger.exception("flow %s: load failed", ctx.flow)
+        for doc in docs:
+            settle.problem(doc, _internal(exc, stage="load"), unknown=True)
+        return
+    settle.remote_success()
+    for doc in docs:
+        result = results.get(doc.pk)
+        if result is None:
+            settle.problem(
+                doc,
+                Problem(
+                    _("The target returned no result for this document."),
+                    error_class=ErrorClass.UNKNOWN_OUTCOME,
+                    stage="load",
+                ),
+                unknown=True,
+            )
+        elif result.ok:
+            settle.landed(doc, result)
+        else:
+            settle.problem(
+                doc,
+                result.problem or _internal(RuntimeError("no problem given"), stage="load"),
+                unknown=result.unknown,
+                progress=result.progress,
+            )
+
+
+def _remote_problem(exc: Exception, *, stage: str) -> Problem:
+    if isinstance(exc, RateLimited):
+        error_class = ErrorClass.RATE_LIMITED
+    elif isinstance(exc, UnknownOutcome):
+        error_class = ErrorClass.UNKNOWN_OUTCOME
+    elif isinstance(exc, TransientError):
+        error_class = ErrorClass.CONNECTION
+    elif isinstance(exc, AuthError):
+        error_class = ErrorClass.AUTH
+    else:
+        error_class = ErrorClass.REMOTE_REJECTED
+    message = getattr(exc, "message", str(exc))
+    remote = getattr(exc, "remote_message", "")
+    if remote and remote not in message:
+        message = f"{message} ({remote})"
+    return Problem(
+        message,
+        error_class=error_class,
+        code=getattr(exc, "code", "") or "",
+        system=getattr(exc, "system", ""),
+        stage=stage,
+        subject=(remote or message)[:120],
+    )
+
+
+def _internal(exc: Exception, *, stage: str) -> Problem:
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, PortalError):
+        return Problem(exc.message, error_class=ErrorClass.INTERNAL, stage=stage, **exc.extra)
+    return Problem(f"{type(exc).__name__}: {exc}", error_class=ErrorClass.INTERNAL, stage=stage)
+
+
+class _Settlement:
+    """Collects the outcome of a batch and writes it with few queries."""
+
+    def __init__(self, ctx: FlowContext, definition: FlowDefinition, batch_id: uuid.UUID) -> None:
+        self.ctx = ctx
+        self.definition = definition
+        self.batch_id = batch_id
+        self.policy = retry_policy(ctx.flow, definition)
+        self.dirty: dict[int, SyncDocument] = {}
+        self.events: list[dict] = []
+        self.tickets: list[tuple[SyncDocument, Problem]] = []
+        self.closed_keys: list[str] = []
+        self.landed_docs: list[SyncDocument] = []
+        self.holds: list[tuple[SyncDocument, StockShortage]] = []
+        self.synced = self.problems = self.retrying = 0
+
+    def transition(
+        self, doc: SyncDocument, state: str, stage: str, message: str, *, quiet=False, **kw
+    ) -> None:
+        before = doc.state
+        doc.state = state
+        self.dirty[doc.pk] = doc
+        if not quiet or before != state:
+            self.events.append(
+                {
+                    "document": doc,
+                    "stage": stage,
+                    "message": message,
+                    "from_state": before,
+                    "to_state": state,
+                    **kw,
+                }
+            )
+
+    def landed(self, doc: SyncDocument, result: LoadResult, note: str = "") -> None:
+        doc.target_id = result.target_id or doc.target_id
+        if result.target_number:
+            doc.target_key = result.target_number[:200]
+            if self.definition.target_system == "kingdee":
+                doc.kingdee_bill_no = result.target_number[:100]
+        if result.progress is not None:
+            doc.progress = result.progress
+        doc.outcome_unknown = False
+        doc.retries = 0
+        doc.next_attempt_at = None
+        doc.synced_at = timezone.now()
+        doc.last_error_class = doc.last_error_code = doc.last_error_message = (
+            doc.last_error_stage
+        ) = ""
+        self.transition(
+            doc,
+            S.SYNCED,
+            "load",
+            note
+            or _("Written to %(system)s as %(number)s.")
+            % {"system": self.definition.target_system, "number": doc.target_key or doc.target_id},
+            detail={"target_id": doc.target_id, "target_key": doc.target_key},
+        )
+        self.closed_keys.append(doc.trace_key)
+        self.landed_docs.append(doc)
+        self.synced += 1
+
+    def problem(
+        self, doc: SyncDocument, problem: Problem, *, unknown: bool = False, progress=None
+    ) -> None:
+        if progress is not None:
+            doc.progress = progress
+        doc.outcome_unknown = unknown
+        doc.last_error_class = problem.error_class
+        doc.last_error_code = problem.code[:100]
+        doc.last_error_message = str(problem.message)
+        doc.last_error_stage = problem.stage
+        detail = {
+            "error_class": problem.error_class,
+            "code": problem.code,
+            **_jsonable(problem.extra),
+        }
+        if isinstance(problem, StockShortage):
+            doc.next_attempt_at = None
+            self.transition(
+                doc,
+                S.HELD,
+                problem.stage or "load",
+                problem.message,
+                level=EventLevel.WARNING,
+                detail=detail,
+            )
+            self.holds.append((doc, problem))
+            self.tickets.append((doc, problem))
+            self.problems += 1
+            return
+        if problem.error_class in TRANSIENT_ERRORS or problem.error_class == ErrorClass.AUTH:
+            doc.retries += 1
+            attempt = doc.retries
+            limit = self.policy.limit_for(problem.error_class)
+            if attempt <= limit:
+                delay = self.policy.delay_for(problem.error_class, attempt, _rng)
+                doc.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+                self.transition(
+                    doc,
+                    S.WAITING,
+                    problem.stage or "retry",
+                    _("%(message)s Retry %(n)d of %(limit)d in %(seconds)d s.")
+                    % {
+                        "message": problem.message,
+                        "n": attempt,
+                        "limit": limit,
+                        "seconds": int(delay),
+                    },
+                    level=EventLevel.WARNING,
+                    detail=detail,
+                )
+                self.retrying += 1
+                return
+            doc.next_attempt_at = None
+            self.transition(
+                doc,
+                S.FAILED,
+                problem.stage or "retry",
+                _("%(message)s Gave up after %(n)d attempts.")
+                % {"message": problem.message, "n": limit},
+                level=EventLevel.ERROR,
+                detail=detail,
+            )
+        else:
+            doc.retries = 0
+            doc.next_attempt_at = None
+            self.transition(
+                doc,
+                S.BLOCKED,
+                problem.stage or "load",
+                problem.message,
+                level=EventLevel.ERROR,
+                detail=detail,
+            )
+        self.tickets.append((doc, problem))
+        self.problems += 1
+
+    def remote_success(self) -> None:
+        _circuit_success(self.ctx.flow)
+
+    def remote_failure(self, exc: Exception) -> None:
+        _circuit_failure(self.ctx.flow, exc)
+
+    def flush(self) -> None:
+        docs = list(self.dirty.values())
+        for doc in docs:
+            doc.claim_token = None
+            doc.claimed_until = None
+        with transaction.atomic():
+            if docs:
+                SyncDocument.objects.bulk_update(
+                    docs,
+                    [
+                        "state",
+                        "target_payload",
+                        "target_key",
+                        "target_id",
+                        "attempts",
+                        "retries",
+                        "next_attempt_at",
+                        "outcome_unknown",
+                        "progress",
+                        "claim_token",
+                        "claimed_until",
+                        "last_error_class",
+                        "last_error_code",
+                        "last_error_message",
+                        "last_error_stage",
+                        "synced_at",
+                        "kingdee_bill_no",
+                        "updated_at",
+                    ],
+                    batch_size=500,
+                )
+            for doc, shortage in self.holds:
+                _holds_open(doc, shortage)
+            monitoring.events_record_bulk(self.events)
+            if self.closed_keys:
+                monitoring.tickets_close_for(
+                    trace_keys=self.closed_keys, resolution=_("Synced successfully.")
+                )
+            for doc, problem in self.tickets:
+                monitoring.ticket_open_or_update(
+                    trace_key=doc.trace_key,
+                    error_class=problem.error_class,
+                    message=str(problem.message),
+                    subject=problem.subject,
+                    document=doc,
+                    system=problem.system,
+                    detail={
+                        "code": problem.code,
+                        "stage": problem.stage,
+                        **_jsonable(problem.extra),
+                    },
+                )
+        # Release any claim left on documents of this batch that were not settled (none
+        # expected; a crash between claim and settle is covered by the lease).
+        if self.landed_docs:
+            try:
+                self.definition.after_synced(self.ctx, self.landed_docs)
+            except Exception:
+                logger.exception("flow %s: after_synced failed", self.ctx.flow)
+
+
+def _jsonable(extra: dict) -> dict:
+    out = {}
+    for key, value in (extra or {}).items():
+        out[key] = (
+            value
+            if isinstance(value, (str, int, float, bool, type(None), list, dict))
+            else str(value)
+        )
+    return out
+
+
+# --- stock holds (F2.4) ---------------------------------------------------------------------
+
+
+def _holds_open(doc: SyncDocument, shortage: StockShortage) -> None:
+    StockHold.objects.filter(document=doc, status=StockHoldStatus.OPEN).delete()
+    StockHold.objects.bulk_create(
+        [
+            StockHold(
+                integration_id=doc.integration_id,
+                document=doc,
+                material_number=material,
+                stock_number=stock,
+                quantity=qty,
+            )
+            for material, stock, qty in shortage.lines
+        ]
+    )
+
+
+def holds_release(
+    *, integration_id: int, materials: Iterable[str] | None = None, reason: str
+) -> list[int]:
+    """Put held documents waiting for these materials (all, when None) back to work."""
+    holds = StockHold.objects.filter(integration_id=integration_id, status=StockHoldStatus.OPEN)
+    if materials is not None:
+        holds = holds.filter(material_number__in=list(materials))
+    doc_ids = sorted(set(holds.values_list("document_id", flat=True)))
+    if not doc_ids:
+        return []
+    released: list[int] = []
+    with transaction.atomic():
+        docs = list(
+            SyncDocument.objects.select_for_update()
+            .filter(pk__in=doc_ids, state=S.HELD)
+            .select_related("flow")
+        )
+        for doc in docs:
+            doc.state = S.RECEIVED
+            doc.next_attempt_at = None
+            doc.retries = 0
+        SyncDocument.objects.bulk_update(
+            docs, ["state", "next_attempt_at", "retries", "updated_at"]
+        )
+        StockHold.objects.filter(
+            document_id__in=[d.pk for d in docs], status=StockHoldStatus.OPEN
+        ).update(status=StockHoldStatus.RELEASED, released_at=timezone.now())
+        monitoring.events_record_bulk(
+            {
+                "document": d,
+                "stage": "hold",
+                "message": reason,
+                "from_state": S.HELD,
+                "to_state": S.RECEIVED,
+            }
+            for d in docs
+        )
+        released = [d.pk for d in docs]
+    return released
+
+
+# --- pull, run, circuit breaker ----------------------------------------------------------------
+
+
+def pull(*, flow: Flow, catchup: bool = False, until: datetime | None = None) -> RunStats:
+    """Pull the source from the watermark (minus the overlap) up to now, in windows no longer
+    than the definition allows; the stored watermark never moves backwards."""
+    definition = definition_for(flow.code)
+    stats = RunStats()
+    if not definition.pullable:
+        return stats
+    ctx = FlowContext(flow)
+    watermark, _created = Watermark.objects.get_or_create(flow=flow)
+    now = until or timezone.now()
+    if catchup:
+        start = now - timedelta(seconds=watermark.catchup_lag_seconds)
+    elif watermark.cursor is None:
+        start = now - timedelta(seconds=definition.pull_window_seconds)
+    else:
+        start = watermark.cursor - timedelta(seconds=watermark.overlap_seconds)
+    window = timedelta(seconds=definition.pull_window_seconds)
+    cursor = start
+    while cursor < now:
+        end = min(cursor + window, now)
+        records = list(definition.extract(ctx, start=cursor, end=end))
+        stats.pulled += len(records)
+        stats.ingested += len(
+            ingest(flow=flow, records=records, via="catch-up" if catchup else "pull")
+        )
+        cursor = end
+        if not catchup:
+            Watermark.objects.filter(pk=watermark.pk).filter(
+                Q(cursor__isnull=True) | Q(cursor__lt=end)
+            ).update(cursor=end)
+    if catchup:
+        Watermark.objects.filter(pk=watermark.pk).update(last_catchup_at=now)
+    return stats
+
+
+def run_flow(*, flow: Flow, catchup: bool | None = None) -> RunStats:
+    """One scheduled run: pull (with a catch-up pass when due), then process. Honors the
+    circuit breaker: a paused flow does nothing until its cool-down ends, then probes."""
+    now = timezone.now()
+    if not flow.enabled or not flow.integration.enabled:
+        return RunStats(skipped="disabled")
+    if flow.paused_until and flow.paused_until > now:
+        return RunStats(skipped="paused")
+    stats = RunStats()
+    Flow.objects.filter(pk=flow.pk).update(last_run_at=now)
+    try:
+        stats.add(pull(flow=flow))
+        watermark = Watermark.objects.get(flow=flow)
+        due = (
+            catchup
+            if catchup is not None
+            else (
+                watermark.last_catchup_at is None
+                or (now - watermark.last_catchup_at).total_seconds()
+                >= watermark.catchup_every_seconds
+            )
+        )
+        if due:
+            stats.add(pull(flow=flow, catchup=True))
+    except (TransientError, AuthError) as exc:
+        _circuit_failure(flow, exc)
+        stats.errors.append(str(exc))
+        logger.warning("flow %s: pull failed: %s", flow, exc)
+    else:
+        _circuit_success(flow)
+    stats.add(process(flow=flow))
+    if not stats.errors:
+        Flow.objects.filter(pk=flow.pk).update(last_success_at=timezone.now(), last_error="")
+    else:
+        Flow.objects.filter(pk=flow.pk).update(last_error="; ".join(stats.errors)[:2000])
+    return stats
+
+
+def _circuit_failure(flow: Flow, exc: Exception) -> None:
+    Flow.objects.filter(pk=flow.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+    flow.refresh_from_db(fields=["consecutive_failures", "paused_until"])
+    if flow.consecutive_failures >= CIRCUIT_THRESHOLD and not flow.paused_until:
+        until = timezone.now() + CIRCUIT_COOLDOWN
+        Flow.objects.filter(pk=flow.pk).update(paused_until=until)
+        flow.paused_until = until
+        problem = _remote_problem(exc, stage="circuit")
+        monitoring.event_record(
+            stage="circuit",
+            level=EventLevel.ERROR,
+            integration_id=flow.integration_id,
+            flow_code=flow.code,
+            message=_("Paused after %(n)d consecutive connection failures: %(error)s")
+            % {"n": flow.consecutive_failures, "error": problem.message},
+        )
+        monitoring.ticket_open_or_update(
+            trace_key=f"flow:{flow.pk}:circuit",
+            error_class=problem.error_class,
+            message=_(
+                "The flow paused itself after %(n)d consecutive failures and resumes on a "
+                "successful probe. Last error: %(error)s"
+            )
+            % {"n": flow.consecutive_failures, "error": problem.message},
+            subject=str(flow),
+            integration_id=flow.integration_id,
+            flow_code=flow.code,
+            system=problem.system,
+        )
+    elif flow.paused_until:
+        # A probe after the cool-down failed: pause again, no new alert.
+        Flow.objects.filter(pk=flow.pk).update(paused_until=timezone.now() + CIRCUIT_COOLDOWN)
+
+
+def _circuit_success(flow: Flow) -> None:
+    if flow.consecutive_failures or flow.paused_until:
+        was_paused = bool(flow.paused_until)
+        Flow.objects.filter(pk=flow.pk).update(consecutive_failures=0, paused_until=None)
+        flow.consecutive_failures = 0
+        flow.paused_until = None
+        if was_paused:
+            monitoring.event_record(
+                stage="circuit",
+                integration_id=flow.integration_id,
+                flow_code=flow.code,
+                message=_("Resumed: the connection answered again."),
+            )
+            monitoring.tickets_close_for(
+                trace_keys=[f"flow:{flow.pk}:circuit"],
+                resolution=_("The connection answered again."),
+            )

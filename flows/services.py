@@ -1,0 +1,182 @@
+"""Writes of the flows app: set flows up, accept pushes, and what people do to documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.schedules import periodic_task_ensure
+from monitoring import services as monitoring
+from monitoring.models import EventLevel
+
+from .choices import DocumentState, FlowCode
+from .definitions import definition_for
+from .definitions.base import FlowContext, Problem
+from .engine import ingest
+from .models import Flow, SyncDocument, Watermark
+
+S = DocumentState
+
+# Default poll interval of each flow (F2.1: Jushuitan polled every minute).
+DEFAULT_POLL_SECONDS = {
+    FlowCode.SALES_OUTBOUND: 60,
+    FlowCode.SALES_RETURN: 60,
+}
+
+
+def flow_schedule_name(flow: Flow) -> str:
+    return f"flow {flow.integration.code}: {flow.code}"
+
+
+def flow_ensure(*, integration, code: str, **defaults) -> Flow:
+    """Create the flow of this integration if missing (with its watermark and its beat
+    schedule); existing rows keep what people set in the admin."""
+    defaults.setdefault("poll_seconds", DEFAULT_POLL_SECONDS.get(code, 60))
+    flow, _created = Flow.objects.get_or_create(
+        integration=integration, code=code, defaults=defaults
+    )
+    Watermark.objects.get_or_create(flow=flow)
+    flow_schedule_ensure(flow=flow)
+    return flow
+
+
+def flow_schedule_ensure(*, flow: Flow):
+    task, _created = periodic_task_ensure(
+        name=flow_schedule_name(flow),
+        task="flows.tasks.flow_run",
+        every_seconds=flow.poll_seconds,
+        kwargs={"flow_id": flow.pk},
+    )
+    return task
+
+
+def _enqueue(flow_id: int, ids: list[int] | None = None) -> None:
+    from .tasks import flow_process
+
+    transaction.on_commit(lambda: flow_process.delay(flow_id, ids))
+
+
+def push_accept(*, flow: Flow, items: Iterable[dict]) -> tuple[list[int], list[dict]]:
+    """Store pushed documents first, then queue their processing (a broker outage loses
+    nothing: the sweep picks stored documents up). Returns (document ids, rejected items)."""
+    definition = definition_for(flow.code)
+    ctx = FlowContext(flow)
+    records, rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            records.append(definition.parse_push(ctx, item))
+        except Problem as problem:
+            rejected.append({"index": index, "message": str(problem.message), **problem.extra})
+    with transaction.atomic():
+        ingest(flow=flow, records=records, via="push")
+        keys = [f"{flow.integration.code}:{flow.code}:{r.source_key}" for r in records]
+        ids = list(
+            SyncDocument.objects.filter(idempotency_key__in=keys).values_list("id", flat=True)
+        )
+        if ids:
+            _enqueue(flow.pk, ids)
+    return ids, rejected
+
+
+def pull_now(*, flow: Flow) -> None:
+    from .tasks import flow_run
+
+    transaction.on_commit(lambda: flow_run.delay(flow.pk))
+
+
+RETRYABLE = (S.BLOCKED, S.FAILED, S.WAITING, S.HELD, S.FILTERED)
+
+
+@transaction.atomic
+def document_retry(
+    *, document: SyncDocument, user=None, target_payload: dict | None = None
+) -> SyncDocument:
+    """A person retries a document, optionally with an edited target payload."""
+    doc = SyncDocument.objects.select_for_update().get(pk=document.pk)
+    if doc.state not in RETRYABLE:
+        raise Problem(
+            _("Only blocked, failed, waiting, held or filtered documents can be retried."),
+            subject=doc.source_key,
+        )
+    before = doc.state
+    if target_payload is not None:
+        doc.target_payload = target_payload
+        doc.payload_edited = True
+    doc.state = S.MAPPED if doc.payload_edited and doc.target_payload else S.RECEIVED
+    doc.retries = 0
+    doc.next_attempt_at = None
+    doc.filter_reason = ""
+    doc.save()
+    monitoring.event_record(
+        document=doc,
+        stage="retry",
+        message=_("Retried by %(user)s%(edited)s.")
+        % {
+            "user": getattr(user, "username", "system"),
+            "edited": _(" with an edited target payload") if target_payload is not None else "",
+        },
+        from_state=before,
+        to_state=doc.state,
+        actor=user,
+    )
+    _enqueue(doc.flow_id, [doc.pk])
+    return doc
+
+
+@transaction.atomic
+def document_ignore(*, document: SyncDocument, user, reason: str) -> SyncDocument:
+    if not reason.strip():
+        raise Problem(_("Say why the document is ignored."), subject=document.source_key)
+    doc = SyncDocument.objects.select_for_update().get(pk=document.pk)
+    if doc.state in (S.SYNCED, S.LOADING):
+        raise Problem(_("A synced or loading document cannot be ignored."), subject=doc.source_key)
+    before = doc.state
+    doc.state = S.IGNORED
+    doc.next_attempt_at = None
+    doc.save()
+    monitoring.event_record(
+        document=doc,
+        stage="ignore",
+        level=EventLevel.WARNING,
+        message=_("Ignored by %(user)s: %(reason)s") % {"user": user.username, "reason": reason},
+        from_state=before,
+        to_state=S.IGNORED,
+        actor=user,
+    )
+    monitoring.tickets_close_for(
+        trace_keys=[doc.trace_key], resolution=reason, user=user, status="ignored"
+    )
+    return doc
+
+
+def documents_release_blocked(*, integration_id: int, error_class: str, reason: str) -> int:
+    """Put documents blocked by this class of problem back to work (e.g. a mapping was added:
+    those still missing one block again with a fresh message)."""
+    with transaction.atomic():
+        docs = list(
+            SyncDocument.objects.select_for_update()
+            .filter(integration_id=integration_id, state=S.BLOCKED, last_error_class=error_class)
+            .select_related("flow")
+        )
+        if not docs:
+            return 0
+        for doc in docs:
+            doc.state = S.RECEIVED
+            doc.updated_at = timezone.now()
+        SyncDocument.objects.bulk_update(docs, ["state", "updated_at"])
+        monitoring.events_record_bulk(
+            {
+                "document": d,
+                "stage": "release",
+                "message": reason,
+                "from_state": S.BLOCKED,
+                "to_state": S.RECEIVED,
+            }
+            for d in docs
+        )
+        for flow_id in {d.flow_id for d in docs}:
+            _enqueue(flow_id, [d.pk for d in docs if d.flow_id == flow_id])
+    return len(docs)

@@ -1,0 +1,68 @@
+"""Thin Celery tasks of the engine: each loads ids and calls the engine or a service."""
+
+import logging
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from .choices import DocumentState
+from .engine import process, run_flow
+from .models import Flow, SyncDocument
+
+logger = logging.getLogger(__name__)
+
+RUN_LOCK_SECONDS = 600
+
+
+def _flow(flow_id: int) -> Flow | None:
+    return Flow.objects.select_related("integration").filter(pk=flow_id).first()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def flow_run(flow_id: int) -> dict:
+    """A scheduled run (pull + process). Overlapping runs of one flow are skipped."""
+    flow = _flow(flow_id)
+    if flow is None:
+        return {"skipped": "no such flow"}
+    lock = f"flows:run:{flow_id}"
+    if not cache.add(lock, timezone.now().isoformat(), RUN_LOCK_SECONDS):
+        return {"skipped": "already running"}
+    try:
+        stats = run_flow(flow=flow)
+    finally:
+        cache.delete(lock)
+    return stats.__dict__
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def flow_process(flow_id: int, ids: list[int] | None = None) -> dict:
+    """Process workable documents of a flow (all, or these ids). Safe to run concurrently."""
+    flow = _flow(flow_id)
+    if flow is None or not flow.enabled:
+        return {"skipped": "disabled"}
+    if flow.paused_until and flow.paused_until > timezone.now():
+        return {"skipped": "paused"}
+    return process(flow=flow, ids=ids).__dict__
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep() -> int:
+    """Safety net: queue processing for every flow with documents due (timed retries, pushes
+    stored while the broker was down, claims left by a dead worker)."""
+    now = timezone.now()
+    due = (
+        SyncDocument.objects.filter(flow__enabled=True)
+        .filter(
+            Q(state__in=(DocumentState.RECEIVED, DocumentState.VALIDATED, DocumentState.MAPPED))
+            | Q(state=DocumentState.WAITING, next_attempt_at__lte=now)
+            | Q(state=DocumentState.LOADING, claimed_until__lt=now)
+        )
+        .values_list("flow_id", flat=True)
+        .distinct()
+    )
+    flow_ids = list(due)
+    for flow_id in flow_ids:
+        flow_process.delay(flow_id)
+    return len(flow_ids)

@@ -1,0 +1,80 @@
+"""What each error class means to a person: which queue it goes to, a plain title and the
+suggested fix (O4). Texts are translatable; `{...}` placeholders come from the ticket detail."""
+
+from django.utils.translation import gettext_lazy as _
+
+from core.roles import Role
+
+# error class -> (role, title template, suggested fix)
+PROBLEMS = {
+    "missing_mapping": (
+        Role.MASTER_DATA_ADMIN,
+        _("Missing mapping: {subject}"),
+        _(
+            "Add the mapping in Mappings (or a row in the code-mapping table), then press "
+            "'Retry'. Documents blocked by the same mapping are released when it is added."
+        ),
+    ),
+    "missing_value": (
+        Role.MASTER_DATA_ADMIN,
+        _("Required field missing: {subject}"),
+        _("Complete the field in the source system (or edit the document here) and retry."),
+    ),
+    "invalid_value": (
+        Role.FINANCE,
+        _("Invalid value: {subject}"),
+        _("Correct the value in the source system or edit the target payload, then retry."),
+    ),
+    "remote_rejected": (
+        Role.FINANCE,
+        _("Rejected by {system}: {subject}"),
+        _("Read the remote system's message below, fix the data it names, then retry."),
+    ),
+    "duplicate": (
+        Role.FINANCE,
+        _("Duplicate in {system}: {subject}"),
+        _("The target already holds a document with this number. Check it and resolve or ignore."),
+    ),
+    "insufficient_stock": (
+        Role.PURCHASING,
+        _("Stock shortage: {subject}"),
+        _(
+            "Expedite replenishment (加急补货). The quantity is frozen as pending-inspection "
+            "stock and the document is retried by itself when stock arrives."
+        ),
+    ),
+    "fx_unavailable": (
+        Role.FINANCE,
+        _("Exchange rate unavailable: {subject}"),
+        _("Enter the rate in Exchange rates (marked as a manual override), then retry."),
+    ),
+    "auth": (
+        Role.OPERATOR,
+        _("{system} rejected the credentials"),
+        _("Check the connection's credentials or token in the admin and use 'Test connection'."),
+    ),
+    "connection": (
+        Role.OPERATOR,
+        _("{system} unreachable: {subject}"),
+        _("The portal retried and gave up. Check the remote system, then retry."),
+    ),
+    "rate_limited": (
+        Role.OPERATOR,
+        _("{system} rate limit: {subject}"),
+        _("The portal retried and gave up. Lower the flow's batch rate, then retry."),
+    ),
+    "unknown_outcome": (
+        Role.OPERATOR,
+        _("Unknown outcome in {system}: {subject}"),
+        _("Check in the target whether the document exists; retry asks the target first."),
+    ),
+    "internal": (
+        Role.OPERATOR,
+        _("Internal error: {subject}"),
+        _("Report the trace to the portal's maintainers; the document can be retried."),
+    ),
+}
+
+
+def problem_for(error_class: str) -> tuple[str, str, str]:
+    return PROBLEMS.get(error_class, PROBLEMS["internal"])

@@ -1,0 +1,270 @@
+"""The engine's mechanics (DESIGN.md "The sync engine"), through its public functions, with a
+small in-process flow whose target a test scripts call by call."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from flows import engine, services
+from flows.choices import DocumentState as S
+from flows.definitions.base import SourceRecord
+from flows.models import Flow, StockHold, SyncDocument, Watermark
+from monitoring.models import Event, ExceptionTicket, TicketStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def order(no, shop="10001", lines=None, minutes_ago=5):
+    lines = lines if lines is not None else [{"sku": "SKU-1", "qty": 2}]
+    return SourceRecord(
+        source_key=str(no),
+        payload={"order_no": no, "shop": shop, "lines": lines},
+        modified_at=timezone.now() - timedelta(minutes=minutes_ago),
+        platform_order_no=f"PO-{no}",
+        shop_id=shop,
+        skus=[line["sku"] for line in lines],
+    )
+
+
+def due_now(flow):
+    SyncDocument.objects.filter(flow=flow, state=S.WAITING).update(next_attempt_at=timezone.now())
+
+
+def test_documents_sync_once_with_events(test_flow, fake_target):
+    """GIVEN new source records WHEN ingested and processed twice THEN each lands exactly once,
+    with a received and a synced event, and re-ingesting the same record changes nothing."""
+    engine.ingest(flow=test_flow, records=[order(1), order(2)])
+    stats = engine.process(flow=test_flow)
+    assert stats.synced == 2
+    engine.ingest(flow=test_flow, records=[order(1), order(2)])
+    engine.process(flow=test_flow)
+    assert dict(fake_target.writes) == {"XS-1": 1, "XS-2": 1}
+    doc = SyncDocument.objects.get(source_key="1")
+    assert (
+        doc.state == S.SYNCED and doc.kingdee_bill_no == "XS-1" and doc.platform_order_no == "PO-1"
+    )
+    assert list(doc.events.order_by("id").values_list("to_state", flat=True)) == [
+        S.RECEIVED,
+        S.MAPPED,
+        S.SYNCED,
+    ]
+
+
+def test_unknown_outcome_is_checked_before_resend(test_flow, fake_target):
+    """GIVEN a write that commits and then times out WHEN retried THEN the engine asks the
+    target first, finds the document and does not write it again (exactly once)."""
+    fake_target.script = ["timeout_after_commit"]
+    engine.ingest(flow=test_flow, records=[order(7)])
+    engine.process(flow=test_flow)
+    doc = SyncDocument.objects.get(source_key="7")
+    assert doc.state == S.WAITING and doc.outcome_unknown
+    assert doc.last_error_class == "unknown_outcome"
+    due_now(test_flow)
+    engine.process(flow=test_flow)
+    doc.refresh_from_db()
+    assert doc.state == S.SYNCED and not doc.outcome_unknown
+    assert fake_target.writes["XS-7"] == 1
+    assert doc.events.filter(stage="load", message__contains="not sent again").exists()
+
+
+def test_worker_death_mid_write_is_recovered(test_flow, fake_target):
+    """GIVEN a document left LOADING by a dead worker WHEN its claim expires THEN the next run
+    checks the target and settles it without a second write."""
+    engine.ingest(flow=test_flow, records=[order(8)])
+    engine.process(flow=test_flow)  # lands
+    SyncDocument.objects.filter(source_key="8").update(
+        state=S.LOADING,
+        claim_token="00000000-0000-0000-0000-000000000001",
+        claimed_until=timezone.now() - timedelta(seconds=1),
+    )
+    engine.process(flow=test_flow)
+    doc = SyncDocument.objects.get(source_key="8")
+    assert doc.state == S.SYNCED and fake_target.writes["XS-8"] == 1
+
+
+def test_transient_failure_backs_off_then_gives_up_with_one_ticket(test_flow, fake_target):
+    """GIVEN a target that stays down THEN the document waits with growing delays, and after the
+    policy's attempts fails with one open ticket in the operators' queue."""
+    test_flow.settings = {"retry": {"max_attempts": 3, "base_seconds": 10, "jitter": 0}}
+    test_flow.save()
+    fake_target.script = ["down"] * 10
+    engine.ingest(flow=test_flow, records=[order(9)])
+    delays = []
+    for _ in range(4):
+        before = timezone.now()
+        engine.process(flow=test_flow)
+        doc = SyncDocument.objects.get(source_key="9")
+        if doc.state == S.WAITING:
+            delays.append(round((doc.next_attempt_at - before).total_seconds()))
+            due_now(test_flow)
+    assert delays == [10, 20, 40]
+    assert doc.state == S.FAILED
+    tickets = ExceptionTicket.objects.filter(trace_key=doc.trace_key)
+    assert tickets.count() == 1 and tickets.get().role == "operator"
+
+
+def test_fx_unavailable_retries_every_five_minutes_three_times_then_ticket(test_flow, fake_target):
+    """F2.3: both FX sources fail → retry after 5 minutes, at most 3 times, then a ticket."""
+    fake_target.fx_down = True
+    engine.ingest(flow=test_flow, records=[order(10)])
+    waits = []
+    for _ in range(4):
+        start = timezone.now()
+        engine.process(flow=test_flow)
+        doc = SyncDocument.objects.get(source_key="10")
+        if doc.state == S.WAITING:
+            waits.append(round((doc.next_attempt_at - start).total_seconds() / 60))
+            due_now(test_flow)
+    assert waits == [5, 5, 5]
+    assert doc.state == S.FAILED and doc.last_error_class == "fx_unavailable"
+    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status=TicketStatus.OPEN)
+    assert ticket.role == "finance" and "Exchange rate" in ticket.title
+
+
+def test_missing_mapping_blocks_and_release_syncs_and_closes_ticket(test_flow, fake_target):
+    """M5/O4: a missing mapping blocks the record with one ticket naming it; adding the mapping
+    releases it, it syncs, and the ticket closes by itself."""
+    fake_target.known_mappings = {"10001"}
+    engine.ingest(flow=test_flow, records=[order(11, shop="10009")])
+    engine.process(flow=test_flow)
+    engine.process(flow=test_flow)
+    doc = SyncDocument.objects.get(source_key="11")
+    assert doc.state == S.BLOCKED and doc.last_error_class == "missing_mapping"
+    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key)
+    assert ticket.role == "master_data_admin" and "shop 10009" in ticket.title
+    fake_target.known_mappings.add("10009")
+    assert (
+        services.documents_release_blocked(
+            integration_id=doc.integration_id, error_class="missing_mapping", reason="mapping added"
+        )
+        == 1
+    )
+    engine.process(flow=test_flow)
+    doc.refresh_from_db()
+    ticket.refresh_from_db()
+    assert doc.state == S.SYNCED
+    assert ticket.status == TicketStatus.RESOLVED
+
+
+def test_newer_failure_updates_the_one_open_ticket(test_flow, fake_target):
+    """One open problem per source record: a newer failure of the same record updates it."""
+    fake_target.known_mappings = {"10001"}
+    engine.ingest(flow=test_flow, records=[order(12, shop="10009")])
+    engine.process(flow=test_flow)
+    doc = SyncDocument.objects.get(source_key="12")
+    services.document_retry(document=doc)
+    engine.process(flow=test_flow)
+    tickets = ExceptionTicket.objects.filter(trace_key=doc.trace_key)
+    assert tickets.count() == 1 and tickets.get().occurrences == 2
+
+
+def test_validation_problem_names_the_field(test_flow, fake_target):
+    engine.ingest(flow=test_flow, records=[order(13, lines=[])])
+    engine.process(flow=test_flow)
+    doc = SyncDocument.objects.get(source_key="13")
+    assert doc.state == S.BLOCKED and doc.last_error_class == "missing_value"
+    assert ExceptionTicket.objects.get(trace_key=doc.trace_key).title.endswith("lines")
+
+
+def test_canary_scope_keeps_filtered_records_with_reason(test_flow, fake_target):
+    """G6: only the canary shop syncs; others are kept as filtered with the reason, and come
+    back when the scope widens."""
+    test_flow.canary_shops = [10001]
+    test_flow.save()
+    engine.ingest(flow=test_flow, records=[order(20, shop="10001"), order(21, shop="10002")])
+    engine.process(flow=test_flow)
+    kept = SyncDocument.objects.get(source_key="21")
+    assert kept.state == S.FILTERED and "10002" in kept.filter_reason
+    assert "XS-21" not in fake_target.documents
+    test_flow.canary_shops = []
+    test_flow.save()
+    engine.ingest(flow=test_flow, records=[order(21, shop="10002")])
+    engine.process(flow=test_flow)
+    kept.refresh_from_db()
+    assert kept.state == S.SYNCED
+
+
+def test_stock_shortage_holds_and_releases(test_flow, fake_target):
+    """F2.4 mechanics: insufficient stock → held with frozen quantity (待检库存) and a purchasing
+    ticket; when stock arrives the hold is released and the document syncs by itself."""
+    fake_target.stock = {"SKU-1": Decimal("1")}
+    engine.ingest(flow=test_flow, records=[order(30)])
+    engine.process(flow=test_flow)
+    doc = SyncDocument.objects.get(source_key="30")
+    assert doc.state == S.HELD
+    hold = StockHold.objects.get(document=doc)
+    assert (hold.material_number, hold.quantity, hold.status) == ("SKU-1", Decimal("2"), "open")
+    assert ExceptionTicket.objects.get(trace_key=doc.trace_key).role == "purchasing"
+    fake_target.stock["SKU-1"] = Decimal("10")
+    assert engine.holds_release(
+        integration_id=doc.integration_id, materials=["SKU-1"], reason="stock arrived"
+    )
+    engine.process(flow=test_flow)
+    doc.refresh_from_db()
+    hold.refresh_from_db()
+    assert doc.state == S.SYNCED and hold.status == "released"
+    assert not ExceptionTicket.objects.filter(trace_key=doc.trace_key, status="open").exists()
+
+
+def test_pull_watermark_overlap_and_catchup(test_flow, fake_target):
+    """The pull starts at the watermark minus the overlap; a late write older than that is
+    found by the catch-up pass (补漏); the stored watermark never moves backwards."""
+    now = timezone.now()
+    fake_target.source = [order(40, minutes_ago=30)]
+    engine.pull(flow=test_flow)
+    mark = Watermark.objects.get(flow=test_flow).cursor
+    assert mark is not None and SyncDocument.objects.filter(source_key="40").exists()
+    late = order(41, minutes_ago=50)  # written late, dated before the watermark's overlap
+    fake_target.source.append(late)
+    engine.pull(flow=test_flow)
+    assert not SyncDocument.objects.filter(source_key="41").exists()
+    engine.pull(flow=test_flow, catchup=True)
+    assert SyncDocument.objects.filter(source_key="41").exists()
+    assert Watermark.objects.get(flow=test_flow).cursor >= mark
+    engine.pull(flow=test_flow, until=now - timedelta(hours=1))
+    assert Watermark.objects.get(flow=test_flow).cursor >= mark
+
+
+def test_circuit_breaker_pauses_alerts_once_and_resumes(test_flow, fake_target):
+    """A flow whose connection keeps failing pauses itself, opens one ticket, and resumes on a
+    successful probe after the cool-down."""
+    fake_target.source_down = True
+    for _ in range(7):
+        Flow.objects.filter(pk=test_flow.pk).update(paused_until=None) if _ == 6 else None
+        engine.run_flow(flow=Flow.objects.get(pk=test_flow.pk))
+    flow = Flow.objects.get(pk=test_flow.pk)
+    tickets = ExceptionTicket.objects.filter(trace_key=f"flow:{flow.pk}:circuit")
+    assert tickets.count() == 1
+    assert engine.run_flow(flow=flow).skipped in ("paused", "")
+    Flow.objects.filter(pk=flow.pk).update(paused_until=timezone.now() - timedelta(seconds=1))
+    fake_target.source_down = False
+    engine.run_flow(flow=Flow.objects.get(pk=flow.pk))
+    flow.refresh_from_db()
+    assert flow.paused_until is None and flow.consecutive_failures == 0
+    assert tickets.get().status == TicketStatus.RESOLVED
+
+
+def test_two_integrations_run_side_by_side(make_integration, fake_target):
+    """An Integration scopes flows and documents: the same source key in two integrations is
+    two documents, and one integration's failing connection does not stall the other."""
+    from flows.services import flow_ensure
+    from tests.flows.engine_fixtures import TEST_FLOW
+
+    a = flow_ensure(integration=make_integration("a"), code=TEST_FLOW, enabled=True)
+    b = flow_ensure(integration=make_integration("b"), code=TEST_FLOW, enabled=True)
+    engine.ingest(flow=a, records=[order(50)])
+    engine.ingest(flow=b, records=[order(50)])
+    fake_target.script = ["down"]
+    engine.process(flow=a)
+    fake_target.documents.clear()
+    engine.process(flow=b)
+    assert SyncDocument.objects.get(flow=a).state == S.WAITING
+    assert SyncDocument.objects.get(flow=b).state == S.SYNCED
+
+
+def test_events_are_written_for_every_transition(test_flow, fake_target):
+    engine.ingest(flow=test_flow, records=[order(60)])
+    engine.process(flow=test_flow)
+    assert Event.objects.filter(document__source_key="60", platform_order_no="PO-60").count() == 3
