@@ -6,3 +6,6 @@ class FlowsConfig(AppConfig):
     name = "flows"
     label = "flows"
     verbose_name = _("Flows")
+
+    def ready(self) -> None:
+        from .api import schema  # noqa: F401 - registers the OpenAPI auth extension

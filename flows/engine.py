@@ -580,7 +580,7 @@ class _Settlement:
         detail = {
             "error_class": problem.error_class,
             "code": problem.code,
-            **_jsonable(problem.extra),
+            **jsonable(problem.extra),
         }
         if isinstance(problem, StockShortage):
             doc.next_attempt_at = None
@@ -698,7 +698,7 @@ class _Settlement:
                     detail={
                         "code": problem.code,
                         "stage": problem.stage,
-                        **_jsonable(problem.extra),
+                        **jsonable(problem.extra),
                     },
                 )
         # Release any claim left on documents of this batch that were not settled (none
@@ -710,7 +710,7 @@ class _Settlement:
                 logger.exception("flow %s: after_synced failed", self.ctx.flow)
 
 
-def _jsonable(extra: dict) -> dict:
+def jsonable(extra: dict) -> dict:
     out = {}
     for key, value in (extra or {}).items():
         out[key] = (

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,7 +13,7 @@ from monitoring.models import EventLevel
 from .choices import DocumentState, FlowCode
 from .definitions import definition_for
 from .definitions.base import FlowContext, Problem
-from .engine import ingest
+from .engine import ingest, jsonable
 from .models import Flow, SyncDocument, Watermark
 
 S = DocumentState
@@ -59,9 +57,10 @@ def _enqueue(flow_id: int, ids: list[int] | None = None) -> None:
     transaction.on_commit(lambda: flow_process.delay(flow_id, ids))
 
 
-def push_accept(*, flow: Flow, items: Iterable[dict]) -> tuple[list[int], list[dict]]:
-    """Store pushed documents first, then queue their processing (a broker outage loses
-    nothing: the sweep picks stored documents up). Returns (document ids, rejected items)."""
+def push_validate_and_accept(*, flow: Flow, items: list[dict]) -> tuple[list[int], list[dict]]:
+    """Validate every pushed document; if all are valid, store them first and then queue their
+    processing (a broker outage loses nothing: the sweep picks stored documents up).
+    Returns (document ids, rejected items); nothing is stored when any item is rejected."""
     definition = definition_for(flow.code)
     ctx = FlowContext(flow)
     records, rejected = [], []
@@ -69,7 +68,11 @@ def push_accept(*, flow: Flow, items: Iterable[dict]) -> tuple[list[int], list[d
         try:
             records.append(definition.parse_push(ctx, item))
         except Problem as problem:
-            rejected.append({"index": index, "message": str(problem.message), **problem.extra})
+            rejected.append(
+                {"index": index, "message": str(problem.message), **jsonable(problem.extra)}
+            )
+    if rejected:
+        return [], rejected
     with transaction.atomic():
         ingest(flow=flow, records=records, via="push")
         keys = [f"{flow.integration.code}:{flow.code}:{r.source_key}" for r in records]

@@ -1,3 +1,14 @@
-"""Routes of the six flow endpoints; each flow adds its own."""
+"""The six endpoints of the brief, at exactly these paths (each arrives with its flow)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .views import push_view
+
+urlpatterns = [
+    path(
+        "jushuitan/order/outbound",
+        push_view("sales_outbound").as_view(),
+        name="push-sales-outbound",
+    ),
+    path("jushuitan/order/refund", push_view("sales_return").as_view(), name="push-sales-return"),
+]

@@ -1,0 +1,144 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .definitions.base import Problem
+from .models import ApiClient, Flow, StockHold, SyncDocument, Watermark
+
+
+class WatermarkInline(admin.StackedInline):
+    model = Watermark
+    can_delete = False
+    extra = 0
+
+
+@admin.register(Flow)
+class FlowAdmin(admin.ModelAdmin):
+    list_display = (
+        "integration",
+        "code",
+        "enabled",
+        "poll_seconds",
+        "batch_size",
+        "paused_until",
+        "last_run_at",
+        "last_success_at",
+    )
+    list_filter = ("enabled", "integration", "code")
+    list_select_related = ("integration",)
+    inlines = (WatermarkInline,)
+    actions = ("run_now",)
+
+    @admin.action(description=_("Pull and process now"))
+    def run_now(self, request, queryset):
+        for flow in queryset:
+            services.pull_now(flow=flow)
+        self.message_user(request, _("%(n)d flows queued.") % {"n": queryset.count()})
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.flow_schedule_ensure(flow=obj)
+
+
+@admin.register(SyncDocument)
+class SyncDocumentAdmin(admin.ModelAdmin):
+    list_display = (
+        "source_key",
+        "flow",
+        "state",
+        "platform_order_no",
+        "kingdee_bill_no",
+        "last_error_class",
+        "attempts",
+        "updated_at",
+    )
+    list_filter = ("state", "flow__code", "last_error_class", "integration")
+    search_fields = ("=platform_order_no", "=kingdee_bill_no", "=source_key", "=sku_keys__sku")
+    list_select_related = ("flow", "flow__integration")
+    readonly_fields = (
+        "integration",
+        "flow",
+        "source_system",
+        "source_key",
+        "idempotency_key",
+        "source_modified_at",
+        "source_payload",
+        "state",
+        "attempts",
+        "retries",
+        "next_attempt_at",
+        "outcome_unknown",
+        "target_key",
+        "target_id",
+        "last_error_class",
+        "last_error_code",
+        "last_error_message",
+        "last_error_stage",
+        "filter_reason",
+        "synced_at",
+        "platform_order_no",
+        "kingdee_bill_no",
+    )
+    exclude = ("claim_token", "claimed_until", "progress")
+    actions = ("retry", "ignore")
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Editing the target payload here is edit-and-retry.
+        if "target_payload" in form.changed_data:
+            try:
+                services.document_retry(
+                    document=obj, user=request.user, target_payload=obj.target_payload
+                )
+            except Problem as problem:
+                self.message_user(request, problem.message, messages.ERROR)
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Retry"))
+    def retry(self, request, queryset):
+        done = 0
+        for doc in queryset:
+            try:
+                services.document_retry(document=doc, user=request.user)
+                done += 1
+            except Problem as problem:
+                self.message_user(request, f"{doc}: {problem.message}", messages.WARNING)
+        self.message_user(request, _("%(n)d documents queued for retry.") % {"n": done})
+
+    @admin.action(description=_("Ignore (reason: ignored in the admin)"))
+    def ignore(self, request, queryset):
+        done = 0
+        for doc in queryset:
+            try:
+                services.document_ignore(
+                    document=doc, user=request.user, reason=str(_("ignored in the admin"))
+                )
+                done += 1
+            except Problem as problem:
+                self.message_user(request, f"{doc}: {problem.message}", messages.WARNING)
+        self.message_user(request, _("%(n)d documents ignored.") % {"n": done})
+
+
+@admin.register(StockHold)
+class StockHoldAdmin(admin.ModelAdmin):
+    list_display = (
+        "material_number",
+        "stock_number",
+        "quantity",
+        "status",
+        "document",
+        "created_at",
+    )
+    list_filter = ("status", "integration")
+    search_fields = ("material_number", "document__platform_order_no")
+    list_select_related = ("document",)
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "key_id", "integration", "enabled", "requests_per_minute")
+    list_filter = ("enabled", "integration")
+    search_fields = ("name", "key_id")
