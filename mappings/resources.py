@@ -13,10 +13,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.db import connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_create_with_history, get_history_manager_for_model
 
 from connectors.models import Integration
 
@@ -93,6 +94,7 @@ class NaturalKeyResource(resources.ModelResource):
         self._unique: dict[tuple[str, ...], dict[tuple, tuple]] = {}
         self._seen: dict[tuple, int] = {}
         self._user = None
+        self._row_number = 0
 
     # --- loading ----------------------------------------------------------------------
     def _key_of_instance(self, instance, names) -> tuple:
@@ -108,7 +110,7 @@ class NaturalKeyResource(resources.ModelResource):
         model = self._meta.model
         if self.scope_field == "integration" and "integration" in dataset.headers:
             codes = {CodeWidget().clean(v) for v in dataset["integration"]}
-            return model.objects.filter(integration__code__in=codes)
+            return model.objects.filter(integration__code__in=codes).select_related("integration")
         if self.scope_field and self.scope_field in dataset.headers:
             values = {UpperCodeWidget().clean(v) for v in dataset[self.scope_field]}
             return model.objects.filter(**{f"{self.scope_field}__in": values})
@@ -128,6 +130,10 @@ class NaturalKeyResource(resources.ModelResource):
             for names in self.also_unique:
                 self._unique[names][self._key_of_instance(instance, names)] = key
 
+    def before_import_row(self, row, **kwargs):
+        super().before_import_row(row, **kwargs)
+        self._row_number = kwargs.get("row_number", 0)
+
     def get_instance(self, instance_loader, row):
         parts = []
         for name in self._meta.import_id_fields:
@@ -140,10 +146,16 @@ class NaturalKeyResource(resources.ModelResource):
     # --- validating -------------------------------------------------------------------
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         errors = dict(import_validation_errors or {})
+        # Field validation only: uniqueness is checked below against the rows loaded once, and
+        # the integration was resolved by its widget (no query per row for either).
         try:
-            super().validate_instance(instance, errors, validate_unique=False)
+            instance.full_clean(
+                exclude={*errors, "integration"},
+                validate_unique=False,
+                validate_constraints=False,
+            )
         except ValidationError as exc:
-            errors = exc.update_error_dict({})
+            errors = exc.update_error_dict(errors)
         if not errors:
             key = self._key_of_instance(instance, self._meta.import_id_fields)
             if key in self._seen:
@@ -152,7 +164,7 @@ class NaturalKeyResource(resources.ModelResource):
                     % {"row": self._seen[key]}
                 ]
             else:
-                self._seen[key] = len(self._seen) + 1
+                self._seen[key] = self._row_number
                 for names in self.also_unique:
                     value = self._key_of_instance(instance, names)
                     owner = self._unique[names].get(value)
@@ -203,20 +215,41 @@ class NaturalKeyResource(resources.ModelResource):
                 self.create_instances.clear()
 
     def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        """One prepared UPDATE executed for every changed row, then their history rows in
+        bulk (Django's bulk_update builds CASE expressions that cost ~2 ms a row)."""
         if self.update_instances and (using_transactions or not dry_run):
             try:
-                bulk_update_with_history(
-                    self.update_instances,
-                    self._meta.model,
-                    self.get_bulk_update_fields(),
-                    batch_size=batch_size,
-                    default_user=self._user,
-                    default_change_reason="import",
-                )
-            except Exception as exc:
+                self._execute_updates()
+            except Exception as exc:  # reported as a base error: the import rolls back
                 self.handle_import_error(result, exc, raise_errors)
             finally:
                 self.update_instances.clear()
+
+    def _execute_updates(self) -> None:
+        model = self._meta.model
+        model_fields = [model._meta.get_field(name) for name in self.get_bulk_update_fields()]
+        connection = connections[self.get_db_connection_name()]
+        quote = connection.ops.quote_name
+        assignments = ", ".join(f"{quote(f.column)} = %s" for f in model_fields)
+        sql = (
+            f"UPDATE {quote(model._meta.db_table)} SET {assignments} "  # noqa: S608
+            f"WHERE {quote(model._meta.pk.column)} = %s"
+        )
+        params = [
+            [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in model_fields]
+            + [obj.pk]
+            for obj in self.update_instances
+        ]
+        with transaction.atomic(using=connection.alias, savepoint=False):
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, params)
+            get_history_manager_for_model(model).bulk_history_create(
+                self.update_instances,
+                batch_size=self._meta.batch_size,
+                update=True,
+                default_user=self._user,
+                default_change_reason="import",
+            )
 
     def import_data(
         self,
