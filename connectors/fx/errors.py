@@ -1,0 +1,13 @@
+"""Typed errors of the exchange-rate source clients."""
+
+from connectors.errors import ConnectorError, TransientError
+
+
+class FxSourceUnavailable(TransientError):
+    default_message = "The exchange-rate source did not answer."
+
+
+class FxFormatChanged(ConnectorError):
+    """The source answered something the client cannot read (its front-end format drifted)."""
+
+    default_message = "The exchange-rate source answered in a format the portal cannot read."
