@@ -130,18 +130,21 @@ def _resolve_bill(spec: forms.FormSpec, key: str, entry_level: bool) -> Col:
     raise UnknownField(key)
 
 
-def _reference_col(key: str, path: str, base: str, sub: str, *, entry_level: bool = False) -> Col:
+def _reference_col(
+    key: str, path: str, base: str, sub: str, *, entry_level: bool = False, json: bool = False
+) -> Col:
     target = forms.REFERENCES.get(base, "")
+    kind = "json" if json else "text"
     if sub == "fnumber":
-        return Col(key, path, "text", entry_level=entry_level)
+        return Col(key, path, kind, entry_level=entry_level)
     if sub == "fname":
-        return Col(key, path, "text", lookup=(target, "name"), entry_level=entry_level)
-    return Col(key, path, "text", lookup=(target, "id"), entry_level=entry_level)
+        return Col(key, path, kind, lookup=(target, "name"), entry_level=entry_level)
+    return Col(key, path, kind, lookup=(target, "id"), entry_level=entry_level)
 
 
 def _json_col(key: str, root: str, base: str, sub: str, *, custom: bool = False) -> Col:
     if base in forms.REFERENCES and sub in ("", "fname"):
-        return _reference_col(key, f"{root}__{base}__fnumber", base, sub)
+        return _reference_col(key, f"{root}__{base}__fnumber", base, sub, json=True)
     path = f"{root}__{base}" + (f"__{sub}" if sub else "")
     return Col(key, path, "json", custom=base if custom and not sub else "")
 
@@ -254,7 +257,8 @@ class Query:
         elif col.lookup and col.lookup[1] == "name":
             names = KdBaseData.objects.filter(form_id=col.lookup[0])
             names = names.filter(self._lookup("name", "text", op, cmp.values, plain=True))
-            q = Q(**{f"{col.path}__in": names.values("number")})
+            target = Cast(KT(col.path), CharField()) if col.kind == "json" else F(col.path)
+            q = _expr_q(target, "in", names.values("number"))
         else:
             q = self._lookup(col.path, col.kind, op, cmp.values)
         return ~q if negated else q
@@ -287,52 +291,65 @@ class Query:
     # -- running ---------------------------------------------------------------------------
     def rows(self, *, start_row: int = 0, limit: int = 0, top: int = 0) -> list[list]:
         qs = self.queryset()
-        selected = {}
+        selected: dict[str, Any] = {}
         for index, col in enumerate(self.cols):
             if col.kind == "const":
                 continue
-            alias = f"c{index}"
-            selected[alias] = F(col.path)
+            if col.kind == "json":
+                # Read the whole JSON column and walk it in Python: a key transform would let
+                # the database turn the text "8507600090" into a number.
+                root = (
+                    col.path.split("__fields__")[0] + "__fields"
+                    if "__fields__" in col.path
+                    else "fields"
+                )
+                selected.setdefault(f"j_{root}", F(root))
+            else:
+                selected[f"c{index}"] = F(col.path)
         qs = qs.annotate(**selected) if selected else qs
         start = max(int(start_row or 0), 0)
         limit = min(int(limit or 0), MAX_LIMIT) if limit else 0
-        end = None
-        if limit:
-            end = start + limit
+        end = start + limit if limit else None
         if top:
             end = min(end, int(top)) if end is not None else int(top)
-        sliced = qs.values_list(*selected.keys()) if selected else qs.values_list("id")
-        sliced = sliced[start:end] if end is not None else sliced[start:]
-        raw = list(sliced)
-        return self._finish(raw, list(selected.keys()))
+        values = qs.values_list(*selected.keys()) if selected else qs.values_list("id")
+        values = values[start:end] if end is not None else values[start:]
+        return self._finish(list(values), list(selected.keys()))
 
     def _finish(self, raw: list[tuple], aliases: list[str]) -> list[list]:
         positions = {alias: i for i, alias in enumerate(aliases)}
+        records = [
+            [self._value(col, index, record, positions) for index, col in enumerate(self.cols)]
+            for record in raw
+        ]
         lookups: dict[tuple[str, str], dict] = {}
         needed: dict[str, set] = defaultdict(set)
         for index, col in enumerate(self.cols):
             if col.lookup:
-                pos = positions[f"c{index}"]
-                needed[col.lookup[0]].update(r[pos] for r in raw if r[pos])
+                needed[col.lookup[0]].update(r[index] for r in records if r[index])
         for form_id, numbers in needed.items():
             rows = KdBaseData.objects.filter(form_id=form_id, number__in=numbers)
             lookups[(form_id, "name")] = dict(rows.values_list("number", "name"))
             lookups[(form_id, "id")] = dict(rows.values_list("number", "id"))
-        out = []
-        for record in raw:
-            row = []
+        for record in records:
             for index, col in enumerate(self.cols):
-                if col.kind == "const":
-                    row.append(col.const)
-                    continue
-                value = record[positions[f"c{index}"]]
                 if col.lookup:
-                    value = lookups.get(col.lookup, {}).get(
-                        value, "" if col.lookup[1] == "name" else 0
-                    )
-                row.append(_out(value))
-            out.append(row)
-        return out
+                    default = "" if col.lookup[1] == "name" else 0
+                    record[index] = lookups.get(col.lookup, {}).get(record[index], default)
+                record[index] = _out(record[index])
+        return records
+
+    @staticmethod
+    def _value(col: Col, index: int, record: tuple, positions: dict[str, int]) -> Any:
+        if col.kind == "const":
+            return col.const
+        if col.kind != "json":
+            return record[positions[f"c{index}"]]
+        root, _, rest = col.path.partition("fields__")
+        value: Any = record[positions[f"j_{root}fields"]] or {}
+        for part in rest.split("__"):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
 
 
 def _expr_q(expression: Any, lookup: str, value: Any) -> Q:
@@ -444,9 +461,17 @@ def execute(data: dict) -> list[list]:
     if spec is None:
         raise UnknownForm(str(_get(data, "FormId") or ""))
     keys = str(_get(data, "FieldKeys") or "").split(",")
-    query = Query(
-        spec, keys, str(_get(data, "FilterString") or ""), str(_get(data, "OrderString") or "")
-    )
+    texts = [str(_get(data, name) or "") for name in ("FieldKeys", "FilterString", "OrderString")]
+    try:
+        query = Query(spec, keys, texts[1], texts[2])
+    except UnknownField as exc:
+        # Name the field as the caller spelled it (the real message quotes the key).
+        base = exc.key.split(".")[0]
+        for text in texts:
+            match = re.search(rf"(?<![A-Za-z0-9_]){re.escape(base)}(?![A-Za-z0-9_])", text, re.I)
+            if match:
+                raise UnknownField(match.group(0)) from exc
+        raise
     return query.rows(
         start_row=int(_get(data, "StartRow") or 0),
         limit=int(_get(data, "Limit") or 0),
