@@ -252,22 +252,20 @@ class Query:
         if col.custom and op != "isnull":
             pk_path = "bill_id" if self.entry_level else "id"
             rows = KdBillCustomField.objects.filter(form_id=self.spec.form_id, key=col.custom)
-            rows = rows.filter(self._lookup("value", "text", op, cmp.values, plain=True))
+            rows = rows.filter(self._lookup("value", "text", op, cmp.values))
             q = Q(**{f"{pk_path}__in": rows.values("bill_id")})
         elif col.lookup and col.lookup[1] == "name":
             names = KdBaseData.objects.filter(form_id=col.lookup[0])
-            names = names.filter(self._lookup("name", "text", op, cmp.values, plain=True))
+            names = names.filter(self._lookup("name", "text", op, cmp.values))
             target = Cast(KT(col.path), CharField()) if col.kind == "json" else F(col.path)
             q = _expr_q(target, "in", names.values("number"))
         else:
             q = self._lookup(col.path, col.kind, op, cmp.values)
         return ~q if negated else q
 
-    def _lookup(self, path: str, kind: str, op: str, values: tuple, *, plain: bool = False) -> Q:
+    def _lookup(self, path: str, kind: str, op: str, values: tuple) -> Q:
         if op == "isnull":
-            if kind in ("json",):
-                return Q(**{f"{path}__isnull": True}) | Q(**{path: ""})
-            if kind == "text":
+            if kind in ("json", "text"):
                 return Q(**{f"{path}__isnull": True}) | Q(**{path: ""})
             return Q(**{f"{path}__isnull": True})
         if kind == "json":
@@ -279,11 +277,12 @@ class Query:
         else:
             target = path
             values = tuple(_convert(v, kind) for v in values)
+        value: Any
         if op == "like":
-            lookup, values = _like(str(values[0]))
+            lookup, value = _like(str(values[0]))
         else:
             lookup = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "in": "in"}[op]
-        value: Any = list(values) if lookup == "in" else values[0]
+            value = list(values) if lookup == "in" else values[0]
         if isinstance(target, str):
             return Q(**{f"{target}__{lookup}": value})
         return _expr_q(target, lookup, value)
