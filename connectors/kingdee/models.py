@@ -8,9 +8,12 @@ from core.models import TimeStampedModel
 
 
 class KingdeeAuthMode(models.TextChoices):
+    """How the client authenticates (protocol 1.2 signature headers, 1.5 session logins)."""
+
     SIGNATURE = "signature", _("App signature headers (SDK 8.x)")
     LOGIN_BY_APP_SECRET = "login_app_secret", _("Session login: LoginByAppSecret")
     VALIDATE_USER = "validate_user", _("Session login: ValidateUser (password)")
+    LOGIN_BY_SIGN = "login_sign", _("Session login: LoginBySign (signed, recommended)")
 
 
 class KingdeeConnection(TimeStampedModel):
@@ -58,6 +61,10 @@ class KingdeeConnection(TimeStampedModel):
         max_length=20,
         choices=KingdeeAuthMode.choices,
         default=KingdeeAuthMode.SIGNATURE,
+        help_text=_(
+            "Signature headers for Kingdee-hosted tenants; a session login for on-premise "
+            "servers, e.g. LoginBySign."
+        ),
     )
     lcid = models.PositiveIntegerField(
         verbose_name=_("language id"),
@@ -73,10 +80,32 @@ class KingdeeConnection(TimeStampedModel):
     timeout_seconds = models.PositiveIntegerField(
         verbose_name=_("timeout (seconds)"),
         default=30,
+        help_text=_(
+            "How long to wait for an answer, e.g. 30. A write that times out is looked up "
+            "before it is sent again."
+        ),
     )
     verify_tls = models.BooleanField(
         verbose_name=_("verify TLS certificates"),
         default=True,
+        help_text=_("Keep on. Turn off only for a test server with a self-signed certificate."),
+    )
+    last_checked_at = models.DateTimeField(
+        verbose_name=_("last connection test"),
+        null=True,
+        blank=True,
+        help_text=_("When the 'test connection' action last ran, e.g. 2026-05-01 10:00"),
+    )
+    last_check_ok = models.BooleanField(
+        verbose_name=_("last test succeeded"),
+        null=True,
+        blank=True,
+        help_text=_("Result of the last connection test (empty: never tested)."),
+    )
+    last_check_message = models.TextField(
+        verbose_name=_("last test result"),
+        blank=True,
+        help_text=_("What the last test found, e.g. 'Signed in; 3 warehouses visible.'"),
     )
 
     class Meta:

@@ -1,0 +1,796 @@
+"""Kingdee Cloud Galaxy (金蝶云星空) K3Cloud WebAPI client (protocols/kingdee-k3cloud.md).
+
+One KingdeeClient per connection and process (`client_for`), holding one pooled
+requests.Session with TLS verification on. Writes return a SaveResult that lists successes and
+per-record errors by DIndex (a partly failed batch does not raise). Failures of the call itself
+raise the typed errors of connectors.errors:
+
+- TransientError: nothing was done (connection refused, read-only call timed out, HTTP 5xx on a
+  read, MsgCode 6/13); RateLimited: MsgCode 14 / HTTP 429;
+- UnknownOutcome: a write was sent and no usable answer came back (timeout, reset, HTTP 5xx,
+  `response_error:`): before sending it again, ask Kingdee whether it landed (lookup_bills);
+- AuthError: credentials or account set rejected (after one fresh login / re-sign);
+- BusinessError: the call was rejected as a whole (unknown form or field, permissions...).
+
+IsAutoSubmitAndAudit and a failing audit (e.g. insufficient stock): one public source (a
+Kingdee practitioner's note on cnblogs, 2024) says Save, Submit and Audit then run in ONE
+transaction, so the model is not saved at all and appears only in Errors under its DIndex. The
+sandbox does this by default. Should a server keep the bill (saved and submitted, status B),
+the same DIndex appears in both lists: SaveResult.saved_with_errors names those records; their
+bill exists and only Audit has to be retried. Either way the engine must look the bill up
+(lookup_bills) before saving it again.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+
+from connectors.errors import (
+    AuthError,
+    BusinessError,
+    RateLimited,
+    TransientError,
+    UnknownOutcome,
+)
+from connectors.observe import remote_call
+from core.logging import mask_text
+
+from . import signing
+from .errors import (
+    ACCT_HINT,
+    AUTH_HINT,
+    CALL_LEVEL_CODES,
+    RETRYABLE_CODES,
+    SYSTEM,
+    MsgCode,
+    RecordKind,
+    call_level_error,
+    classify,
+)
+from .models import KingdeeAuthMode, KingdeeConnection
+
+DYNAMIC_FORM = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService"
+AUTH_SERVICE = "Kingdee.BOS.WebApi.ServicesStub.AuthService"
+SESSION_COOKIE = "kdservice-sessionid"
+MAX_OBSERVED_CHARS = 4000
+LOGIN_OK = (1, -5)  # Success; DealWithForm is accepted as logged in by Kingdee's own clients
+
+
+@dataclass(frozen=True)
+class SavedEntity:
+    """One object Kingdee saved / processed: its internal id, its number and its DIndex."""
+
+    id: int
+    number: str
+    dindex: int
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """One message of ResponseStatus.Errors, classified for the engine."""
+
+    dindex: int | None
+    field_name: str
+    message: str
+    code: int | None
+    kind: str
+
+    @property
+    def retryable(self) -> bool:
+        """True when the same request may simply be sent again later (busy, locked)."""
+        return self.code in RETRYABLE_CODES
+
+
+@dataclass
+class SaveResult:
+    """The answer of Save / BatchSave / Submit / Audit / UnAudit / Delete."""
+
+    successes: list[SavedEntity] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
+    msg_code: int = 0
+    need_return_data: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def success_for(self, dindex: int) -> SavedEntity | None:
+        return next((s for s in self.successes if s.dindex == dindex), None)
+
+    def errors_for(self, dindex: int) -> list[RecordError]:
+        return [e for e in self.errors if e.dindex == dindex]
+
+    @property
+    def failed_dindexes(self) -> set[int]:
+        return {e.dindex for e in self.errors if e.dindex is not None}
+
+    @property
+    def saved_with_errors(self) -> list[SavedEntity]:
+        """Saved objects that also have errors (e.g. saved, but the automatic audit failed)."""
+        failed = self.failed_dindexes
+        return [s for s in self.successes if s.dindex in failed]
+
+
+@dataclass(frozen=True)
+class BillRef:
+    """A bill found by lookup_bills."""
+
+    id: int
+    number: str
+    status: str
+    key: str
+
+
+def quote(value: Any) -> str:
+    """A FilterString literal: 'text' with embedded quotes doubled."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def _int(value: Any, default: int | None = 0) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _response_status(answer: Any) -> dict | None:
+    """ResponseStatus wherever the build put it: {"Result": {...}}, top level, or [[{...}]]."""
+    if isinstance(answer, list):
+        if answer and isinstance(answer[0], list) and answer[0] and isinstance(answer[0][0], dict):
+            return _response_status(answer[0][0])
+        if answer and isinstance(answer[0], dict) and "Result" in answer[0]:
+            return _response_status(answer[0])
+        return None
+    if not isinstance(answer, dict):
+        return None
+    result = answer.get("Result")
+    if isinstance(result, dict) and isinstance(result.get("ResponseStatus"), dict):
+        return result["ResponseStatus"]
+    if isinstance(answer.get("ResponseStatus"), dict):
+        return answer["ResponseStatus"]
+    return None
+
+
+def _context_lost(answer: Any) -> bool:
+    status = _response_status(answer)
+    if status is None:
+        return False
+    if _int(status.get("MsgCode"), None) == MsgCode.CONTEXT_LOST:
+        return True
+    messages = " ".join(str(e.get("Message", "")) for e in status.get("Errors") or [])
+    return not _bool(status.get("IsSuccess")) and "会话信息已丢失" in messages
+
+
+def _messages(status: dict) -> str:
+    return "; ".join(str(e.get("Message") or "") for e in status.get("Errors") or []) or (
+        "Kingdee reported a failure without a message."
+    )
+
+
+class KingdeeClient:
+    """The K3Cloud WebAPI of one KingdeeConnection."""
+
+    def __init__(
+        self,
+        connection: KingdeeConnection,
+        *,
+        timeout: float | None = None,
+        http: requests.Session | None = None,
+    ) -> None:
+        self.connection = connection
+        self.timeout = float(timeout or connection.timeout_seconds or 30)
+        self.base_url = connection.server_url.rstrip("/") + "/"
+        self.http = http or requests.Session()
+        self.http.verify = connection.verify_tls
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
+        self.http.mount("https://", adapter)
+        self.http.mount("http://", adapter)
+        self.http.headers.update(
+            {
+                "Content-Type": "application/json",
+                "Accept-Charset": "utf-8",
+                "User-Agent": signing.USER_AGENT,
+            }
+        )
+        self._lock = threading.Lock()
+
+    # -- transport -------------------------------------------------------------------------
+    def service_url(self, service: str) -> str:
+        return f"{self.base_url}{service}.common.kdsvc"
+
+    @property
+    def session_id(self) -> str:
+        return self.http.cookies.get(SESSION_COOKIE) or ""
+
+    def reset_session(self) -> None:
+        """Forget the server session (cookies); the next call signs in again."""
+        self.http.cookies.clear()
+
+    def _headers(self, url: str) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        conn = self.connection
+        if conn.auth_mode == KingdeeAuthMode.SIGNATURE:
+            headers.update(
+                signing.signature_headers(
+                    url=url,
+                    acct_id=conn.acct_id,
+                    username=conn.username,
+                    app_id=conn.app_id,
+                    app_secret=conn.app_secret,
+                    lcid=conn.lcid,
+                    org_number=conn.org_number or 0,
+                    timestamp=int(time.time()),
+                )
+            )
+        if self.session_id:
+            headers[SESSION_COOKIE] = self.session_id
+        return headers
+
+    def _exchange(
+        self,
+        service: str,
+        body: dict,
+        *,
+        write: bool,
+        operation: str,
+        keys: dict | None = None,
+        observed: dict | None = None,
+    ) -> Any:
+        """One HTTP round trip: the parsed JSON answer, or a typed error."""
+        url = self.service_url(service)
+        payload = json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+        started = time.monotonic()
+        status_code: int | None = None
+        text = ""
+        error = ""
+        try:
+            try:
+                response = self.http.post(
+                    url,
+                    data=payload,
+                    headers=self._headers(url),
+                    timeout=(min(10.0, self.timeout), self.timeout),
+                )
+            except requests.exceptions.SSLError as exc:
+                raise TransientError(
+                    "The TLS certificate of the Kingdee server could not be verified.",
+                    system=SYSTEM,
+                    operation=operation,
+                    remote_message=str(exc),
+                ) from exc
+            except requests.exceptions.ConnectTimeout as exc:
+                raise TransientError(
+                    "Kingdee could not be reached (connect timeout).",
+                    system=SYSTEM,
+                    operation=operation,
+                ) from exc
+            except requests.exceptions.Timeout as exc:
+                raise self._lost(write, operation, "Kingdee did not answer in time.") from exc
+            except requests.exceptions.ConnectionError as exc:
+                reason = getattr(exc.args[0], "reason", None) if exc.args else None
+                if isinstance(reason, NewConnectionError) or not write:
+                    raise TransientError(
+                        "Kingdee could not be reached.",
+                        system=SYSTEM,
+                        operation=operation,
+                        remote_message=str(exc),
+                    ) from exc
+                raise self._lost(write, operation, "The connection to Kingdee broke.") from exc
+            status_code = response.status_code
+            text = response.text
+            return self._parse(status_code, text, write=write, operation=operation)
+        except Exception as exc:
+            error = str(exc)
+            raise
+        finally:
+            shown = observed if observed is not None else body
+            remote_call.send(
+                sender=KingdeeClient,
+                system=SYSTEM,
+                operation=operation,
+                url=url,
+                request=mask_text(json.dumps(shown, ensure_ascii=False, default=str))[
+                    :MAX_OBSERVED_CHARS
+                ],
+                response=mask_text(text)[:MAX_OBSERVED_CHARS],
+                status=status_code,
+                duration_ms=round((time.monotonic() - started) * 1000, 1),
+                error=mask_text(error),
+                keys=keys or {},
+            )
+
+    def _lost(self, write: bool, operation: str, message: str) -> TransientError:
+        if write:
+            return UnknownOutcome(
+                message + " The write may or may not have landed: look it up before resending.",
+                system=SYSTEM,
+                operation=operation,
+            )
+        return TransientError(message, system=SYSTEM, operation=operation)
+
+    def _parse(self, status_code: int, text: str, *, write: bool, operation: str) -> Any:
+        if status_code not in (200, 206):
+            if "thirty passport" in text:
+                raise AuthError(ACCT_HINT, system=SYSTEM, code=status_code, remote_message=text)
+            if status_code == 429:
+                raise RateLimited(
+                    "Kingdee asked to slow down (HTTP 429).", system=SYSTEM, code=status_code
+                )
+            if status_code >= 500:
+                raise self._lost(write, operation, f"Kingdee answered HTTP {status_code}.")
+            raise BusinessError(
+                f"Kingdee answered HTTP {status_code}: check the server URL of the connection.",
+                system=SYSTEM,
+                code=status_code,
+                remote_message=text[:500],
+                operation=operation,
+            )
+        if text.startswith("response_error:"):
+            raise self._lost(write, operation, "Kingdee failed while serving the call.")
+        try:
+            return json.loads(text, parse_float=Decimal)
+        except ValueError as exc:
+            raise self._lost(
+                write, operation, "Kingdee answered something that is not JSON."
+            ) from exc
+
+    def _call(
+        self,
+        service: str,
+        body: dict,
+        *,
+        write: bool,
+        operation: str,
+        keys: dict | None = None,
+    ) -> Any:
+        """A call with session handling: on MsgCode 1 sign in again and replay once."""
+        if self.connection.auth_mode != KingdeeAuthMode.SIGNATURE and not self.session_id:
+            self.login()
+        answer = self._exchange(service, body, write=write, operation=operation, keys=keys)
+        if not _context_lost(answer):
+            return answer
+        # MsgCode 1: nothing was done. Session-login modes log in again; under header signing
+        # the stale session is dropped and the request re-signed. Once only.
+        self.reset_session()
+        if self.connection.auth_mode != KingdeeAuthMode.SIGNATURE:
+            self.login()
+        answer = self._exchange(service, body, write=write, operation=operation, keys=keys)
+        if _context_lost(answer):
+            raise AuthError(
+                AUTH_HINT,
+                system=SYSTEM,
+                code=MsgCode.CONTEXT_LOST,
+                remote_message=_messages(_response_status(answer) or {}),
+                operation=operation,
+            )
+        return answer
+
+    # -- authentication --------------------------------------------------------------------
+    def login(self) -> dict:
+        """Open a session with the connection's login service (session-login modes).
+
+        Under header signing there is no login call: the first signed request opens the
+        session, so this returns {}.
+        """
+        conn = self.connection
+        mode = conn.auth_mode
+        if mode == KingdeeAuthMode.SIGNATURE:
+            return {}
+        with self._lock:
+            if mode == KingdeeAuthMode.VALIDATE_USER:
+                service = "ValidateUser"
+                params = [conn.acct_id, conn.username, conn.password, conn.lcid]
+                shown = [conn.acct_id, conn.username, "***", conn.lcid]
+            elif mode == KingdeeAuthMode.LOGIN_BY_SIGN:
+                service = "LoginBySign"
+                ts = int(time.time())
+                sign = signing.login_sign(
+                    acct_id=conn.acct_id,
+                    username=conn.username,
+                    app_id=conn.app_id,
+                    app_secret=conn.app_secret,
+                    timestamp=ts,
+                )
+                params = [conn.acct_id, conn.username, conn.app_id, ts, sign, conn.lcid]
+                shown = [conn.acct_id, conn.username, conn.app_id, ts, "***", conn.lcid]
+            else:
+                service = "LoginByAppSecret"
+                params = [conn.acct_id, conn.username, conn.app_id, conn.app_secret, conn.lcid]
+                shown = [conn.acct_id, conn.username, conn.app_id, "***", conn.lcid]
+            self.reset_session()
+            answer = self._exchange(
+                f"{AUTH_SERVICE}.{service}",
+                {"parameters": params},
+                write=False,
+                operation="login",
+                observed={"parameters": shown},
+            )
+        if (
+            not isinstance(answer, dict)
+            or _int(answer.get("LoginResultType"), None) not in LOGIN_OK
+        ):
+            message = answer.get("Message") if isinstance(answer, dict) else str(answer)
+            raise AuthError(
+                f"Kingdee refused the login ({service}): {message or 'no reason given'}. "
+                "Check the account set id, user, password or app id / secret of the connection.",
+                system=SYSTEM,
+                code=answer.get("LoginResultType") if isinstance(answer, dict) else None,
+                remote_message=str(message or ""),
+            )
+        session_id = answer.get("KDSVCSessionId") or ""
+        if session_id and not self.session_id:
+            host = requests.utils.urlparse(self.base_url).hostname or ""
+            self.http.cookies.set(SESSION_COOKIE, session_id, domain=host, path="/")
+        return answer
+
+    # -- writes ----------------------------------------------------------------------------
+    def _write(self, operation: str, form_id: str, data: dict, *, keys: dict) -> SaveResult:
+        answer = self._call(
+            f"{DYNAMIC_FORM}.{operation}",
+            {"formid": form_id, "data": data},
+            write=True,
+            operation=operation,
+            keys={"form_id": form_id, **keys},
+        )
+        return self._save_result(answer, operation=operation, form_id=form_id)
+
+    def _save_result(self, answer: Any, *, operation: str, form_id: str) -> SaveResult:
+        status = _response_status(answer)
+        if status is None:
+            raise UnknownOutcome(
+                f"Kingdee's answer to {operation} has no ResponseStatus: the outcome is unknown.",
+                system=SYSTEM,
+                operation=operation,
+                remote_message=str(answer)[:500],
+            )
+        msg_code = _int(status.get("MsgCode"), 0) or 0
+        successes = [
+            SavedEntity(
+                id=_int(item.get("Id"), 0) or 0,
+                number=str(item.get("Number") or ""),
+                dindex=_int(item.get("DIndex"), 0) or 0,
+            )
+            for item in status.get("SuccessEntitys") or []
+        ]
+        errors = [
+            RecordError(
+                dindex=_int(item.get("DIndex"), None),
+                field_name=str(item.get("FieldName") or ""),
+                message=str(item.get("Message") or ""),
+                code=msg_code,
+                kind=classify(str(item.get("Message") or "")).value,
+            )
+            for item in status.get("Errors") or []
+        ]
+        failed = not _bool(status.get("IsSuccess"))
+        if (
+            failed
+            and not successes
+            and (msg_code in CALL_LEVEL_CODES or msg_code in RETRYABLE_CODES)
+        ):
+            raise call_level_error(
+                msg_code, _messages(status), operation=operation, form_id=form_id
+            )
+        if failed and not errors:
+            errors.append(
+                RecordError(
+                    dindex=None,
+                    field_name="",
+                    message="Kingdee reported a failure without a message.",
+                    code=msg_code,
+                    kind=RecordKind.OTHER.value,
+                )
+            )
+        need_return = []
+        result = answer.get("Result") if isinstance(answer, dict) else None
+        if isinstance(result, dict) and isinstance(result.get("NeedReturnData"), list):
+            need_return = [r for r in result["NeedReturnData"] if isinstance(r, dict)]
+        return SaveResult(successes, errors, msg_code, need_return)
+
+    def batch_save(
+        self,
+        form_id: str,
+        models: list[dict],
+        *,
+        auto_submit_audit: bool = False,
+        need_update_fields: list[str] | None = None,
+        need_return_fields: list[str] | None = None,
+        is_delete_entry: bool = True,
+        validate_base_data: bool = True,
+        interaction_flags: str = "",
+        batch_count: int | None = None,
+    ) -> SaveResult:
+        """BatchSave: each model saved on its own; results matched back by DIndex."""
+        data = self._save_options(
+            auto_submit_audit=auto_submit_audit,
+            need_update_fields=need_update_fields,
+            need_return_fields=need_return_fields,
+            is_delete_entry=is_delete_entry,
+            validate_base_data=validate_base_data,
+            interaction_flags=interaction_flags,
+        )
+        data["Model"] = models
+        if batch_count:
+            data["BatchCount"] = batch_count
+        numbers = [str(m.get("FBillNo") or m.get("FNumber") or "") for m in models][:100]
+        return self._write("BatchSave", form_id, data, keys={"numbers": numbers})
+
+    def save(
+        self,
+        form_id: str,
+        model: dict,
+        *,
+        auto_submit_audit: bool = False,
+        need_update_fields: list[str] | None = None,
+        need_return_fields: list[str] | None = None,
+        is_delete_entry: bool = True,
+        validate_base_data: bool = True,
+        interaction_flags: str = "",
+    ) -> SaveResult:
+        """Save one object (create when its PK is 0/absent, else update)."""
+        data = self._save_options(
+            auto_submit_audit=auto_submit_audit,
+            need_update_fields=need_update_fields,
+            need_return_fields=need_return_fields,
+            is_delete_entry=is_delete_entry,
+            validate_base_data=validate_base_data,
+            interaction_flags=interaction_flags,
+        )
+        data["Model"] = model
+        number = str(model.get("FBillNo") or model.get("FNumber") or "")
+        return self._write("Save", form_id, data, keys={"numbers": [number] if number else []})
+
+    @staticmethod
+    def _save_options(
+        *,
+        auto_submit_audit: bool,
+        need_update_fields: list[str] | None,
+        need_return_fields: list[str] | None,
+        is_delete_entry: bool,
+        validate_base_data: bool,
+        interaction_flags: str,
+    ) -> dict:
+        return {
+            "NeedUpDateFields": list(need_update_fields or []),
+            "NeedReturnFields": list(need_return_fields or []),
+            "IsDeleteEntry": is_delete_entry,
+            "IsVerifyBaseDataField": validate_base_data,
+            "IsEntryBatchFill": True,
+            "ValidateFlag": True,
+            "NumberSearch": True,
+            "InterationFlags": interaction_flags,
+            "IsAutoSubmitAndAudit": auto_submit_audit,
+        }
+
+    def _operation(
+        self, operation: str, form_id: str, numbers: list[str] | None, ids: list[int] | None
+    ) -> SaveResult:
+        if not numbers and not ids:
+            raise ValueError("give numbers or ids")
+        data: dict[str, Any] = {"CreateOrgId": 0, "Numbers": [], "Ids": ""}
+        if ids:
+            data["Ids"] = ",".join(str(int(i)) for i in ids)
+        else:
+            data["Numbers"] = [str(n) for n in numbers or []]
+        shown = [str(n) for n in (numbers or ids or [])][:100]
+        return self._write(operation, form_id, data, keys={"numbers": shown})
+
+    def submit(
+        self, form_id: str, *, numbers: list[str] | None = None, ids: list[int] | None = None
+    ) -> SaveResult:
+        return self._operation("Submit", form_id, numbers, ids)
+
+    def audit(
+        self, form_id: str, *, numbers: list[str] | None = None, ids: list[int] | None = None
+    ) -> SaveResult:
+        return self._operation("Audit", form_id, numbers, ids)
+
+    def unaudit(
+        self, form_id: str, *, numbers: list[str] | None = None, ids: list[int] | None = None
+    ) -> SaveResult:
+        return self._operation("UnAudit", form_id, numbers, ids)
+
+    def delete(
+        self, form_id: str, *, numbers: list[str] | None = None, ids: list[int] | None = None
+    ) -> SaveResult:
+        return self._operation("Delete", form_id, numbers, ids)
+
+    # -- reads -----------------------------------------------------------------------------
+    def view(
+        self, form_id: str, *, number: str | None = None, id: int | None = None
+    ) -> dict | None:
+        """The whole object (ORM property names), or None when Kingdee has no such object."""
+        if not number and not id:
+            raise ValueError("give a number or an id")
+        data = {"CreateOrgId": 0, "Number": number or "", "Id": str(id or ""), "IsSortBySeq": False}
+        answer = self._call(
+            f"{DYNAMIC_FORM}.View",
+            {"formid": form_id, "data": data},
+            write=False,
+            operation="View",
+            keys={"form_id": form_id, "numbers": [number or str(id)]},
+        )
+        status = _response_status(answer) or {}
+        if _bool(status.get("IsSuccess")):
+            return answer["Result"].get("Result")
+        code = _int(status.get("MsgCode"), 0) or 0
+        text = _messages(status)
+        if code == MsgCode.NOT_FOUND or "不存在" in text:
+            return None
+        raise call_level_error(code, text, operation="View", form_id=form_id)
+
+    def execute_bill_query(
+        self,
+        form_id: str,
+        field_keys: list[str],
+        filter_string: str = "",
+        order_string: str = "",
+        start_row: int = 0,
+        limit: int = 0,
+        top_row_count: int = 0,
+    ) -> list[list]:
+        """ExecuteBillQuery: rows as lists in field_keys order (numbers with fractions as
+        Decimal, dates as 'yyyy-MM-ddTHH:mm:ss' text)."""
+        data = {
+            "FormId": form_id,
+            "FieldKeys": ",".join(field_keys),
+            "FilterString": filter_string,
+            "OrderString": order_string,
+            "TopRowCount": top_row_count,
+            "StartRow": start_row,
+            "Limit": limit,
+            "SubSystemId": "",
+        }
+        answer = self._call(
+            f"{DYNAMIC_FORM}.ExecuteBillQuery",
+            {"data": data},
+            write=False,
+            operation="ExecuteBillQuery",
+            keys={"form_id": form_id},
+        )
+        status = _response_status(answer)
+        if status is not None:
+            code = _int(status.get("MsgCode"), MsgCode.EXCEPTION) or MsgCode.EXCEPTION
+            raise call_level_error(
+                code, _messages(status), operation="ExecuteBillQuery", form_id=form_id
+            )
+        if not isinstance(answer, list):
+            raise TransientError(
+                "Kingdee answered ExecuteBillQuery with something that is not a list of rows.",
+                system=SYSTEM,
+                remote_message=str(answer)[:500],
+            )
+        return answer
+
+    def iter_bill_query(
+        self,
+        form_id: str,
+        field_keys: list[str],
+        filter_string: str = "",
+        order_string: str = "",
+        page_size: int = 2000,
+    ) -> Iterator[dict[str, Any]]:
+        """Every row, page by page (StartRow += page size until a short page), as dicts keyed
+        by field key. Give a stable order_string (e.g. "FID ASC, FEntity_FEntryId ASC")."""
+        start = 0
+        while True:
+            page = self.execute_bill_query(
+                form_id,
+                field_keys,
+                filter_string=filter_string,
+                order_string=order_string,
+                start_row=start,
+                limit=page_size,
+            )
+            for row in page:
+                yield dict(zip(field_keys, row, strict=False))
+            if len(page) < page_size:
+                return
+            start += page_size
+
+    def lookup_bills(
+        self, form_id: str, *, key_field: str = "FBillNo", values: list[str], chunk: int = 200
+    ) -> dict[str, BillRef]:
+        """Which of these keys (bill nos. or a custom field such as F_PAEZ_PlatformOrderNo)
+        already exist in Kingdee: the question to ask before resending an unknown write."""
+        found: dict[str, BillRef] = {}
+        unique = list(dict.fromkeys(str(v) for v in values if v not in (None, "")))
+        pk_key = "FVOUCHERID" if form_id.upper() == "GL_VOUCHER" else "FID"
+        for index in range(0, len(unique), chunk):
+            part = unique[index : index + chunk]
+            keys = [pk_key, "FBillNo", "FDocumentStatus", key_field]
+            rows = self.execute_bill_query(
+                form_id,
+                keys,
+                filter_string=f"{key_field} in ({','.join(quote(v) for v in part)})",
+                order_string=f"{pk_key} ASC",
+            )
+            for pk, number, status, key in rows:
+                found.setdefault(str(key), BillRef(int(pk), str(number), str(status), str(key)))
+        return found
+
+    def inventory(
+        self,
+        *,
+        material_numbers: list[str] | None = None,
+        stock_numbers: list[str] | None = None,
+        org_number: str | None = None,
+        page_size: int = 2000,
+    ) -> dict[tuple[str, str, str], Decimal]:
+        """On-hand quantity in base unit per (material, warehouse, stock org), from
+        STK_Inventory, summed over lots, bins, statuses and owners."""
+        clauses = []
+        if org_number:
+            clauses.append(f"FStockOrgId.FNumber = {quote(org_number)}")
+        if stock_numbers:
+            clauses.append(f"FStockId.FNumber in ({','.join(quote(s) for s in stock_numbers)})")
+        if material_numbers:
+            clauses.append(
+                f"FMaterialId.FNumber in ({','.join(quote(m) for m in material_numbers)})"
+            )
+        keys = ["FMaterialId.FNumber", "FStockId.FNumber", "FStockOrgId.FNumber", "FBaseQty"]
+        totals: dict[tuple[str, str, str], Decimal] = {}
+        for row in self.iter_bill_query(
+            "STK_Inventory",
+            keys,
+            filter_string=" and ".join(clauses),
+            order_string="FID ASC",
+            page_size=page_size,
+        ):
+            key = (str(row[keys[0]]), str(row[keys[1]]), str(row[keys[2]]))
+            totals[key] = totals.get(key, Decimal("0")) + Decimal(str(row["FBaseQty"] or 0))
+        return totals
+
+
+_clients: dict[int, tuple[tuple, KingdeeClient]] = {}
+_clients_lock = threading.Lock()
+
+
+def _fingerprint(connection: KingdeeConnection) -> tuple:
+    return (
+        connection.server_url,
+        connection.acct_id,
+        connection.username,
+        connection.app_id,
+        connection.auth_mode,
+        connection.lcid,
+        connection.org_number,
+        connection.verify_tls,
+        connection.timeout_seconds,
+        connection.updated_at,
+    )
+
+
+def client_for(connection: KingdeeConnection) -> KingdeeClient:
+    """The process's client for this connection (one pooled session each); a changed
+    connection gets a fresh client."""
+    fingerprint = _fingerprint(connection)
+    with _clients_lock:
+        cached = _clients.get(connection.pk)
+        if cached and cached[0] == fingerprint:
+            return cached[1]
+        client = KingdeeClient(connection)
+        _clients[connection.pk] = (fingerprint, client)
+        return client
+
+
+def clear_clients() -> None:
+    """Drop every cached client (tests, and after a connection is deleted)."""
+    with _clients_lock:
+        for _fp, client in _clients.values():
+            client.http.close()
+        _clients.clear()

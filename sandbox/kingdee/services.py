@@ -1,0 +1,930 @@
+"""The simulated K3Cloud's business rules: Save/BatchSave, Submit/Audit/UnAudit/Delete, View,
+the stock ledger, numbering, and the demo seed.
+
+Each model of a BatchSave and each object of a multi-object operation runs in its own
+savepoint: a failed one does not roll back the others, and its messages carry its DIndex.
+With IsAutoSubmitAndAudit, Save + Submit + Audit of one model are one transaction
+(conf.AUTO_AUDIT_FAILURE="rollback", the default; see DESIGN notes in conf.py).
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import conf, forms
+from .models import (
+    EDITABLE_STATUSES,
+    DocumentStatus,
+    KdBaseData,
+    KdBill,
+    KdBillCustomField,
+    KdBillEntry,
+    KdNumberSequence,
+    KdStockBalance,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# MsgCode values (protocol 3.1)
+MSG_OK, MSG_CONTEXT_LOST, MSG_EXCEPTION, MSG_PARAMETER = 0, 1, 4, 8
+MSG_FIELD_MISSING, MSG_NOT_FOUND, MSG_VALIDATION, MSG_NOT_ALLOWED = 9, 10, 11, 12
+
+_STATUS_LABEL = {"Z": "暂存", "A": "创建", "B": "审核中", "C": "已审核", "D": "重新审核"}
+
+
+@dataclass
+class Message:
+    """One entry of ResponseStatus.Errors."""
+
+    message: str
+    field_name: str | None = None
+    dindex: int = 0
+    code: int = MSG_VALIDATION
+
+    def as_json(self) -> dict:
+        return {"FieldName": self.field_name, "Message": self.message, "DIndex": self.dindex}
+
+
+@dataclass
+class Outcome:
+    """What one call did: the entities that succeeded and the messages of those that did not."""
+
+    successes: list[dict] = field(default_factory=list)
+    errors: list[Message] = field(default_factory=list)
+    need_return: list[dict] = field(default_factory=list)
+
+    def envelope(self, *, single_save: bool = False) -> dict:
+        ok = not self.errors
+        status = {
+            "ErrorCode": 0 if ok else 500,
+            "IsSuccess": ok,
+            "Errors": [e.as_json() for e in self.errors],
+            "SuccessEntitys": self.successes,
+            "SuccessMessages": [],
+            "MsgCode": MSG_OK if ok else self.errors[0].code,
+        }
+        result: dict[str, Any] = {"ResponseStatus": status}
+        if single_save:
+            first = self.successes[0] if self.successes else {}
+            result["Id"] = first.get("Id", "")
+            result["Number"] = first.get("Number", "")
+        result["NeedReturnData"] = self.need_return or [{}]
+        return {"Result": result}
+
+
+class ModelRejected(Exception):
+    """One model / object failed; its messages go to the answer and its savepoint rolls back."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        super().__init__("; ".join(m.message for m in messages))
+        self.messages = messages
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _lower(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k).lower(): _lower(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower(v) for v in value]
+    return value
+
+
+def _ref(value: Any) -> str:
+    """The number inside a reference object ({"FNumber": "X"}), or a plain value as text."""
+    if isinstance(value, dict):
+        for key in ("fnumber", "fuserid", "fstaffnumber", "fname"):
+            if value.get(key) not in (None, ""):
+                return str(value[key]).strip()
+        return ""
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _truthy(value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool | dict | list):
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _parse_date(value: Any) -> datetime | None:
+    text = str(value or "").strip().replace("T", " ")
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
+
+
+def split_model(spec: forms.FormSpec, model: dict) -> tuple[dict, list[dict] | None]:
+    """Lower-case header keys with sub-heads flattened, and the entry rows (None if absent)."""
+    header: dict[str, Any] = {}
+    entries = None
+    for key, value in model.items():
+        low = str(key).lower()
+        if spec.entry_key and low == spec.entry_key:
+            entries = [_lower(row) for row in (value or []) if isinstance(row, dict)]
+        elif low in forms.SUB_HEADS and isinstance(value, dict):
+            header.update(_lower(value))
+        else:
+            header[low] = _lower(value)
+    return header, entries
+
+
+class _BaseDataCache:
+    """Base-data lookups of one request, so a 500-model BatchSave asks each number once."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], KdBaseData | None] = {}
+
+    def get(self, form_id: str, number: str) -> KdBaseData | None:
+        key = (form_id, number)
+        if key not in self.rows:
+            self.rows[key] = (
+                KdBaseData.objects.filter(form_id=form_id, number=number).order_by("id").first()
+            )
+        return self.rows[key]
+
+    def usable(self, form_id: str, number: str) -> bool:
+        row = self.get(form_id, number)
+        return bool(
+            row and row.document_status == DocumentStatus.AUDITED and row.forbid_status == "A"
+        )
+
+
+def _label(spec: forms.FormSpec, key: str) -> str:
+    for known, label in spec.required_header + spec.required_entry:
+        if known == key:
+            return label
+    return forms.canonical(key)
+
+
+# -- Save ------------------------------------------------------------------------------------
+@dataclass
+class SaveOptions:
+    need_update_fields: list[str]
+    need_return_fields: list[str]
+    is_delete_entry: bool
+    verify_base_data: bool
+    auto_submit_audit: bool
+
+    @classmethod
+    def from_data(cls, data: dict) -> "SaveOptions":
+        lowered = {str(k).lower(): v for k, v in data.items()}
+        return cls(
+            need_update_fields=[str(k).lower() for k in lowered.get("needupdatefields") or []],
+            need_return_fields=[str(k) for k in lowered.get("needreturnfields") or []],
+            is_delete_entry=_truthy(lowered.get("isdeleteentry"), True),
+            verify_base_data=_truthy(lowered.get("isverifybasedatafield"), False),
+            auto_submit_audit=_truthy(lowered.get("isautosubmitandaudit"), False),
+        )
+
+
+def save_models(spec: forms.FormSpec, models: list[dict], options: SaveOptions) -> Outcome:
+    outcome = Outcome()
+    cache = _BaseDataCache()
+    keep_submitted = conf.current().auto_audit_failure == "keep_submitted"
+    for dindex, model in enumerate(models):
+        saved = None
+        try:
+            with transaction.atomic():
+                saved = _save_one(spec, model, options, cache, dindex)
+                if options.auto_submit_audit and spec.kind != "inventory":
+                    _transition(spec, saved, "submit", dindex)
+                    if not keep_submitted:
+                        _transition(spec, saved, "audit", dindex)
+        except ModelRejected as rejected:
+            outcome.errors.extend(rejected.messages)
+            continue
+        if options.auto_submit_audit and keep_submitted:
+            try:
+                with transaction.atomic():
+                    _transition(spec, saved, "audit", dindex)
+            except ModelRejected as rejected:
+                outcome.errors.extend(rejected.messages)
+        saved.refresh_from_db()
+        outcome.successes.append({"Id": saved.pk, "Number": _number_of(saved), "DIndex": dindex})
+        outcome.need_return.append(_need_return(spec, saved, options.need_return_fields))
+    return outcome
+
+
+def _number_of(row: KdBill | KdBaseData) -> str:
+    return row.bill_no if isinstance(row, KdBill) else row.number
+
+
+def _need_return(spec: forms.FormSpec, row: KdBill | KdBaseData, keys: list[str]) -> dict:
+    out = {}
+    for key in keys:
+        low = key.lower()
+        if low in (spec.pk_key, "fid"):
+            out[key] = row.pk
+        elif low in ("fbillno", "fnumber"):
+            out[key] = _number_of(row)
+        elif low == "fdocumentstatus":
+            out[key] = row.document_status
+        else:
+            out[key] = row.fields.get(low)
+    return out
+
+
+def _pk_of(spec: forms.FormSpec, header: dict) -> int:
+    raw = header.get(spec.pk_key, header.get("fid"))
+    value = _decimal(raw)
+    return int(value) if value is not None and value > 0 else 0
+
+
+def _save_one(spec, model, options, cache, dindex) -> KdBill | KdBaseData:
+    if not isinstance(model, dict):
+        raise ModelRejected([Message("Model数据包格式不正确。", None, dindex, MSG_PARAMETER)])
+    header, entries = split_model(spec, model)
+    if spec.kind == "base":
+        return _save_base(spec, model, header, options, dindex)
+    return _save_bill(spec, model, header, entries, options, cache, dindex)
+
+
+def _save_base(spec, model, header, options, dindex) -> KdBaseData:
+    pk = _pk_of(spec, header)
+    org = _ref(header.get("fuseorgid")) or _ref(header.get("fcreateorgid")) or "100"
+    if pk:
+        row = KdBaseData.objects.filter(form_id=spec.form_id, pk=pk).first()
+        if row is None:
+            raise ModelRejected(
+                [
+                    Message(
+                        f"{spec.name}数据不存在或已被删除（内码{pk}）。",
+                        None,
+                        dindex,
+                        MSG_NOT_FOUND,
+                    )
+                ]
+            )
+        if row.document_status not in EDITABLE_STATUSES:
+            raise ModelRejected(
+                [_status_message(spec, row.number, row.document_status, "修改", dindex)]
+            )
+        merged = dict(row.fields)
+        for key, value in header.items():
+            if not options.need_update_fields or key in options.need_update_fields:
+                merged[key] = value
+        header = merged
+    number = _ref(header.get("fnumber"))
+    name = _ref(header.get("fname"))
+    problems = [
+        Message(f"字段“{label}”是必填项", forms.canonical(key), dindex)
+        for key, label, value in (("fnumber", "编码", number), ("fname", "名称", name))
+        if not value
+    ]
+    if problems:
+        raise ModelRejected(problems)
+    clash = KdBaseData.objects.filter(form_id=spec.form_id, org_number=org, number=number)
+    if clash.exclude(pk=pk).exists():
+        raise ModelRejected([_duplicate(number, "FNumber", dindex)])
+    if pk:
+        row.number, row.name, row.fields = number, name, header
+        row.model = {**row.model, **model}
+        row.save()
+        return row
+    return KdBaseData.objects.create(
+        form_id=spec.form_id,
+        number=number,
+        name=name,
+        org_number=org,
+        forbid_status=str(header.get("fforbidstatus") or "A"),
+        fields=header,
+        model=model,
+    )
+
+
+def _duplicate(number: str, field_name: str, dindex: int) -> Message:
+    return Message(
+        f"违反字段唯一性要求：编码唯一。[{number}]在当前系统中已经被使用。", field_name, dindex
+    )
+
+
+def _status_message(spec, number: str, status: str, action: str, dindex: int) -> Message:
+    label = _STATUS_LABEL.get(status, status)
+    return Message(
+        f"{spec.name}“{number}”当前状态为“{label}”，不允许{action}。", None, dindex, MSG_NOT_ALLOWED
+    )
+
+
+def _check_reference(spec, key, number, options, cache, prefix, dindex) -> Message | None:
+    """None when the reference is usable; otherwise the message the real server gives."""
+    if key.endswith("orgid"):
+        if number in forms.ORGS:
+            return None
+        target_ok = False
+        target_name = "组织机构"
+    else:
+        target = forms.REFERENCES[key]
+        target_ok = cache.usable(target, number)
+        target_name = forms.get(target).name
+    if target_ok:
+        return None
+    if options.verify_base_data:
+        return Message(
+            f"{prefix}字段“{_label(spec, key)}”的值“{number}”对应的{target_name}基础资料"
+            f"不存在、未审核或已禁用。",
+            forms.canonical(key),
+            dindex,
+        )
+    return Message("", forms.canonical(key), dindex)  # the field silently stays empty
+
+
+def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
+    pk = _pk_of(spec, header)
+    existing = None
+    if pk:
+        existing = KdBill.objects.filter(form_id=spec.form_id, pk=pk).first()
+        if existing is None:
+            raise ModelRejected(
+                [Message(f"{spec.name}不存在或已被删除（内码{pk}）。", None, dindex, MSG_NOT_FOUND)]
+            )
+        if existing.document_status not in EDITABLE_STATUSES:
+            raise ModelRejected(
+                [_status_message(spec, existing.bill_no, existing.document_status, "修改", dindex)]
+            )
+        merged = dict(existing.fields)
+        for key, value in header.items():
+            if not options.need_update_fields or key in options.need_update_fields or key == "fid":
+                merged[key] = value
+        header = merged
+    header.pop("fid", None)
+    header.pop(spec.pk_key, None)
+    problems: list[Message] = []
+    # Header references and required fields.
+    for key in [k for k in header if k in forms.REFERENCES or k.endswith("orgid")]:
+        number = _ref(header[key])
+        if number:
+            bad = _check_reference(spec, key, number, options, cache, "", dindex)
+            if bad is not None:
+                if bad.message:
+                    problems.append(bad)
+                header[key] = {}
+    for key, label in spec.required_header:
+        if key == "fdate":
+            if _parse_date(header.get("fdate")) is None:
+                if header.get("fdate"):
+                    problems.append(
+                        Message(
+                            f"字段“{label}”的值“{header.get('fdate')}”不是有效的日期格式。",
+                            "FDate",
+                            dindex,
+                        )
+                    )
+                else:
+                    problems.append(Message(f"字段“{label}”是必填项", "FDate", dindex))
+        elif not _ref(header.get(key)) and not any(
+            p.field_name == forms.canonical(key) for p in problems
+        ):
+            problems.append(Message(f"字段“{label}”是必填项", forms.canonical(key), dindex))
+    # Entry rows.
+    rows = _merge_entries(spec, existing, entries, options)
+    if spec.entry_key and not rows:
+        problems.append(
+            Message(
+                f"单据体“{forms.canonical(spec.entry_key)}”至少需要录入一行分录。",
+                forms.canonical(spec.entry_key),
+                dindex,
+            )
+        )
+    for seq, row in enumerate(rows, start=1):
+        prefix = f"单据体实体第【{seq}】行分录，"
+        for key in [k for k in row if k in forms.REFERENCES]:
+            number = _ref(row[key])
+            if number:
+                bad = _check_reference(spec, key, number, options, cache, prefix, dindex)
+                if bad is not None:
+                    if bad.message:
+                        problems.append(bad)
+                    row[key] = {}
+        for key, label in spec.required_entry:
+            value = row.get(key)
+            if key == spec.qty_key:
+                qty = _decimal(value)
+                if value in (None, ""):
+                    problems.append(
+                        Message(
+                            f"单据体实体【明细信息】第【{seq}】行分录，【{label}】字段必录",
+                            forms.canonical(key),
+                            dindex,
+                        )
+                    )
+                elif qty is None:
+                    problems.append(
+                        Message(
+                            f"{prefix}【{label}】的值“{value}”不是有效的数值。",
+                            forms.canonical(key),
+                            dindex,
+                        )
+                    )
+                elif qty < 0 or (
+                    qty == 0 and spec.stock_effect in (forms.IN, forms.OUT, forms.TRANSFER)
+                ):
+                    problems.append(
+                        Message(f"{prefix}【{label}】必须大于0。", forms.canonical(key), dindex)
+                    )
+            elif not _ref(value):
+                if any(
+                    p.field_name == forms.canonical(key) and prefix in p.message for p in problems
+                ):
+                    continue
+                problems.append(
+                    Message(
+                        f"单据体实体【明细信息】第【{seq}】行分录，【{label}】字段必录",
+                        forms.canonical(key),
+                        dindex,
+                    )
+                )
+    bill_no = _ref(header.get("fbillno")) or (existing.bill_no if existing else "")
+    if (
+        bill_no
+        and KdBill.objects.filter(form_id=spec.form_id, bill_no=bill_no).exclude(pk=pk).exists()
+    ):
+        problems.append(_duplicate(bill_no, "FBillNo", dindex))
+    if problems:
+        raise ModelRejected(problems)
+    if not bill_no:
+        bill_no = _next_number(spec)
+    header["fbillno"] = bill_no
+    if not header.get("fbilltypeid") and spec.bill_type:
+        header["fbilltypeid"] = {"fnumber": spec.bill_type}
+    org = _ref(header.get(spec.org_key)) or _ref(header.get("fstockorgid"))
+    values = {
+        "bill_no": bill_no,
+        "bill_date": _parse_date(header.get("fdate")),
+        "org_number": org,
+        "fields": header,
+    }
+    try:
+        if existing is not None:
+            for name, value in values.items():
+                setattr(existing, name, value)
+            existing.model = {**existing.model, **model}
+            existing.save()
+            bill = existing
+        else:
+            bill = KdBill.objects.create(form_id=spec.form_id, model=model, **values)
+    except IntegrityError as exc:  # a parallel request took the number between check and write
+        raise ModelRejected([_duplicate(bill_no, "FBillNo", dindex)]) from exc
+    _write_entries(spec, bill, rows)
+    _write_custom_fields(spec, bill, header)
+    return bill
+
+
+def _merge_entries(
+    spec, existing: KdBill | None, entries: list[dict] | None, options
+) -> list[dict]:
+    if existing is None:
+        return [dict(row) for row in entries or []]
+    current = {e.pk: dict(e.fields, fentryid=e.pk) for e in existing.entries.all()}
+    if entries is None:
+        return list(current.values())
+    result: list[dict] = []
+    mentioned = set()
+    for row in entries:
+        entry_id = int(_decimal(row.get("fentryid")) or 0)
+        if entry_id and entry_id in current:
+            mentioned.add(entry_id)
+            merged = dict(current[entry_id])
+            for key, value in row.items():
+                if (
+                    not options.need_update_fields
+                    or key in options.need_update_fields
+                    or key == "fentryid"
+                ):
+                    merged[key] = value
+            result.append(merged)
+        else:
+            result.append({k: v for k, v in row.items() if k != "fentryid"})
+    if not options.is_delete_entry:
+        result = [row for pk, row in current.items() if pk not in mentioned] + result
+    return result
+
+
+def _write_entries(spec, bill: KdBill, rows: list[dict]) -> None:
+    if not spec.entry_key:
+        return
+    keep = [int(_decimal(r.get("fentryid")) or 0) for r in rows]
+    bill.entries.exclude(pk__in=[k for k in keep if k]).delete()
+    existing = {e.pk: e for e in bill.entries.all()}
+    new_rows = []
+    for seq, row in enumerate(rows, start=1):
+        values = {
+            "seq": seq,
+            "material_number": _ref(row.get("fmaterialid")),
+            "stock_number": _ref(row.get(spec.stock_key)),
+            "dest_stock_number": _ref(row.get(spec.dest_stock_key)) if spec.dest_stock_key else "",
+            "qty": _decimal(row.get(spec.qty_key)) or Decimal("0")
+            if spec.qty_key
+            else Decimal("0"),
+            "fields": {k: v for k, v in row.items() if k != "fentryid"},
+        }
+        entry_id = int(_decimal(row.get("fentryid")) or 0)
+        if entry_id in existing:
+            KdBillEntry.objects.filter(pk=entry_id).update(**values)
+        else:
+            new_rows.append(KdBillEntry(bill=bill, **values))
+    KdBillEntry.objects.bulk_create(new_rows)
+
+
+def _write_custom_fields(spec, bill: KdBill, header: dict) -> None:
+    bill.custom_fields.all().delete()
+    KdBillCustomField.objects.bulk_create(
+        [
+            KdBillCustomField(
+                bill=bill, form_id=spec.form_id, key=key, value=str(_ref(value))[:255]
+            )
+            for key, value in header.items()
+            if forms.CUSTOM_FIELD.match(key) and not isinstance(value, list)
+        ]
+    )
+
+
+def _next_number(spec: forms.FormSpec) -> str:
+    while True:
+        sequence, _ = KdNumberSequence.objects.get_or_create(prefix=spec.prefix)
+        KdNumberSequence.objects.filter(pk=sequence.pk).update(last_value=F("last_value") + 1)
+        sequence.refresh_from_db()
+        number = f"{spec.prefix}{sequence.last_value:06d}"
+        if not KdBill.objects.filter(form_id=spec.form_id, bill_no=number).exists():
+            return number
+
+
+# -- Submit / Audit / UnAudit / Delete ---------------------------------------------------------
+_TRANSITIONS = {
+    "submit": (("A", "D"), "B", "提交"),
+    "audit": (("B",), "C", "审核"),
+    "unaudit": (("C",), "D", "反审核"),
+}
+
+
+def run_operation(spec: forms.FormSpec, operation: str, data: dict) -> Outcome:
+    """Submit / Audit / UnAudit / Delete the objects named by Ids (wins) or Numbers."""
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    ids = lowered.get("ids")
+    numbers = lowered.get("numbers") or []
+    if isinstance(numbers, str):
+        numbers = [n for n in numbers.split(",") if n.strip()]
+    targets: list[tuple[str, Any]] = []
+    if ids not in (None, "", []):
+        raw = ids if isinstance(ids, list) else str(ids).split(",")
+        targets = [("id", str(x).strip()) for x in raw if str(x).strip()]
+    else:
+        targets = [("number", str(n).strip()) for n in numbers]
+    outcome = Outcome()
+    if not targets:
+        outcome.errors.append(
+            Message("请传入需要操作的单据编码或内码（Numbers/Ids）。", None, 0, MSG_PARAMETER)
+        )
+        return outcome
+    model = KdBaseData if spec.kind == "base" else KdBill
+    for dindex, (kind, ident) in enumerate(targets):
+        rows = model.objects.filter(form_id=spec.form_id)
+        if kind == "id":
+            row = rows.filter(pk=int(ident)).first() if ident.isdigit() else None
+        else:
+            row = rows.filter(
+                **({"number": ident} if spec.kind == "base" else {"bill_no": ident})
+            ).first()
+        if row is None:
+            outcome.errors.append(
+                Message(f"{spec.name}“{ident}”不存在或已被删除。", None, dindex, MSG_NOT_FOUND)
+            )
+            continue
+        try:
+            with transaction.atomic():
+                row = model.objects.select_for_update().get(pk=row.pk)
+                if operation == "delete":
+                    if row.document_status not in EDITABLE_STATUSES:
+                        raise ModelRejected(
+                            [
+                                _status_message(
+                                    spec, _number_of(row), row.document_status, "删除", dindex
+                                )
+                            ]
+                        )
+                    pk, number = row.pk, _number_of(row)
+                    row.delete()
+                    outcome.successes.append({"Id": pk, "Number": number, "DIndex": dindex})
+                    continue
+                _transition(spec, row, operation, dindex)
+        except ModelRejected as rejected:
+            outcome.errors.extend(rejected.messages)
+            continue
+        outcome.successes.append({"Id": row.pk, "Number": _number_of(row), "DIndex": dindex})
+    return outcome
+
+
+def _transition(spec, row: KdBill | KdBaseData, operation: str, dindex: int) -> None:
+    allowed, target, action = _TRANSITIONS[operation]
+    if row.document_status not in allowed:
+        raise ModelRejected(
+            [_status_message(spec, _number_of(row), row.document_status, action, dindex)]
+        )
+    if isinstance(row, KdBill) and operation in ("audit", "unaudit"):
+        _apply_stock(spec, row, reverse=operation == "unaudit", dindex=dindex)
+    row.document_status = target
+    if operation == "audit":
+        row.approved_at = timezone.now()
+    elif operation == "unaudit":
+        row.approved_at = None
+    row.save(update_fields=["document_status", "approved_at", "modified_at"])
+
+
+def _apply_stock(spec, bill: KdBill, *, reverse: bool, dindex: int) -> None:
+    """Post the bill's quantities to the stock ledger (reverse them on UnAudit)."""
+    if spec.stock_effect == forms.NONE:
+        return
+    org = bill.org_number or "100"
+    entries = list(bill.entries.all())
+    changes: list[tuple[KdBillEntry, str, Decimal]] = []  # (row, warehouse, signed change)
+    for entry in entries:
+        if reverse:
+            changes.append((entry, entry.stock_number, -entry.applied_qty))
+            if spec.stock_effect == forms.TRANSFER:
+                changes.append((entry, entry.dest_stock_number, entry.applied_qty))
+            continue
+        if spec.stock_effect == forms.IN:
+            changes.append((entry, entry.stock_number, entry.qty))
+        elif spec.stock_effect == forms.OUT:
+            changes.append((entry, entry.stock_number, -entry.qty))
+        elif spec.stock_effect == forms.TRANSFER:
+            changes.append((entry, entry.stock_number, -entry.qty))
+            changes.append((entry, entry.dest_stock_number, entry.qty))
+        else:  # stock count: the counted quantity becomes the book quantity
+            balance = KdStockBalance.objects.filter(
+                org_number=org,
+                stock_number=entry.stock_number,
+                material_number=entry.material_number,
+            ).first()
+            book = balance.base_qty if balance else Decimal("0")
+            changes.append((entry, entry.stock_number, entry.qty - book))
+    balances: dict[tuple[str, str], KdStockBalance] = {}
+    for entry, stock, _change in changes:
+        key = (stock, entry.material_number)
+        if key not in balances:
+            KdStockBalance.objects.get_or_create(
+                org_number=org, stock_number=stock, material_number=entry.material_number
+            )
+            balances[key] = KdStockBalance.objects.select_for_update().get(
+                org_number=org, stock_number=stock, material_number=entry.material_number
+            )
+    running = {key: b.base_qty for key, b in balances.items()}
+    negatives = []
+    for entry, stock, change in changes:
+        key = (stock, entry.material_number)
+        running[key] += change
+        if running[key] < 0 and not _allows_negative(stock):
+            negatives.append((entry, stock, running[key]))
+    if negatives:
+        lines = ";".join(
+            f"{spec.name}={bill.bill_no},序号={entry.seq},负库存={_plain(qty)},"
+            f"物料={entry.material_number},仓库={_stock_name(stock)},批号="
+            for entry, stock, qty in negatives
+        )
+        raise ModelRejected(
+            [
+                Message(
+                    f"更新库存出现异常情况，更新库存不成功！出现负库存，库存更新不成功。{lines}",
+                    None,
+                    dindex,
+                )
+            ]
+        )
+    for key, balance in balances.items():
+        KdStockBalance.objects.filter(pk=balance.pk).update(base_qty=running[key])
+    for entry in entries:
+        if reverse:
+            entry.applied_qty = Decimal("0")
+        else:
+            entry.applied_qty = sum(
+                (c for e, s, c in changes if e.pk == entry.pk and s == entry.stock_number),
+                Decimal("0"),
+            )
+    KdBillEntry.objects.bulk_update(entries, ["applied_qty"])
+
+
+def _allows_negative(stock_number: str) -> bool:
+    row = KdBaseData.objects.filter(form_id="BD_STOCK", number=stock_number).first()
+    return bool(row and _truthy(row.fields.get("fallowminusqty"), False))
+
+
+def _stock_name(stock_number: str) -> str:
+    row = KdBaseData.objects.filter(form_id="BD_STOCK", number=stock_number).first()
+    return row.name if row else stock_number
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+# -- View ------------------------------------------------------------------------------------
+def view(spec: forms.FormSpec, data: dict) -> dict | None:
+    """The View answer's inner object (ORM property names), or None when not found."""
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    ident = str(lowered.get("id") or "").strip()
+    number = str(lowered.get("number") or "").strip()
+    model = KdBaseData if spec.kind == "base" else KdBill
+    rows = model.objects.filter(form_id=spec.form_id)
+    if ident:
+        row = rows.filter(pk=int(ident)).first() if ident.isdigit() else None
+    elif number:
+        row = rows.filter(
+            **({"number": number} if spec.kind == "base" else {"bill_no": number})
+        ).first()
+    else:
+        row = None
+    if row is None:
+        return None
+    cache = _BaseDataCache()
+    out: dict[str, Any] = {"Id": row.pk, "FormId": spec.form_id}
+    out["Number" if spec.kind == "base" else "BillNo"] = _number_of(row)
+    out["DocumentStatus"] = row.document_status
+    out["ApproveDate"] = _view_value("", row.approved_at, cache)
+    out["ModifyDate"] = _view_value("", row.modified_at, cache)
+    for key, value in row.fields.items():
+        out.setdefault(_orm_name(key), _view_value(key, value, cache))
+    if isinstance(row, KdBill) and spec.entry_key:
+        out[spec.view_entry] = [
+            {
+                "Id": entry.pk,
+                "Seq": entry.seq,
+                **{_orm_name(k): _view_value(k, v, cache) for k, v in entry.fields.items()},
+            }
+            for entry in row.entries.all()
+        ]
+    return out
+
+
+def _orm_name(key: str) -> str:
+    name = forms.canonical(key)
+    return name[1:] if name[:1] in ("F", "f") and not forms.CUSTOM_FIELD.match(key) else name
+
+
+def _view_value(key: str, value: Any, cache: _BaseDataCache) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S")
+    if isinstance(value, dict):
+        number = _ref(value)
+        target = forms.REFERENCES.get(key)
+        row = cache.get(target, number) if target and number else None
+        return {
+            "Id": row.pk if row else 0,
+            "Number": number,
+            "Name": [{"Key": 2052, "Value": row.name if row else ""}],
+        }
+    return value
+
+
+# -- Demo seed -------------------------------------------------------------------------------
+def seed_demo() -> dict[str, int]:
+    """Create the demo world (org 100, warehouses, customers, suppliers, materials, opening
+    stock) from sandbox.demo_catalogue. Idempotent: base data is upserted by number and opening
+    stock is only written where no balance exists yet, so documents posted since are kept."""
+    from sandbox import demo_catalogue as demo
+
+    org = demo.ORG_NUMBER
+    now = timezone.now()
+    counts = {"warehouses": 0, "customers": 0, "suppliers": 0, "materials": 0, "balances": 0}
+    currency = {
+        "CNY": "PRE001",
+        "HKD": "PRE002",
+        "EUR": "PRE003",
+        "JPY": "PRE004",
+        "TWD": "PRE005",
+        "GBP": "PRE006",
+        "USD": "PRE007",
+    }
+
+    def upsert(form_id: str, number: str, name: str, model: dict) -> None:
+        model = {
+            "FNumber": number,
+            "FName": name,
+            "FCreateOrgId": {"FNumber": org},
+            "FUseOrgId": {"FNumber": org},
+            **model,
+        }
+        header, _ = split_model(forms.get(form_id), model)
+        KdBaseData.objects.update_or_create(
+            form_id=form_id,
+            org_number=org,
+            number=number,
+            defaults={
+                "name": name,
+                "fields": header,
+                "model": model,
+                "document_status": DocumentStatus.AUDITED,
+                "forbid_status": "A",
+                "approved_at": now,
+            },
+        )
+
+    with transaction.atomic():
+        for wh in demo.WAREHOUSES:
+            upsert(
+                "BD_STOCK",
+                wh["stock_number"],
+                wh["name"],
+                {
+                    "FStockProperty": "1",
+                    "FAllowMinusQty": False,
+                    "FDefStockStatusId": {"FNumber": "KCZT01_SYS"},
+                },
+            )
+            counts["warehouses"] += 1
+        for shop in demo.SHOPS:
+            upsert(
+                "BD_Customer",
+                shop["customer_number"],
+                shop["shop_name"],
+                {
+                    "FShortName": shop["platform"],
+                    "FTRADINGCURRID": {"FNumber": currency.get(shop["currency"], "PRE001")},
+                },
+            )
+            counts["customers"] += 1
+        for supplier in demo.SUPPLIERS:
+            upsert("BD_Supplier", supplier["supplier_code"], supplier["name"], {})
+            counts["suppliers"] += 1
+        for m in demo.MATERIALS:
+            upsert(
+                "BD_MATERIAL",
+                m["number"],
+                m["name"],
+                {
+                    "FSpecification": m["english_name"],
+                    "FMaterialGroup": {"FNumber": "FG"},
+                    "FDescription": m["english_name"],
+                    "F_PAEZ_HSCode": m["hs_code"],
+                    "F_PAEZ_EnName": m["english_name"],
+                    "F_PAEZ_Brand": m["brand"],
+                    "F_PAEZ_IsBattery": m["has_battery"],
+                    "F_PAEZ_DeclaredPrice": float(m["declared_price"]),
+                    "F_PAEZ_Supplier": {"FNumber": m["supplier_code"]},
+                    "SubHeadEntity": {
+                        "FErpClsID": "1",
+                        "FCategoryID": {"FNumber": "CHLB05_SYS"},
+                        "FBaseUnitId": {"FNumber": m["unit"]},
+                        "FGROSSWEIGHT": float(m["gross_weight"]),
+                        "FNETWEIGHT": float(m["net_weight"]),
+                        "FWEIGHTUNITID": {"FNumber": "kg"},
+                        "FIsInventory": True,
+                        "FIsSale": True,
+                        "FIsPurchase": True,
+                    },
+                },
+            )
+            counts["materials"] += 1
+        stock_number = {wh["wms_co_id"]: wh["stock_number"] for wh in demo.WAREHOUSES}
+        for (wms_co_id, sku), qty in demo.OPENING_STOCK.items():
+            _, created = KdStockBalance.objects.get_or_create(
+                org_number=org,
+                stock_number=stock_number[wms_co_id],
+                material_number=sku,
+                defaults={"base_qty": Decimal(qty)},
+            )
+            counts["balances"] += int(created)
+    return counts
+
+
+def reset() -> None:
+    """Forget every simulated document, balance, session and number (the demo seed stays
+    available through seed_demo)."""
+    from .models import KdSession
+
+    with transaction.atomic():
+        for model in (
+            KdBillCustomField,
+            KdBillEntry,
+            KdBill,
+            KdStockBalance,
+            KdBaseData,
+            KdNumberSequence,
+            KdSession,
+        ):
+            model.objects.all().delete()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
