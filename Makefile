@@ -33,7 +33,7 @@ run: install messages migrate
 	exec $(BIN)/honcho start -f Procfile
 
 test: install messages
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PORTAL_DB_CONN_MAX_AGE=0 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
