@@ -8,4 +8,7 @@ class FlowsConfig(AppConfig):
     verbose_name = _("Flows")
 
     def ready(self) -> None:
+        from . import signals
         from .api import schema  # noqa: F401 - registers the OpenAPI auth extension
+
+        signals.connect()

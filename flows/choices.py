@@ -57,6 +57,7 @@ class ErrorClass(models.TextChoices):
     FX_UNAVAILABLE = "fx_unavailable", _("Exchange rate unavailable")
     INSUFFICIENT_STOCK = "insufficient_stock", _("Insufficient stock")
     AUTH = "auth", _("Authentication")
+    DEPENDENCY = "dependency", _("Waiting for a related document")
     INTERNAL = "internal", _("Internal error")
 
 
@@ -67,5 +68,6 @@ TRANSIENT_ERRORS = frozenset(
         ErrorClass.CONNECTION,
         ErrorClass.UNKNOWN_OUTCOME,
         ErrorClass.FX_UNAVAILABLE,
+        ErrorClass.DEPENDENCY,
     }
 )

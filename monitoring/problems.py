@@ -68,6 +68,14 @@ PROBLEMS = {
         _("Unknown outcome in {system}: {subject}"),
         _("Check in the target whether the document exists; retry asks the target first."),
     ),
+    "dependency": (
+        Role.FINANCE,
+        _("Related document missing: {subject}"),
+        _(
+            "The document it refers to (e.g. the original sales outbound of a return) has not "
+            "reached the target. Sync or fix that one first; this one then follows by itself."
+        ),
+    ),
     "internal": (
         Role.OPERATOR,
         _("Internal error: {subject}"),

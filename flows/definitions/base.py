@@ -115,7 +115,10 @@ class RetryPolicy:
     jitter: float = 0.2
     per_class: dict[str, dict] = field(
         default_factory=lambda: {
-            ErrorClass.FX_UNAVAILABLE: {"max_attempts": 3, "delay_seconds": 300}
+            # F2.3: both FX sources failed → every 5 minutes, at most 3 times, then a ticket.
+            ErrorClass.FX_UNAVAILABLE: {"max_attempts": 3, "delay_seconds": 300},
+            # A return waits for its original outbound: every 10 minutes for 4 hours.
+            ErrorClass.DEPENDENCY: {"max_attempts": 24, "delay_seconds": 600},
         }
     )
 
@@ -149,6 +152,8 @@ class FlowContext:
         self.flow = flow
         self.integration = flow.integration
         self.settings: dict = flow.settings or {}
+        # Per-run memo for stages (exchange-rate book, currency numbers, ...).
+        self.memo: dict = {}
 
     @cached_property
     def kingdee(self):
