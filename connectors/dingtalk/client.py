@@ -78,7 +78,10 @@ def fit_bytes(text: str, budget: int) -> str:
     return raw[:keep].decode(errors="ignore") + TRUNCATED
 
 
+# One keep-alive session per thread (connection reuse); all of them can be closed at once.
 _sessions = threading.local()
+_every_session: list[requests.Session] = []
+_sessions_lock = threading.Lock()
 
 
 def _session() -> requests.Session:
@@ -87,7 +90,17 @@ def _session() -> requests.Session:
         session = requests.Session()
         session.headers["Content-Type"] = "application/json; charset=utf-8"
         _sessions.session = session
+        with _sessions_lock:
+            _every_session.append(session)
     return session
+
+
+def close_sessions() -> None:
+    """Close every kept-alive robot connection (e.g. before a worker or a test server stops)."""
+    with _sessions_lock:
+        sessions = list(_every_session)
+    for session in sessions:
+        session.close()
 
 
 def _rate_limit_codes(kind: str, confirmed: set[int]) -> set[int]:
@@ -105,6 +118,9 @@ class RobotClient:
     kind: ClassVar[str]
     # Largest message text sent, in UTF-8 bytes (the vendor limit minus the envelope).
     max_text_bytes: ClassVar[int]
+    # What a digest may fill, leaving room for the title and the @-mentions, so that no
+    # digest is ever cut (every alert it carries stays listed).
+    digest_budget: ClassVar[int]
     code_key: ClassVar[str] = "errcode"
     message_key: ClassVar[str] = "errmsg"
     config_codes: ClassVar[set[int]] = set()
@@ -263,6 +279,7 @@ class RobotClient:
 class DingTalkRobotClient(RobotClient):
     kind = RobotKind.DINGTALK
     max_text_bytes = 18_000  # the body must stay below 20 000 bytes (460101)
+    digest_budget = 16_000
     config_codes = {310000, 300001, 300005, 40035}
     too_long_codes = {460101, 101002}
     confirmed_rate_limit_codes = {130101}
@@ -298,6 +315,7 @@ class DingTalkRobotClient(RobotClient):
 class FeishuRobotClient(RobotClient):
     kind = RobotKind.FEISHU
     max_text_bytes = 18_000  # body <= 20 KB (9499)
+    digest_budget = 16_000
     code_key = "code"
     message_key = "msg"
     config_codes = {19001, 19021, 19022, 19024}
@@ -341,6 +359,7 @@ class WeComRobotClient(RobotClient):
     kind = RobotKind.WECOM
     max_text_bytes = 4000  # markdown content <= 4096 bytes
     max_plain_bytes = 2000  # text content <= 2048 bytes
+    digest_budget = 1_700  # a digest with @mobile goes as text: title + list within 2000
     config_codes = {93000}
     too_long_codes = {40058}
     confirmed_rate_limit_codes: ClassVar[set[int]] = set()  # 45009 is [U]: see settings

@@ -3,6 +3,7 @@
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 
 from connectors.dingtalk.client import (
@@ -294,7 +295,7 @@ def test_o2_admin_send_test_message(robot_channel, admin_client):
         follow=True,
     )
     assert answer.status_code == 200
-    assert any("delivered" in str(m) for m in answer.context["messages"])
+    assert [m.level for m in answer.context["messages"]] == [messages.SUCCESS]
     assert inbox(DINGTALK["token"], accepted=True).count() == 1
     robot_channel.secret = "SECwrong"
     robot_channel.save()
@@ -303,6 +304,6 @@ def test_o2_admin_send_test_message(robot_channel, admin_client):
         {"action": "send_test_message", "_selected_action": [robot_channel.pk]},
         follow=True,
     )
-    assert any("failed" in str(m) for m in answer.context["messages"])
+    assert [m.level for m in answer.context["messages"]] == [messages.ERROR]
     page = admin_client.get(url)
     assert DINGTALK["token"] not in page.content.decode()

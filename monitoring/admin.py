@@ -1,0 +1,3 @@
+"""Admin of monitoring."""
+
+from . import alert_admin  # noqa: F401  (registers the alerting models)
