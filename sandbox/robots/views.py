@@ -189,7 +189,8 @@ def _wecom_parse(body: dict) -> Parsed:
     content = str(inner.get("content", ""))
     limit = 2048 if msgtype == "text" else 4096
     if len(content.encode()) > limit:
-        raise Refusal(40058, f"content exceed max length {limit}")  # code is [U]
+        # Seen for markdown (dromara/domain-admin#152); assumed the same for text.
+        raise Refusal(40058, f"{msgtype}.content exceed max length {limit}")
     mentioned = list(inner.get("mentioned_list") or [])
     return Parsed(
         msgtype=msgtype,
@@ -205,6 +206,7 @@ def _wecom_parse(body: dict) -> Parsed:
 # --- the common receiver ------------------------------------------------------------------
 _UNKNOWN_TOKEN = {
     RobotVendor.DINGTALK: (300001, "token is not exist"),
+    # Text seen in sansan0/TrendRadar#278; the code 19001 is [U].
     RobotVendor.FEISHU: (19001, "param invalid: incoming webhook access token invalid"),
     RobotVendor.WECOM: (93000, "invalid webhook url, please check"),
 }
