@@ -249,3 +249,22 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Group robots and alerts (O2) --------------------------------------------------------
+# Robot webhooks must be https to a public address; these hosts (the sandbox) are the only
+# exceptions allowed plain http or an internal address.
+ROBOT_ALLOWED_INTERNAL_HOSTS = env.list(
+    "PORTAL_ROBOT_ALLOWED_INTERNAL_HOSTS",
+    default=["127.0.0.1", "localhost", "::1"] if SANDBOX_ENABLED else [],
+)
+# Unconfirmed vendor codes that mean "over the limit" besides the confirmed ones
+# (DingTalk 130101, Feishu 11232), as kind:code.
+ROBOT_EXTRA_RATE_LIMIT_CODES = env.list(
+    "PORTAL_ROBOT_RATE_LIMIT_CODES", default=["dingtalk:90030", "wecom:45009"]
+)
+# How long a robot stays throttled after answering "too fast" (DingTalk: 10 minutes).
+ROBOT_THROTTLE_SECONDS = env.int("PORTAL_ROBOT_THROTTLE_SECONDS", default=600)
+ROBOT_TIMEOUT_SECONDS = env.float("PORTAL_ROBOT_TIMEOUT_SECONDS", default=10.0)
+# Alerts wait this long after the commit that raised them, so a burst leaves as one digest.
+ALERT_DISPATCH_DELAY_SECONDS = env.float("PORTAL_ALERT_DISPATCH_DELAY_SECONDS", default=2.0)
+ALERT_MAX_ATTEMPTS = env.int("PORTAL_ALERT_MAX_ATTEMPTS", default=8)

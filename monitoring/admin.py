@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import (
+    alert_admin,  # noqa: F401 - registers the alerting models
+    services,
+)
 from .models import Event, ExceptionTicket, RemoteCall, TicketComment, TicketStatus
 
 

@@ -8,4 +8,4 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Monitoring")
 
     def ready(self) -> None:
-        from . import services  # noqa: F401 - connects the remote-call receiver
+        from . import receivers, services  # noqa: F401 - connect the signal receivers

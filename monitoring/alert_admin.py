@@ -1,0 +1,111 @@
+"""Admin of the alerting models (registered from monitoring.admin)."""
+
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .alert_models import Alert, AlertContact, AlertDelivery, AlertRule
+from .alerts import alert_raise, alerts_requeue
+
+
+@admin.register(AlertContact)
+class AlertContactAdmin(admin.ModelAdmin):
+    list_display = ("user", "mobile", "dingtalk_user_id", "feishu_open_id", "enabled")
+    list_filter = ("enabled", "user__groups")
+    search_fields = ("user__username", "mobile", "dingtalk_user_id", "feishu_open_id")
+    list_select_related = ("user",)
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "channel",
+        "error_classes",
+        "flow_codes",
+        "integration",
+        "min_severity",
+        "threshold_count",
+        "threshold_minutes",
+        "mention_role",
+        "enabled",
+    )
+    list_filter = ("enabled", "min_severity", "channel", "mention_role")
+    search_fields = ("name", "error_classes", "flow_codes")
+    list_select_related = ("channel", "integration")
+    actions = ("raise_test_alert",)
+
+    @admin.action(description=_("Raise a test alert through the selected rules"))
+    def raise_test_alert(self, request, queryset):
+        raised = 0
+        for rule in queryset.select_related("channel"):
+            if not rule.enabled or not rule.channel.enabled:
+                continue
+            pattern = (rule.error_class_patterns or ["TestAlert"])[0].replace("*", "Test")
+            flow = (rule.flow_code_patterns or [""])[0].replace("*", "X")
+            raised += len(
+                alert_raise(
+                    title=str(_("Test alert of rule %(name)s") % {"name": rule.name}),
+                    text=str(_("Raised from the admin by %(user)s.") % {"user": request.user}),
+                    error_class=pattern,
+                    flow_code=flow,
+                    integration_id=rule.integration_id,
+                    severity="critical",
+                    dedupe_key=f"admin-test:{rule.pk}:{timezone.now().timestamp()}",
+                )
+            )
+        self.message_user(
+            request,
+            _("%(count)s test alert(s) queued; they reach the robots within seconds.")
+            % {"count": raised},
+            messages.SUCCESS if raised else messages.WARNING,
+        )
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "severity",
+        "title",
+        "error_class",
+        "flow_code",
+        "channel",
+        "status",
+        "occurrences",
+        "attempts",
+        "sent_at",
+    )
+    list_filter = ("status", "severity", "channel", "flow_code", "error_class")
+    search_fields = ("title", "text", "dedupe_key", "error_class")
+    list_select_related = ("channel", "rule")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Alert._meta.fields]
+    actions = ("retry_now",)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Send again now (failed or waiting alerts)"))
+    def retry_now(self, request, queryset):
+        count = alerts_requeue(alert_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request, _("%(count)s alert(s) queued again.") % {"count": count}, messages.SUCCESS
+        )
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(admin.ModelAdmin):
+    """Read-only: every message posted (or attempted) to a robot."""
+
+    list_display = ("reserved_at", "channel", "kind", "alert_count", "status", "error_code")
+    list_filter = ("status", "kind", "channel")
+    search_fields = ("title", "text", "error")
+    list_select_related = ("channel",)
+    date_hierarchy = "reserved_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,56 @@
+"""Choices of the alerting part of monitoring: severities and alert / delivery states."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AlertSeverity(models.TextChoices):
+    INFO = "info", _("Info")
+    WARNING = "warning", _("Warning")
+    ERROR = "error", _("Error")
+    CRITICAL = "critical", _("Critical")
+
+
+SEVERITY_RANK = {
+    AlertSeverity.INFO: 10,
+    AlertSeverity.WARNING: 20,
+    AlertSeverity.ERROR: 30,
+    AlertSeverity.CRITICAL: 40,
+}
+
+
+class AlertStatus(models.TextChoices):
+    PENDING = "pending", _("Below threshold (waiting)")  # counted towards N in M minutes
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    AGGREGATED = "aggregated", _("Sent in a digest")
+    FAILED = "failed", _("Failed")
+    BELOW_THRESHOLD = "below_threshold", _("Not sent: threshold not reached")
+
+
+# States an alert leaves no more.
+ALERT_TERMINAL = frozenset(
+    {AlertStatus.SENT, AlertStatus.AGGREGATED, AlertStatus.FAILED, AlertStatus.BELOW_THRESHOLD}
+)
+# States a repeat of the same alert is folded into (deduplication).
+ALERT_DEDUPABLE = frozenset(
+    {
+        AlertStatus.PENDING,
+        AlertStatus.QUEUED,
+        AlertStatus.SENDING,
+        AlertStatus.SENT,
+        AlertStatus.AGGREGATED,
+    }
+)
+
+
+class DeliveryKind(models.TextChoices):
+    SINGLE = "single", _("Single alert")
+    DIGEST = "digest", _("Digest of several alerts")
+
+
+class DeliveryStatus(models.TextChoices):
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")

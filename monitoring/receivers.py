@@ -1,0 +1,39 @@
+"""Turn what happens elsewhere into alerts (O2): a ticket opening (or its problem changing),
+a Jushuitan token that cannot be refreshed (G4)."""
+
+import logging
+
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils.translation import gettext as _
+
+from .alerts import alert_raise
+from .services import ticket_opened
+
+logger = logging.getLogger(__name__)
+
+# Error classes that are warnings rather than errors for alert rules' minimum severity.
+_WARNING_CLASSES = {"insufficient_stock", "dependency"}
+
+
+@receiver(ticket_opened, dispatch_uid="monitoring.alert_on_ticket")
+def alert_on_ticket(sender, ticket, created, **kwargs) -> None:
+    text = f"{ticket.message}\n\n{_('What to do')}: {ticket.suggested_fix}"
+    if ticket.document_id:
+        text += f"\n\n{_('Document')}: {ticket.document.source_key}"
+        if ticket.document.platform_order_no:
+            text += f" · {_('platform order no.')} {ticket.document.platform_order_no}"
+    try:
+        with transaction.atomic():  # a savepoint: a failed alert leaves the ticket intact
+            alert_raise(
+                title=ticket.title,
+                text=text,
+                error_class=ticket.error_class,
+                flow_code=ticket.flow_code,
+                integration_id=ticket.integration_id,
+                severity="warning" if ticket.error_class in _WARNING_CLASSES else "error",
+                dedupe_key=f"ticket:{ticket.trace_key}:{ticket.error_class}",
+                role=ticket.role,
+            )
+    except Exception:  # an alert must never undo the ticket it reports
+        logger.exception("could not raise the alert of ticket %s", ticket.pk)
