@@ -851,5 +851,10 @@ def client_for(connection) -> JushuitanClient:
 
 
 def forget_clients() -> None:
+    """Drop the cached clients and close the pooled connections (tests, connection edits)."""
+    global _session
     with _session_lock:
         _clients.clear()
+        if _session is not None:
+            _session.close()
+            _session = None

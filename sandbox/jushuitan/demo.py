@@ -270,6 +270,7 @@ def run(
                 stats["shipped"] += 1
             else:
                 stats["ship_failed"] += 1
+                logger.info("order %s not shipped: %s", order["so_id"], sent)
                 continue
             if returns:
                 line = order["items"][0]

@@ -258,7 +258,12 @@ def seed_demo() -> dict[str, int]:
                 },
             )
             created["skus"] += new
-        for (wms_co_id, sku_id), qty in catalogue.OPENING_STOCK.items():
+        # Jushuitan-only SKUs (gifts) are stocked in the main warehouse too.
+        opening = catalogue.OPENING_STOCK | {
+            (catalogue.WAREHOUSES[0]["wms_co_id"], s["sku_id"]): 1000
+            for s in catalogue.JUSHUITAN_ONLY_SKUS
+        }
+        for (wms_co_id, sku_id), qty in opening.items():
             modified, ts = stamp()
             _obj, new = Stock.objects.get_or_create(
                 wms_co_id=wms_co_id,

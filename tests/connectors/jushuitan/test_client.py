@@ -2,9 +2,11 @@
 writer the flows use, idempotency, and the window pager."""
 
 import random
+import time
 from datetime import timedelta
 
 import pytest
+import requests
 from django.utils import timezone
 
 from connectors.errors import AuthError, BusinessError, UnknownOutcome
@@ -380,7 +382,7 @@ def test_lost_answer_of_a_write_is_unknown_outcome_and_the_write_landed(jushuita
     c = jushuitan_connection
     c.timeout_seconds = 1
     faults.set_profile("jushuitan", timeout_after_commit_rate=1, stall_seconds=2)
-    client = JushuitanClient(c)
+    client = JushuitanClient(c, session=requests.Session())
     with pytest.raises(UnknownOutcome):
         client.upload_other_inout(
             {
@@ -394,6 +396,8 @@ def test_lost_answer_of_a_write_is_unknown_outcome_and_the_write_landed(jushuita
     faults.set_profile("jushuitan")
     found = client.documents_by_external_ids("other_inout", ["QTRK-LOST"])
     assert len(found) == 1
+    time.sleep(1.5)  # let the stalled answer finish before the live server stops
+    client.session.close()
 
 
 def test_window_paging_with_overlap_never_loses_or_duplicates_orders(jushuitan_connection):
