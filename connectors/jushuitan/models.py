@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from core.fields import EncryptedTextField
 from core.models import TimeStampedModel
 
+from .choices import AppKind, TokenState
+
 
 class JushuitanConnection(TimeStampedModel):
     """A Jushuitan (聚水潭) self-developed app authorised for one company."""
@@ -28,18 +30,21 @@ class JushuitanConnection(TimeStampedModel):
     )
     app_secret = EncryptedTextField(
         verbose_name=_("app secret"),
-        help_text=_("Stored encrypted."),
+        help_text=_("Stored encrypted, e.g. 0f3c9e1d6a7b4c2e8d5f1a9b3c7e6d2f"),
     )
     access_token = EncryptedTextField(
         verbose_name=_("access token"),
+        help_text=_("Obtained by the portal; stored encrypted, e.g. 32 hex characters"),
     )
     refresh_token = EncryptedTextField(
         verbose_name=_("refresh token"),
+        help_text=_("Obtained with the access token; stored encrypted"),
     )
     token_expires_at = models.DateTimeField(
         verbose_name=_("token expires at"),
         null=True,
         blank=True,
+        help_text=_("When the access token stops working, e.g. 2026-04-01 08:00"),
     )
     company_id = models.CharField(
         verbose_name=_("company id"),
@@ -56,6 +61,57 @@ class JushuitanConnection(TimeStampedModel):
     timeout_seconds = models.PositiveIntegerField(
         verbose_name=_("timeout (seconds)"),
         default=30,
+        help_text=_("Seconds to wait for an answer before giving up, e.g. 30"),
+    )
+    app_kind = models.CharField(
+        verbose_name=_("app kind"),
+        max_length=10,
+        choices=AppKind.choices,
+        default=AppKind.SELF_DEVELOPED,
+        help_text=_(
+            "Self-developed apps obtain and refresh their own tokens; ISV apps need the "
+            "merchant to authorise again when a refresh fails, e.g. self"
+        ),
+    )
+    refresh_before_hours = models.PositiveIntegerField(
+        verbose_name=_("refresh before expiry (hours)"),
+        default=24,
+        help_text=_("Refresh the token this many hours before it expires, e.g. 24"),
+    )
+    token_state = models.CharField(
+        verbose_name=_("token state"),
+        max_length=10,
+        choices=TokenState.choices,
+        default=TokenState.NONE,
+        help_text=_("Set by the token services, e.g. valid"),
+    )
+    token_refreshed_at = models.DateTimeField(
+        verbose_name=_("token refreshed at"),
+        null=True,
+        blank=True,
+        help_text=_("When the last token was obtained, e.g. 2026-03-01 08:00"),
+    )
+    token_error = models.TextField(
+        verbose_name=_("last token error"),
+        blank=True,
+        help_text=_("Why the last refresh failed, e.g. 'code 100: token expired'"),
+    )
+    rate_per_second = models.PositiveIntegerField(
+        verbose_name=_("calls per second"),
+        default=4,
+        help_text=_(
+            "Shared by every worker; Jushuitan answers code 199 above 5/s, so keep a margin, e.g. 4"
+        ),
+    )
+    rate_per_minute = models.PositiveIntegerField(
+        verbose_name=_("calls per minute"),
+        default=90,
+        help_text=_("Shared by every worker; Jushuitan answers code 200 above 100/min, e.g. 90"),
+    )
+    verify_tls = models.BooleanField(
+        verbose_name=_("verify TLS certificates"),
+        default=True,
+        help_text=_("Leave on in production; e.g. True"),
     )
 
     class Meta:
@@ -65,3 +121,7 @@ class JushuitanConnection(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def api_root(self) -> str:
+        return self.base_url.rstrip("/")

@@ -1,0 +1,149 @@
+"""A rate limiter shared by every worker: Redis when settings.REDIS_URL is set, else per process.
+
+Limits are sliding windows ("at most N calls in any W seconds"), several per key (e.g.
+Jushuitan's 5/s and 100/min). `acquire()` blocks until every window of the key has room,
+or raises RateLimitTimeout. The Redis variant keeps one sorted set per window and decides
+in a Lua script using the Redis server's clock, so workers on several machines (with
+drifting clocks) share one budget.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+
+from .errors import RateLimited
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most `calls` calls in any `seconds` seconds."""
+
+    calls: int
+    seconds: float
+
+
+class RateLimitTimeout(RateLimited):
+    default_message = "Waited too long for a free slot under the rate limit."
+
+
+class Limiter:
+    """Interface: `try_acquire` returns 0 when a slot was taken, else the seconds to wait."""
+
+    def try_acquire(self, key: str, windows: tuple[Window, ...]) -> float:
+        raise NotImplementedError
+
+    def acquire(self, key: str, *, windows: tuple[Window, ...], timeout: float = 30.0) -> None:
+        """Block until a call under `key` is allowed by every window, at most `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            wait = self.try_acquire(key, windows)
+            if wait <= 0:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or wait > remaining + 0.001:
+                raise RateLimitTimeout(key=key, retry_after=wait, timeout=timeout)
+            time.sleep(min(wait, remaining))
+
+    def reset(self, key: str) -> None:
+        raise NotImplementedError
+
+
+class LocalLimiter(Limiter):
+    """Process-local sliding windows (the embedded default: one process, many threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[tuple[str, Window], deque[float]] = {}
+
+    def try_acquire(self, key: str, windows: tuple[Window, ...]) -> float:
+        now = time.monotonic()
+        with self._lock:
+            wait = 0.0
+            logs = []
+            for window in windows:
+                log = self._calls.setdefault((key, window), deque())
+                while log and log[0] <= now - window.seconds:
+                    log.popleft()
+                if len(log) >= window.calls:
+                    wait = max(wait, log[0] + window.seconds - now)
+                logs.append(log)
+            if wait > 0:
+                return wait
+            for log in logs:
+                log.append(now)
+            return 0.0
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            for bucket in [k for k in self._calls if k[0] == key]:
+                del self._calls[bucket]
+
+
+# KEYS: one sorted set per window. ARGV: member, then (calls, milliseconds) per window.
+# Returns 0 when the call was recorded in every window, else the milliseconds to wait.
+_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local calls = tonumber(ARGV[2 * i])
+  local span = tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
+  if redis.call('ZCARD', key) >= calls then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local w = tonumber(oldest[2]) + span - now
+    if w < 1 then w = 1 end
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  local span = tonumber(ARGV[2 * i + 1])
+  redis.call('ZADD', key, now, ARGV[1] .. ':' .. now)
+  redis.call('PEXPIRE', key, span + 1000)
+end
+return 0
+"""
+
+
+class RedisLimiter(Limiter):
+    """Sliding windows in Redis sorted sets, shared by every process using the same Redis."""
+
+    prefix = "portal:ratelimit:"
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+        self._script = self._redis.register_script(_LUA)
+
+    def _keys(self, key: str, windows: tuple[Window, ...]) -> list[str]:
+        return [f"{self.prefix}{key}:{w.calls}/{w.seconds}" for w in windows]
+
+    def try_acquire(self, key: str, windows: tuple[Window, ...]) -> float:
+        args: list = [uuid.uuid4().hex]
+        for window in windows:
+            args += [window.calls, int(window.seconds * 1000)]
+        wait_ms = int(self._script(keys=self._keys(key, windows), args=args))
+        return wait_ms / 1000
+
+    def reset(self, key: str) -> None:
+        for found in self._redis.scan_iter(match=f"{self.prefix}{key}:*"):
+            self._redis.delete(found)
+
+
+@lru_cache(maxsize=4)
+def _limiter_for(url: str) -> Limiter:
+    return RedisLimiter(url) if url else LocalLimiter()
+
+
+def get_limiter() -> Limiter:
+    """The limiter of this process: Redis-backed when REDIS_URL is set."""
+    return _limiter_for(settings.REDIS_URL or "")
