@@ -122,6 +122,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: wait for locks instead of failing, and let
     # readers run beside the writer.
+    # Tests use a file too (not the in-memory default), so the live server, Celery worker
+    # threads and the test each have their own connection, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
