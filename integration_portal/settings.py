@@ -249,3 +249,13 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Monitoring (O1, O3) ---------------------------------------------------------------------
+# Events older than this are purged nightly (error events of documents with open tickets kept).
+PORTAL_EVENT_RETENTION_DAYS = env.int("PORTAL_EVENT_RETENTION_DAYS", default=90)
+# Rows deleted per statement by the purge (short transactions, no long locks).
+PORTAL_PURGE_BATCH_SIZE = env.int("PORTAL_PURGE_BATCH_SIZE", default=5000)
+# Seconds the process board's numbers are cached (many viewers polling share one computation).
+PORTAL_BOARD_CACHE_SECONDS = env.int("PORTAL_BOARD_CACHE_SECONDS", default=5)
+# Bearer token a Prometheus server sends to /monitoring/metrics (empty: staff login only).
+PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
