@@ -543,7 +543,10 @@ def trace_search(
         )
         more = more or len(ids) > document_limit
         for pk in ids[:document_limit]:
-            matched.setdefault(pk, []).append(str(label))
+            labels = matched.setdefault(pk, [])
+            if column == "target_key" and labels:
+                continue  # the Kingdee bill no. is the target key of Kingdee-bound documents
+            labels.append(str(label))
     sku_ids = list(
         DocumentSku.objects.filter(sku=q)
         .order_by("-document_id")

@@ -87,7 +87,9 @@ def test_board_page_renders_charts_and_refreshes_O1(world, demo_users, browser, 
         assert f'href="{link}"' in home.text
 
 
-def test_board_filters_by_integration_O1(world, make_integration, demo_users, browser, board_settings):
+def test_board_filters_by_integration_O1(
+    world, make_integration, demo_users, browser, board_settings
+):
     """GIVEN two integrations WHEN the board is filtered by one THEN only its flows appear."""
     from flows.services import flow_ensure
     from tests.flows.engine_fixtures import TEST_FLOW
