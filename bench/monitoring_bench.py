@@ -61,7 +61,8 @@ def fill(documents: int, events_per_document: int, chunk: int) -> None:
     run(
         "TRUNCATE monitoring_event, monitoring_remotecall, monitoring_ticketcomment, "
         "monitoring_exceptionticket, flows_documentsku, flows_stockhold, flows_syncdocument, "
-        "flows_watermark, flows_flow CASCADE"
+        "flows_watermark, flows_flow, connectors_integration, kingdee_kingdeeconnection, "
+        "jushuitan_jushuitanconnection CASCADE"
     )
     kd = KingdeeConnection.objects.create(
         name="bench-kd",
