@@ -254,11 +254,13 @@ def measure(documents: int, repeats: int) -> None:
     search_page_ms = median_ms(
         lambda k: render(f"/monitoring/search/?q={k}"), cases["platform order no."]
     )
+    metrics_ms = median_ms(lambda _x: render("/monitoring/metrics"), range(repeats))
     print("\nProcess board, median of", repeats)
     print(f"  board_build()            {board_ms:8.1f} ms")
     print(f"  GET /monitoring/board/   {page_ms:8.1f} ms (full HTML render)")
     print(f"  GET /monitoring/board/data/ {json_ms:5.1f} ms (uncached JSON)")
     print(f"  GET /monitoring/search/  {search_page_ms:8.1f} ms (full HTML, platform order no.)")
+    print(f"  GET /monitoring/metrics  {metrics_ms:8.1f} ms (every state of every document)")
 
 
 def main() -> None:
