@@ -319,6 +319,10 @@ class SyncDocument(TimeStampedModel):
             models.Index(fields=("flow", "state", "next_attempt_at"), name="syncdoc_flow_state"),
             models.Index(fields=("state", "updated_at"), name="syncdoc_state_updated"),
             models.Index(fields=("flow", "source_key"), name="syncdoc_flow_source"),
+            # O1 throughput: a range scan over the last day's syncs, grouped by flow.
+            models.Index(fields=("synced_at", "flow"), name="syncdoc_synced_flow"),
+            # O3: exact search by source key without knowing the flow.
+            models.Index(fields=("source_key",), name="syncdoc_source_key"),
         ]
 
     def __str__(self) -> str:
@@ -351,6 +355,11 @@ class DocumentSku(models.Model):
         verbose_name_plural = _("document SKUs")
         constraints = [
             models.UniqueConstraint(fields=("document", "sku"), name="document_sku_unique")
+        ]
+        indexes = [
+            # O3: the newest documents of a SKU straight from the index (ORDER BY document
+            # DESC LIMIT n), even for a SKU carried by a hundred thousand documents.
+            models.Index(fields=("sku", "-document"), name="docsku_sku_document"),
         ]
 
     def __str__(self) -> str:

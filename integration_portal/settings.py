@@ -271,3 +271,12 @@ ROBOT_TIMEOUT_SECONDS = env.float("PORTAL_ROBOT_TIMEOUT_SECONDS", default=10.0)
 # Alerts wait this long after the commit that raised them, so a burst leaves as one digest.
 ALERT_DISPATCH_DELAY_SECONDS = env.float("PORTAL_ALERT_DISPATCH_DELAY_SECONDS", default=2.0)
 ALERT_MAX_ATTEMPTS = env.int("PORTAL_ALERT_MAX_ATTEMPTS", default=8)
+# --- Monitoring (O1, O3) ---------------------------------------------------------------------
+# Events older than this are purged nightly (error events of documents with open tickets kept).
+PORTAL_EVENT_RETENTION_DAYS = env.int("PORTAL_EVENT_RETENTION_DAYS", default=90)
+# Rows deleted per statement by the purge (short transactions, no long locks).
+PORTAL_PURGE_BATCH_SIZE = env.int("PORTAL_PURGE_BATCH_SIZE", default=5000)
+# Seconds the process board's numbers are cached (many viewers polling share one computation).
+PORTAL_BOARD_CACHE_SECONDS = env.int("PORTAL_BOARD_CACHE_SECONDS", default=5)
+# Bearer token a Prometheus server sends to /monitoring/metrics (empty: staff login only).
+PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")

@@ -7,4 +7,10 @@ SCHEDULES = [
         "task": "monitoring.tasks.alerts_dispatch_due",
         "every_seconds": 15,
     },
+    # O3 retention: once a day; each run deletes in bounded batches until nothing is left.
+    {
+        "name": "monitoring: purge events past the retention",
+        "task": "monitoring.tasks.events_purge",
+        "every_seconds": 86400,
+    },
 ]

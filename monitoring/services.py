@@ -4,22 +4,28 @@ import contextvars
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.dispatch import Signal, receiver
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from connectors.observe import remote_call
 from core.logging import mask_text
 
+from .errors import PayloadInvalid, TicketClosed, TicketError, TicketForbidden
 from .models import (
     OPEN_TICKET_STATUSES,
     Event,
     EventLevel,
     ExceptionTicket,
     RemoteCall,
+    TicketComment,
     TicketStatus,
 )
 from .problems import problem_for
@@ -194,3 +200,296 @@ def remote_call_record(sender, **call) -> None:
         error=_text(call.get("error")),
         batch_id=current_batch.get(),
     )
+
+
+# --- O4: what people do to exception tickets ------------------------------------------------
+
+
+def _ticket_guard(*, ticket: ExceptionTicket, user) -> ExceptionTicket:
+    """Reload the ticket, refuse if the user's role may not act on it or it is closed."""
+    from .permissions import ticket_can_act
+
+    fresh = ExceptionTicket.objects.select_related("document", "document__flow").get(pk=ticket.pk)
+    if not ticket_can_act(user=user, ticket=fresh):
+        raise TicketForbidden(
+            _("Your role may not act on tickets of the %(queue)s queue.")
+            % {"queue": fresh.get_role_display()},
+            ticket=fresh.pk,
+        )
+    if not fresh.is_open:
+        raise TicketClosed(
+            _("The ticket is already %(status)s.") % {"status": fresh.get_status_display()},
+            ticket=fresh.pk,
+        )
+    return fresh
+
+
+def _ticket_note(ticket: ExceptionTicket, user, text: str) -> TicketComment:
+    return TicketComment.objects.create(ticket=ticket, author=user, text=str(text)[:_MAX_TEXT])
+
+
+def ticket_assign(*, ticket: ExceptionTicket, user, assignee=None) -> ExceptionTicket:
+    """Assign the ticket to a user of its queue (None: give it back to the queue)."""
+    from .permissions import role_may_work
+
+    fresh = _ticket_guard(ticket=ticket, user=user)
+    if assignee is not None and not role_may_work(user=assignee, role=fresh.role):
+        raise TicketForbidden(
+            _("%(user)s does not work the %(queue)s queue.")
+            % {"user": assignee.get_username(), "queue": fresh.get_role_display()},
+            ticket=fresh.pk,
+        )
+    status = TicketStatus.IN_PROGRESS if assignee is not None else TicketStatus.OPEN
+    updated = ExceptionTicket.objects.filter(pk=fresh.pk, status__in=OPEN_TICKET_STATUSES).update(
+        assignee=assignee, status=status, updated_at=timezone.now()
+    )
+    if not updated:
+        raise TicketClosed(ticket=fresh.pk)
+    _ticket_note(
+        fresh,
+        user,
+        _("Assigned to %(user)s.") % {"user": assignee.get_username()}
+        if assignee is not None
+        else _("Given back to the queue."),
+    )
+    fresh.refresh_from_db()
+    return fresh
+
+
+def ticket_comment(*, ticket: ExceptionTicket, user, text: str) -> TicketComment:
+    """Add a note (allowed on closed tickets too: people explain after the fact)."""
+    from .permissions import ticket_can_act
+
+    if not text.strip():
+        raise TicketError(_("Write the comment first."), ticket=ticket.pk)
+    if not ticket_can_act(user=user, ticket=ticket):
+        raise TicketForbidden(
+            _("Your role may not act on tickets of the %(queue)s queue.")
+            % {"queue": ticket.get_role_display()},
+            ticket=ticket.pk,
+        )
+    return _ticket_note(ticket, user, text.strip())
+
+
+def target_payload_parse(*, document, text: str) -> dict:
+    """Validate an edited target payload: JSON, an object, not empty, and keeping every
+    top-level field of the stored payload (a truncated paste must not reach the target)."""
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        raise PayloadInvalid(
+            _("The target payload is not valid JSON: %(error)s (line %(line)s, column %(col)s).")
+            % {
+                "error": getattr(exc, "msg", str(exc)),
+                "line": getattr(exc, "lineno", "?"),
+                "col": getattr(exc, "colno", "?"),
+            }
+        ) from exc
+    if not isinstance(payload, dict) or not payload:
+        raise PayloadInvalid(_("The target payload must be a non-empty JSON object {...}."))
+    missing = sorted(set(document.target_payload or {}) - set(payload))
+    if missing:
+        raise PayloadInvalid(
+            _(
+                "The edited payload drops the field(s) %(fields)s; keep them (an empty value is "
+                "fine) or fix the data at its source."
+            )
+            % {"fields": ", ".join(missing)},
+            fields=missing,
+        )
+    return payload
+
+
+def ticket_retry(
+    *, ticket: ExceptionTicket, user, target_payload: dict | None = None
+) -> ExceptionTicket:
+    """Retry the ticket's document, optionally with an edited target payload (edit-and-retry).
+    The ticket stays open (in progress) until the document syncs, which closes it."""
+    from flows.definitions.base import Problem
+    from flows.services import document_retry
+
+    from .permissions import document_can_edit
+
+    fresh = _ticket_guard(ticket=ticket, user=user)
+    if fresh.document is None:
+        raise TicketError(
+            _(
+                "This ticket belongs to a flow, not a document: the flow retries by itself; use "
+                "'Pull and process now' on the flow, or resolve the ticket."
+            ),
+            ticket=fresh.pk,
+        )
+    if target_payload is not None and not document_can_edit(user=user):
+        raise TicketForbidden(_("Your role may retry but not edit documents."), ticket=fresh.pk)
+    try:
+        document_retry(document=fresh.document, user=user, target_payload=target_payload)
+    except Problem as problem:
+        raise TicketError(str(problem.message), ticket=fresh.pk) from problem
+    ExceptionTicket.objects.filter(pk=fresh.pk, status=TicketStatus.OPEN).update(
+        status=TicketStatus.IN_PROGRESS, updated_at=timezone.now()
+    )
+    _ticket_note(
+        fresh,
+        user,
+        _("Retried with an edited target payload.")
+        if target_payload is not None
+        else _("Retried."),
+    )
+    fresh.refresh_from_db()
+    return fresh
+
+
+def ticket_ignore(*, ticket: ExceptionTicket, user, reason: str) -> ExceptionTicket:
+    """Ignore the problem: its document becomes ignored (never synced) and the ticket closes."""
+    from flows.definitions.base import Problem
+    from flows.services import document_ignore
+
+    if not reason.strip():
+        raise TicketError(_("Say why the problem is ignored."), ticket=ticket.pk)
+    fresh = _ticket_guard(ticket=ticket, user=user)
+    if fresh.document is not None:
+        try:
+            document_ignore(document=fresh.document, user=user, reason=reason.strip())
+        except Problem as problem:
+            raise TicketError(str(problem.message), ticket=fresh.pk) from problem
+        # document_ignore closes the tickets of the record; close this one in any case.
+    _ticket_close(fresh, user=user, status=TicketStatus.IGNORED, resolution=reason.strip())
+    _ticket_note(fresh, user, _("Ignored: %(reason)s") % {"reason": reason.strip()})
+    fresh.refresh_from_db()
+    return fresh
+
+
+def ticket_resolve(*, ticket: ExceptionTicket, user, note: str = "") -> ExceptionTicket:
+    """Close the ticket as resolved (fixed outside the portal); the document is unchanged."""
+    fresh = _ticket_guard(ticket=ticket, user=user)
+    resolution = note.strip() or _("Resolved by %(user)s.") % {"user": user.get_username()}
+    if not _ticket_close(fresh, user=user, status=TicketStatus.RESOLVED, resolution=resolution):
+        raise TicketClosed(ticket=fresh.pk)
+    _ticket_note(fresh, user, _("Resolved: %(note)s") % {"note": resolution})
+    if fresh.document is not None:
+        event_record(
+            document=fresh.document,
+            stage="ticket",
+            message=_("Ticket resolved by %(user)s: %(note)s")
+            % {"user": user.get_username(), "note": resolution},
+            actor=user,
+        )
+    fresh.refresh_from_db()
+    return fresh
+
+
+def _ticket_close(ticket: ExceptionTicket, *, user, status: str, resolution: str) -> int:
+    return ExceptionTicket.objects.filter(pk=ticket.pk, status__in=OPEN_TICKET_STATUSES).update(
+        status=status,
+        resolved_at=timezone.now(),
+        resolved_by=user,
+        resolution=resolution,
+        updated_at=timezone.now(),
+    )
+
+
+class BulkAction:
+    ASSIGN_TO_ME = "assign_to_me"
+    RETRY = "retry"
+    IGNORE = "ignore"
+    RESOLVE = "resolve"
+    ALL = (ASSIGN_TO_ME, RETRY, IGNORE, RESOLVE)
+
+
+@dataclass
+class BulkOutcome:
+    """How a bulk action went: tickets done and, for the others, why not."""
+
+    done: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+def tickets_bulk(
+    *, tickets: Iterable[ExceptionTicket], user, action: str, reason: str = ""
+) -> BulkOutcome:
+    """Apply one action to many tickets; each ticket succeeds or is refused on its own."""
+    if action not in BulkAction.ALL:
+        raise TicketError(_("Unknown action %(action)s.") % {"action": action})
+    if action == BulkAction.IGNORE and not reason.strip():
+        raise TicketError(_("Say why the problems are ignored."))
+    outcome = BulkOutcome()
+    for ticket in tickets:
+        try:
+            with transaction.atomic():
+                if action == BulkAction.ASSIGN_TO_ME:
+                    ticket_assign(ticket=ticket, user=user, assignee=user)
+                elif action == BulkAction.RETRY:
+                    ticket_retry(ticket=ticket, user=user)
+                elif action == BulkAction.IGNORE:
+                    ticket_ignore(ticket=ticket, user=user, reason=reason)
+                else:
+                    ticket_resolve(ticket=ticket, user=user, note=reason)
+        except TicketError as exc:
+            outcome.refused.append((ticket.pk, str(exc.message)))
+        else:
+            outcome.done.append(ticket.pk)
+    return outcome
+
+
+# --- O3: the 90-day retention -----------------------------------------------------------------
+
+
+@dataclass
+class PurgeResult:
+    events_deleted: int = 0
+    calls_deleted: int = 0
+    batches: int = 0
+    largest_batch: int = 0
+
+
+def _kept_documents():
+    """Documents with a still-open ticket: their error events outlive the retention."""
+    return (
+        ExceptionTicket.objects.filter(status__in=OPEN_TICKET_STATUSES, document__isnull=False)
+        .values("document_id")
+        .order_by()
+    )
+
+
+def events_purge(
+    *,
+    now: datetime | None = None,
+    retention_days: int | None = None,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+) -> PurgeResult:
+    """Delete events (and remote calls) older than the retention, in batches of at most
+    `batch_size` rows, each in its own short transaction. Error events of documents whose
+    ticket is still open are kept, with the remote calls of their batches."""
+    now = now or timezone.now()
+    days = settings.PORTAL_EVENT_RETENTION_DAYS if retention_days is None else retention_days
+    size = max(1, batch_size or settings.PORTAL_PURGE_BATCH_SIZE)
+    cutoff = now - timedelta(days=days)
+    result = PurgeResult()
+    kept_events = Q(level=EventLevel.ERROR, document_id__in=_kept_documents())
+    purgeable = Event.objects.filter(created_at__lt=cutoff).exclude(kept_events)
+    while max_batches is None or result.batches < max_batches:
+        ids = list(purgeable.values_list("id", flat=True)[:size])
+        if not ids:
+            break
+        with transaction.atomic():
+            deleted = Event.objects.filter(pk__in=ids).delete()[0]
+        result.events_deleted += deleted
+        result.batches += 1
+        result.largest_batch = max(result.largest_batch, len(ids))
+    kept_batches = (
+        Event.objects.filter(kept_events, batch_id__isnull=False).values("batch_id").order_by()
+    )
+    calls = RemoteCall.objects.filter(created_at__lt=cutoff).exclude(
+        batch_id__isnull=False, batch_id__in=kept_batches
+    )
+    while max_batches is None or result.batches < max_batches:
+        ids = list(calls.values_list("id", flat=True)[:size])
+        if not ids:
+            break
+        with transaction.atomic():
+            deleted = RemoteCall.objects.filter(pk__in=ids).delete()[0]
+        result.calls_deleted += deleted
+        result.batches += 1
+        result.largest_batch = max(result.largest_batch, len(ids))
+    return result

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import alerts
+from . import alerts, services
 
 
 @shared_task(name="monitoring.tasks.alerts_dispatch", acks_late=True, ignore_result=True)
@@ -16,3 +16,10 @@ def alerts_dispatch(channel_id: int) -> dict:
 def alerts_dispatch_due() -> int:
     """Safety net (beat): expire pending, recover stuck deliveries, dispatch every channel."""
     return sum(report.messages for report in alerts.alerts_dispatch_due())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def events_purge() -> dict:
+    """O3: the nightly purge of events older than PORTAL_EVENT_RETENTION_DAYS (bounded batches;
+    error events of documents with open tickets kept)."""
+    return services.events_purge().__dict__

@@ -1,3 +1,18 @@
-"""Monitoring pages: board, tickets, search, checklist."""
+"""Monitoring pages, mounted at /monitoring/: board, search, tickets, metrics."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .views import board, metrics, search, tickets
+
+app_name = "monitoring"
+
+urlpatterns = [
+    path("board/", board.board, name="board"),
+    path("board/data/", board.board_data, name="board-data"),
+    path("search/", search.search, name="search"),
+    path("tickets/", tickets.ticket_list, name="tickets"),
+    path("tickets/bulk/", tickets.ticket_bulk, name="tickets-bulk"),
+    path("tickets/<int:pk>/", tickets.ticket_detail, name="ticket"),
+    path("tickets/<int:pk>/<slug:action>/", tickets.ticket_action, name="ticket-action"),
+    path("metrics", metrics.metrics, name="metrics"),
+]

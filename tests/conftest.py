@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.mappings",
     "tests.fixtures.flows",
     "tests.fixtures.monitoring",
+    "tests.fixtures.operations",
 ]

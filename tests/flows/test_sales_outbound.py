@@ -29,13 +29,23 @@ def test_f2_shipped_orders_become_audited_outbounds_exactly_once(
     SAL_OUTSTOCK carrying every F2.2 field, with CNY amounts equal to the cent to the test's
     own calculation; a second run writes nothing more."""
     usd = storefront.order(
-        so_id="112-0000001-0000001", shop_id=10001, currency="USD", country="US",
+        so_id="112-0000001-0000001",
+        shop_id=10001,
+        currency="USD",
+        country="US",
         lines=[("SKU-PB-1001", 2, "29.99"), ("SKU-CBL-1201", 1, "8.99")],
-        freight="5.99", coupon="2.00", commission="10.35", tariff="2.36",
+        freight="5.99",
+        coupon="2.00",
+        commission="10.35",
+        tariff="2.36",
     )
     jpy = storefront.order(
-        so_id="503-0000002-0000002", shop_id=10004, currency="JPY", country="JP",
-        lines=[("SKU-CASE-1301", 3, "1960")], commission="588",
+        so_id="503-0000002-0000002",
+        shop_id=10004,
+        currency="JPY",
+        country="JP",
+        lines=[("SKU-CASE-1301", 3, "1960")],
+        commission="588",
     )
     storefront.place_and_ship(usd, jpy)
     flow = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_OUTBOUND)
@@ -67,7 +77,9 @@ def test_f2_shipped_orders_become_audited_outbounds_exactly_once(
     assert [line_field(x, "F_PAEZ_Freight") for x in lines] == [Decimal("5.21"), Decimal("0.78")]
     assert [line_field(x, "F_PAEZ_Tariff") for x in lines] == [Decimal("2.05"), Decimal("0.31")]
     nets = [Decimal("59.98") - Decimal("1.74"), Decimal("8.99") - Decimal("0.26")]
-    assert [line_field(x, "F_PAEZ_NetAmountCNY") for x in lines] == [cny(n, "USD", day) for n in nets]
+    assert [line_field(x, "F_PAEZ_NetAmountCNY") for x in lines] == [
+        cny(n, "USD", day) for n in nets
+    ]
     assert doc.progress["fx"]["currency"] == "USD"
     # JPY: quoted per 100 yen by the parity.
     jpy_doc = SyncDocument.objects.get(flow=flow, platform_order_no=jpy["so_id"])

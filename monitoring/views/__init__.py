@@ -1,0 +1,1 @@
+"""Operations pages: process board (O1), trace search (O3), exception tickets (O4), metrics."""
