@@ -9,7 +9,7 @@ import pytest
 from connectors.observe import remote_call
 from flows import engine
 from monitoring.models import Event, RemoteCall
-from tests.fixtures.monitoring import make_order
+from tests.fixtures.operations import make_order
 from tests.flows import engine_fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -134,12 +134,16 @@ def test_rate_limited_answers_back_off_and_retry(jushuitan_connection, jushuitan
     client.rate_limit_backoff = 0.01
     client.rate_limit_retries = 12
     calls = []
-    remote_call.connect(lambda sender, **kw: calls.append(kw["error"]), weak=False)
+
+    def listen(sender, **kw):
+        calls.append(kw["error"])
+
+    remote_call.connect(listen)
     try:
         for _ in range(6):
             assert len(list(client.shops())) == 5
     finally:
-        remote_call.receivers.clear()
+        remote_call.disconnect(listen)
     assert any("code 199" in e for e in calls)
 
 
