@@ -275,6 +275,7 @@ def _workable(flow: Flow, now: datetime):
         .filter(
             Q(state__in=(S.RECEIVED, S.VALIDATED, S.MAPPED))
             | Q(state=S.WAITING, next_attempt_at__lte=now)
+            | Q(state=S.WAITING, next_attempt_at__isnull=True)
             | Q(state=S.LOADING, claimed_until__lt=now)  # a worker died mid-write
         )
         .filter(Q(claim_token__isnull=True) | Q(claimed_until__lt=now))
@@ -741,16 +742,22 @@ def _holds_open(doc: SyncDocument, shortage: StockShortage) -> None:
 
 
 def holds_release(
-    *, integration_id: int, materials: Iterable[str] | None = None, reason: str
+    *,
+    integration_id: int,
+    reason: str,
+    materials: Iterable[str] | None = None,
+    document_ids: Iterable[int] | None = None,
 ) -> list[int]:
-    """Put held documents waiting for these materials (all, when None) back to work."""
+    """Put held documents back to work: those waiting for these materials, these documents,
+    or (neither given) all of the integration's."""
     holds = StockHold.objects.filter(integration_id=integration_id, status=StockHoldStatus.OPEN)
     if materials is not None:
         holds = holds.filter(material_number__in=list(materials))
+    if document_ids is not None:
+        holds = holds.filter(document_id__in=list(document_ids))
     doc_ids = sorted(set(holds.values_list("document_id", flat=True)))
     if not doc_ids:
         return []
-    released: list[int] = []
     with transaction.atomic():
         docs = list(
             SyncDocument.objects.select_for_update()
@@ -777,8 +784,7 @@ def holds_release(
             }
             for d in docs
         )
-        released = [d.pk for d in docs]
-    return released
+    return [d.pk for d in docs]
 
 
 # --- pull, run, circuit breaker ----------------------------------------------------------------
@@ -804,7 +810,7 @@ def pull(*, flow: Flow, catchup: bool = False, until: datetime | None = None) ->
     cursor = start
     while cursor < now:
         end = min(cursor + window, now)
-        records = list(definition.extract(ctx, start=cursor, end=end))
+        records = _extract_window(definition, ctx, start=cursor, end=end)
         stats.pulled += len(records)
         stats.ingested += len(
             ingest(flow=flow, records=records, via="catch-up" if catchup else "pull")
@@ -817,6 +823,25 @@ def pull(*, flow: Flow, catchup: bool = False, until: datetime | None = None) ->
     if catchup:
         Watermark.objects.filter(pk=watermark.pk).update(last_catchup_at=now)
     return stats
+
+
+PULL_ATTEMPTS = 3
+
+
+def _extract_window(definition, ctx, *, start: datetime, end: datetime) -> list[SourceRecord]:
+    """Read one window; reads are idempotent, so a transient failure is retried a few times
+    (short backoff with jitter) before the run gives up and the circuit breaker counts it."""
+    import time
+
+    for attempt in range(1, PULL_ATTEMPTS + 1):
+        try:
+            return list(definition.extract(ctx, start=start, end=end))
+        except TransientError as exc:
+            if attempt == PULL_ATTEMPTS:
+                raise
+            delay = getattr(exc, "retry_after", None) or 0.5 * 2 ** (attempt - 1)
+            time.sleep(min(float(delay), 5.0) * (1 + _rng.uniform(0, 0.2)))
+    return []
 
 
 def run_flow(*, flow: Flow, catchup: bool | None = None) -> RunStats:

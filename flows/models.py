@@ -429,6 +429,10 @@ class StockHold(TimeStampedModel):
         return f"{self.material_number} @ {self.stock_number}: {self.quantity}"
 
 
+def new_key_id() -> str:
+    return uuid.uuid4().hex
+
+
 class ApiClient(TimeStampedModel):
     """A machine that may call the flow endpoints, signing each request with HMAC-SHA256."""
 
@@ -442,7 +446,7 @@ class ApiClient(TimeStampedModel):
         verbose_name=_("key id"),
         max_length=64,
         unique=True,
-        default=uuid.uuid4,
+        default=new_key_id,
         help_text=_("Sent in the X-Portal-Key header."),
     )
     secret = EncryptedTextField(

@@ -2,4 +2,10 @@
 
 SCHEDULES = [
     {"name": "flows: sweep due documents", "task": "flows.tasks.sweep", "every_seconds": 30},
+    # F2.4: held outbounds resume by themselves once Kingdee shows the stock.
+    {
+        "name": "flows: check stock for held outbounds",
+        "task": "flows.tasks.holds_check",
+        "every_seconds": 120,
+    },
 ]

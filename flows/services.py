@@ -183,3 +183,56 @@ def documents_release_blocked(*, integration_id: int, error_class: str, reason: 
         for flow_id in {d.flow_id for d in docs}:
             _enqueue(flow_id, [d.pk for d in docs if d.flow_id == flow_id])
     return len(docs)
+
+
+def holds_check(*, integration) -> list[int]:
+    """F2.4: release held outbounds whose frozen quantities Kingdee now has on hand (stock
+    arrived by any route: an inbound flow, a count gain, a manual receipt). Oldest holds are
+    served first, so stock is not promised twice within one check."""
+    from collections import defaultdict
+    from decimal import Decimal
+
+    from connectors.kingdee.client import client_for
+
+    from .engine import holds_release
+    from .models import StockHold, StockHoldStatus
+
+    holds = list(
+        StockHold.objects.filter(integration=integration, status=StockHoldStatus.OPEN).order_by(
+            "created_at", "id"
+        )
+    )
+    if not holds:
+        return []
+    on_hand = client_for(integration.kingdee).inventory(
+        material_numbers=sorted({h.material_number for h in holds}),
+        stock_numbers=sorted({h.stock_number for h in holds}),
+        org_number=integration.kingdee.org_number,
+    )
+    available: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for (material, stock, _org), qty in on_hand.items():
+        available[(material, stock)] += qty
+    by_document: dict[int, list] = defaultdict(list)
+    for hold in holds:
+        by_document[hold.document_id].append(hold)
+    ready: list[int] = []
+    for document_id, lines in by_document.items():
+        need: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for hold in lines:
+            need[(hold.material_number, hold.stock_number)] += hold.quantity
+        if all(available[key] >= qty for key, qty in need.items()):
+            for key, qty in need.items():
+                available[key] -= qty
+            ready.append(document_id)
+    released: list[int] = []
+    for document_id in ready:
+        released += holds_release(
+            integration_id=integration.pk,
+            document_ids=[document_id],
+            reason=_("Stock arrived in Kingdee: the held outbound is retried."),
+        )
+    for flow_id in set(
+        SyncDocument.objects.filter(pk__in=released).values_list("flow_id", flat=True)
+    ):
+        _enqueue(flow_id, released)
+    return released

@@ -57,6 +57,7 @@ def sweep() -> int:
         .filter(
             Q(state__in=(DocumentState.RECEIVED, DocumentState.VALIDATED, DocumentState.MAPPED))
             | Q(state=DocumentState.WAITING, next_attempt_at__lte=now)
+            | Q(state=DocumentState.WAITING, next_attempt_at__isnull=True)
             | Q(state=DocumentState.LOADING, claimed_until__lt=now)
         )
         .values_list("flow_id", flat=True)
@@ -66,3 +67,25 @@ def sweep() -> int:
     for flow_id in flow_ids:
         flow_process.delay(flow_id)
     return len(flow_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def holds_check() -> int:
+    """F2.4: release held outbounds whose stock arrived (every integration with open holds)."""
+    from connectors.models import Integration
+
+    from .models import StockHold, StockHoldStatus
+    from .services import holds_check as check
+
+    released = 0
+    integration_ids = (
+        StockHold.objects.filter(status=StockHoldStatus.OPEN)
+        .values_list("integration_id", flat=True)
+        .distinct()
+    )
+    for integration in Integration.objects.filter(pk__in=list(integration_ids), enabled=True):
+        try:
+            released += len(check(integration=integration))
+        except Exception:  # one unreachable ERP never stops the other integrations
+            logger.exception("holds check of %s failed", integration)
+    return released

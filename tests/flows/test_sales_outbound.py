@@ -120,3 +120,379 @@ def entries(bill: dict) -> list[dict]:
 
 def line_field(line: dict, name: str) -> Decimal:
     return Decimal(str(_get(line, name)))
+
+
+# --- F2.3, F2.4, mappings, canary, faults, push, schedule ---------------------------------------
+
+
+def _flow(integration, **changes) -> Flow:
+    flow = Flow.objects.get(integration=integration, code=FlowCode.SALES_OUTBOUND)
+    for name, value in changes.items():
+        setattr(flow, name, value)
+    flow.save()
+    return flow
+
+
+def _run_until(flow, wait_until, condition, timeout=90):
+    """Run the flow as beat would (and let due retries come round) until the condition holds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        from django.utils import timezone
+
+        SyncDocument.objects.filter(flow=flow, state=S.WAITING).update(
+            next_attempt_at=timezone.now()
+        )
+        flow_run.delay(flow.pk)
+        time.sleep(1.5)
+        if time.monotonic() > deadline:
+            from django.db.models import Count
+
+            states = dict(
+                SyncDocument.objects.filter(flow=flow).values_list("state").annotate(Count("id"))
+            )
+            flow.refresh_from_db()
+            errors = list(
+                SyncDocument.objects.filter(flow=flow)
+                .exclude(state=S.SYNCED)
+                .values_list("last_error_class", "last_error_message")[:5]
+            )
+            raise AssertionError(
+                f"flow did not settle: {states}, paused until {flow.paused_until}, {errors}"
+            )
+
+
+def test_f2_4_stock_shortage_is_held_frozen_and_released_when_stock_arrives(
+    demo_integration, storefront, kingdee_bills, celery_worker, wait_until
+):
+    """F2.4: GIVEN Jushuitan ships more than Kingdee holds WHEN the outbound is written THEN
+    Kingdee refuses it, the document is held with the quantity frozen (待检库存) and purchasing
+    gets a ticket; WHEN stock arrives in Kingdee THEN the check releases it and it syncs."""
+    from connectors.kingdee.client import client_for
+    from flows.models import StockHold
+    from flows.tasks import holds_check
+    from monitoring.models import ExceptionTicket
+    from sandbox.jushuitan.models import Stock
+
+    Stock.objects.filter(wms_co_id=20003, sku_id="SKU-EAR-1101").update(qty=50)  # JST only
+    order = storefront.order(
+        so_id="SHORT-1",
+        shop_id=10001,
+        currency="USD",
+        lines=[("SKU-EAR-1101", 8, "39.99")],
+        wms_co_id=20003,
+    )
+    storefront.place_and_ship(order)
+    flow = _flow(demo_integration)
+    flow_run.delay(flow.pk)
+    doc = wait_until(lambda: SyncDocument.objects.filter(flow=flow, state=S.HELD).first(), 60)
+    hold = StockHold.objects.get(document=doc)
+    assert (hold.material_number, hold.stock_number, hold.quantity) == (
+        "SKU-EAR-1101",
+        "20003",
+        Decimal("8"),
+    )
+    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status="open")
+    assert ticket.role == "purchasing" and "加急补货" in ticket.suggested_fix
+    assert kingdee_bills("SAL_OUTSTOCK", ["SHORT-1"]) == {}
+
+    holds_check.delay()  # not enough stock yet: nothing changes
+    receipt = client_for(demo_integration.kingdee).save(
+        "STK_MISCELLANEOUS",
+        {
+            "FDate": doc.target_payload["FDate"],
+            "FStockOrgId": {"FNumber": "100"},
+            "FStockDirect": "GENERAL",
+            "FEntity": [
+                {
+                    "FMATERIALID": {"FNumber": "SKU-EAR-1101"},
+                    "FSTOCKID": {"FNumber": "20003"},
+                    "FQty": 10,
+                }
+            ],
+        },
+        auto_submit_audit=True,
+    )
+    assert receipt.ok
+    holds_check.delay()
+    wait_until(lambda: SyncDocument.objects.get(pk=doc.pk).state == S.SYNCED, 60)
+    hold.refresh_from_db()
+    ticket.refresh_from_db()
+    assert hold.status == "released" and ticket.status == "resolved"
+    assert len(kingdee_bills("SAL_OUTSTOCK", ["SHORT-1"])["SHORT-1"]) == 1
+
+
+def test_f2_3_fx_backup_source_then_timed_retries_then_ticket(
+    demo_integration, storefront, celery_worker, wait_until
+):
+    """F2.3: the primary FX source down → the backup's rate is used and recorded; both down →
+    retry after 5 minutes, at most 3 times, then a finance ticket."""
+    from connectors.fx.models import FxSource, FxSourceKind
+    from mappings.models import ExchangeRate
+    from monitoring.models import ExceptionTicket
+    from sandbox import faults
+
+    ExchangeRate.objects.all().delete()  # no stored rate: the sources must be asked
+    FxSource.objects.filter(kind=FxSourceKind.CFETS).update(base_url="http://127.0.0.1:9/cfets")
+    storefront.place_and_ship(
+        storefront.order(
+            so_id="FX-1",
+            shop_id=10002,
+            currency="GBP",
+            country="GB",
+            lines=[("SKU-BAG-1701", 1, "39.99")],
+        )
+    )
+    flow = _flow(demo_integration)
+    flow_run.delay(flow.pk)
+    doc = wait_until(lambda: SyncDocument.objects.filter(flow=flow, state=S.SYNCED).first(), 60)
+    assert doc.progress["fx"]["fallback_used"] is True
+    assert "ecb" in doc.progress["fx"]["source"].lower()
+
+    ExchangeRate.objects.all().delete()
+    faults.set_profile("fx", error_rate=1)  # both sources now fail
+    storefront.place_and_ship(
+        storefront.order(
+            so_id="FX-2",
+            shop_id=10002,
+            currency="GBP",
+            country="GB",
+            lines=[("SKU-BAG-1701", 1, "39.99")],
+        )
+    )
+    flow_run.delay(flow.pk)
+    waiting = wait_until(
+        lambda: SyncDocument.objects.filter(
+            flow=flow, platform_order_no="FX-2", state=S.WAITING
+        ).first(),
+        60,
+    )
+    delays = []
+    for attempt in range(1, 5):
+        doc = SyncDocument.objects.get(pk=waiting.pk)
+        if doc.state == S.FAILED:
+            break
+        delays.append(round((doc.next_attempt_at - doc.updated_at).total_seconds() / 60))
+        SyncDocument.objects.filter(pk=doc.pk).update(next_attempt_at=doc.updated_at)
+        from flows.tasks import flow_process
+
+        flow_process.delay(flow.pk)
+        wait_until(
+            lambda n=attempt: (
+                SyncDocument.objects.get(pk=waiting.pk).retries >= n + 1
+                or SyncDocument.objects.get(pk=waiting.pk).state == S.FAILED
+            ),
+            30,
+        )
+    doc = SyncDocument.objects.get(pk=waiting.pk)
+    assert delays == [5, 5, 5] and doc.state == S.FAILED
+    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status="open")
+    assert ticket.role == "finance" and ticket.error_class == "fx_unavailable"
+
+
+def test_missing_mapping_blocks_then_the_mapping_releases_it(
+    demo_integration, storefront, kingdee_bills, celery_worker, wait_until
+):
+    """M4/F1.3: a gift SKU that exists only in Jushuitan blocks the order with a ticket to
+    master-data admins naming it; adding the mapping in the admin's table releases the order,
+    which then syncs and closes the ticket."""
+    from mappings.models import MaterialMapping, TaxTemplate
+    from monitoring.models import ExceptionTicket
+
+    order = storefront.order(
+        so_id="GIFT-1",
+        shop_id=10001,
+        currency="USD",
+        lines=[("SKU-CASE-1301", 1, "12.99"), ("SKU-GIFT-9001", 1, "0")],
+    )
+    storefront.place_and_ship(order)
+    flow = _flow(demo_integration)
+    flow_run.delay(flow.pk)
+    doc = wait_until(lambda: SyncDocument.objects.filter(flow=flow, state=S.BLOCKED).first(), 60)
+    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status="open")
+    assert ticket.role == "master_data_admin" and "SKU-GIFT-9001" in ticket.title
+    # The admin creates the material in Kingdee (with opening stock), then maps the SKU to it.
+    from connectors.kingdee.client import client_for
+
+    kingdee = client_for(demo_integration.kingdee)
+    created = kingdee.save(
+        "BD_MATERIAL",
+        {
+            "FNumber": "SKU-GIFT-9001",
+            "FName": "赠品 贴纸套装",
+            "FCreateOrgId": {"FNumber": "100"},
+            "FUseOrgId": {"FNumber": "100"},
+            "F_PAEZ_HSCode": "4911990000",
+            "SubHeadEntity": {"FErpClsID": "1", "FBaseUnitId": {"FNumber": "Pcs"},
+                              "FIsInventory": True, "FIsSale": True},
+        },
+        auto_submit_audit=True,
+    )
+    assert created.ok, created.errors
+    receipt = kingdee.save(
+        "STK_MISCELLANEOUS",
+        {
+            "FDate": doc.target_payload.get("FDate") or "2026-01-01",
+            "FStockOrgId": {"FNumber": "100"},
+            "FStockDirect": "GENERAL",
+            "FEntity": [{"FMATERIALID": {"FNumber": "SKU-GIFT-9001"},
+                         "FSTOCKID": {"FNumber": "20001"}, "FQty": 100}],
+        },
+        auto_submit_audit=True,
+    )
+    assert receipt.ok, receipt.errors
+    TaxTemplate.objects.create(
+        integration=demo_integration, country="US", hs_prefix="491199", name="US printed matter",
+        kingdee_tax_number="SL00_CB", vat_rate=0, duty_rate=0, refund_rate=0,
+        effective_from="2024-01-01",
+    )
+    MaterialMapping.objects.create(
+        integration=demo_integration, sku_id="SKU-GIFT-9001", material_number="SKU-GIFT-9001"
+    )
+    wait_until(lambda: SyncDocument.objects.get(pk=doc.pk).state == S.SYNCED, 60)
+    ticket.refresh_from_db()
+    assert ticket.status == "resolved"
+    assert len(kingdee_bills("SAL_OUTSTOCK", ["GIFT-1"])["GIFT-1"]) == 1
+
+
+def test_g6_canary_scope_syncs_only_the_canary_shop(
+    demo_integration, storefront, kingdee_bills, celery_worker, wait_until
+):
+    """G6: with one canary shop, orders of other shops are kept as filtered with the reason."""
+    flow = _flow(demo_integration, canary_shops=[10001])
+    storefront.place_and_ship(
+        storefront.order(
+            so_id="CAN-1", shop_id=10001, currency="USD", lines=[("SKU-CBL-1202", 1, "11.99")]
+        ),
+        storefront.order(
+            so_id="CAN-2",
+            shop_id=10002,
+            currency="GBP",
+            country="GB",
+            lines=[("SKU-CBL-1202", 1, "9.99")],
+        ),
+    )
+    flow_run.delay(flow.pk)
+    wait_until(
+        lambda: (
+            SyncDocument.objects.filter(flow=flow, state__in=[S.SYNCED, S.FILTERED]).count() == 2
+        ),
+        60,
+    )
+    kept = SyncDocument.objects.get(flow=flow, platform_order_no="CAN-2")
+    assert kept.state == S.FILTERED and "10002" in kept.filter_reason
+    assert set(kingdee_bills("SAL_OUTSTOCK", ["CAN-1", "CAN-2"])) == {"CAN-1"}
+
+
+def test_f2_exactly_once_under_injected_faults(
+    demo_integration, storefront, kingdee_bills, celery_worker, wait_until
+):
+    """F2.1 + DESIGN exactly once: with Kingdee answering 20% server errors and 20% timeouts after
+    the write committed, and Jushuitan 10% errors, every order lands exactly once."""
+    from connectors.kingdee.client import clear_clients
+    from connectors.kingdee.models import KingdeeConnection
+    from sandbox import faults
+
+    KingdeeConnection.objects.filter(pk=demo_integration.kingdee_id).update(timeout_seconds=2)
+    clear_clients()
+    flow = _flow(
+        demo_integration,
+        batch_size=5,
+        settings={"retry": {"base_seconds": 0.2, "jitter": 0, "max_attempts": 50}},
+    )
+    orders = [
+        storefront.order(
+            so_id=f"CHAOS-{n}",
+            shop_id=10001,
+            currency="USD",
+            lines=[("SKU-CBL-1201", 1 + n % 3, "8.99")],
+        )
+        for n in range(20)
+    ]
+    storefront.place_and_ship(*orders)
+    faults.set_profile("kingdee", error_rate=0.2, timeout_after_commit_rate=0.2, stall_seconds=3)
+    faults.set_profile("jushuitan", error_rate=0.1)
+    _run_until(
+        flow,
+        wait_until,
+        lambda: SyncDocument.objects.filter(flow=flow, state=S.SYNCED).count() == 20,
+        timeout=240,
+    )
+    faults.set_profile("kingdee")
+    faults.set_profile("jushuitan")
+    bills = kingdee_bills("SAL_OUTSTOCK", [o["so_id"] for o in orders])
+    assert sorted(bills) == sorted(o["so_id"] for o in orders)
+    assert all(len(found) == 1 for found in bills.values()), {k: len(v) for k, v in bills.items()}
+
+
+def test_push_endpoint_signed_accepts_and_rejects_clearly(
+    demo_integration, storefront, celery_worker, wait_until, live_server
+):
+    """POST /jushuitan/order/outbound: a signed push is stored and synced (202 with the ids);
+    a bad signature, a replay and an invalid document are refused, saying why."""
+    import json
+
+    import requests
+
+    from connectors.jushuitan.client import JushuitanClient
+    from flows.api.authentication import signed_headers
+    from flows.models import ApiClient
+
+    api = ApiClient.objects.create(
+        name="shop hook", integration=demo_integration, secret="hook-secret"
+    )
+    storefront.place_and_ship(
+        storefront.order(
+            so_id="PUSH-1", shop_id=10001, currency="USD", lines=[("SKU-BTL-1401", 2, "21.99")]
+        )
+    )
+    row = JushuitanClient(demo_integration.jushuitan).orders_by_so_ids(["PUSH-1"])[0]
+    url = f"{live_server.url}/jushuitan/order/outbound"
+    body = json.dumps(row).encode()
+    headers = {
+        "Content-Type": "application/json",
+        **signed_headers(
+            client_key=api.key_id,
+            secret="hook-secret",
+            method="POST",
+            path="/jushuitan/order/outbound",
+            body=body,
+        ),
+    }
+    answer = requests.post(url, data=body, headers=headers, timeout=10)
+    assert answer.status_code == 202, answer.text
+    ids = answer.json()["documents"]
+    wait_until(lambda: SyncDocument.objects.get(pk=ids[0]).state == S.SYNCED, 60)
+
+    replay = requests.post(url, data=body, headers=headers, timeout=10)
+    assert replay.status_code in (401, 403) and "replay" in replay.json()["message"]
+    forged = {
+        **headers,
+        "X-Portal-Signature": "0" * 64,
+        "X-Portal-Timestamp": headers["X-Portal-Timestamp"],
+    }
+    assert requests.post(url, data=body, headers=forged, timeout=10).status_code in (401, 403)
+    bad = json.dumps({"so_id": "X", "shop_id": 10001}).encode()
+    bad_headers = {
+        "Content-Type": "application/json",
+        **signed_headers(
+            client_key=api.key_id,
+            secret="hook-secret",
+            method="POST",
+            path="/jushuitan/order/outbound",
+            body=bad,
+        ),
+    }
+    refused = requests.post(url, data=bad, headers=bad_headers, timeout=10)
+    assert refused.status_code == 400
+    assert refused.json()["extra"]["fields"]["documents"][0]["field"] == "o_id"
+
+
+def test_f2_1_one_minute_schedule_exists(demo_integration):
+    """F2.1: Jushuitan is polled every minute (a django-celery-beat schedule per flow)."""
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name=f"flow {demo_integration.code}: sales_outbound")
+    assert task.enabled and task.interval.every == 60 and task.interval.period == "seconds"
+    assert task.task == "flows.tasks.flow_run"
