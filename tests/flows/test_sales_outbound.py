@@ -324,8 +324,12 @@ def test_missing_mapping_blocks_then_the_mapping_releases_it(
             "FCreateOrgId": {"FNumber": "100"},
             "FUseOrgId": {"FNumber": "100"},
             "F_PAEZ_HSCode": "4911990000",
-            "SubHeadEntity": {"FErpClsID": "1", "FBaseUnitId": {"FNumber": "Pcs"},
-                              "FIsInventory": True, "FIsSale": True},
+            "SubHeadEntity": {
+                "FErpClsID": "1",
+                "FBaseUnitId": {"FNumber": "Pcs"},
+                "FIsInventory": True,
+                "FIsSale": True,
+            },
         },
         auto_submit_audit=True,
     )
@@ -336,15 +340,26 @@ def test_missing_mapping_blocks_then_the_mapping_releases_it(
             "FDate": doc.target_payload.get("FDate") or "2026-01-01",
             "FStockOrgId": {"FNumber": "100"},
             "FStockDirect": "GENERAL",
-            "FEntity": [{"FMATERIALID": {"FNumber": "SKU-GIFT-9001"},
-                         "FSTOCKID": {"FNumber": "20001"}, "FQty": 100}],
+            "FEntity": [
+                {
+                    "FMATERIALID": {"FNumber": "SKU-GIFT-9001"},
+                    "FSTOCKID": {"FNumber": "20001"},
+                    "FQty": 100,
+                }
+            ],
         },
         auto_submit_audit=True,
     )
     assert receipt.ok, receipt.errors
     TaxTemplate.objects.create(
-        integration=demo_integration, country="US", hs_prefix="491199", name="US printed matter",
-        kingdee_tax_number="SL00_CB", vat_rate=0, duty_rate=0, refund_rate=0,
+        integration=demo_integration,
+        country="US",
+        hs_prefix="491199",
+        name="US printed matter",
+        kingdee_tax_number="SL00_CB",
+        vat_rate=0,
+        duty_rate=0,
+        refund_rate=0,
         effective_from="2024-01-01",
     )
     MaterialMapping.objects.create(
