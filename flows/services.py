@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +19,7 @@ from .engine import ingest, jsonable
 from .models import Flow, SyncDocument, Watermark
 
 S = DocumentState
+logger = logging.getLogger(__name__)
 
 # Default poll interval of each flow (F2.1: Jushuitan polled every minute).
 DEFAULT_POLL_SECONDS = {
@@ -52,9 +55,18 @@ def flow_schedule_ensure(*, flow: Flow):
 
 
 def _enqueue(flow_id: int, ids: list[int] | None = None) -> None:
+    """Queue processing once the documents are committed. A broker outage loses nothing: the
+    documents are stored, and the sweep queues them when the broker is back."""
+    transaction.on_commit(lambda: _send_process(flow_id, ids))
+
+
+def _send_process(flow_id: int, ids: list[int] | None) -> None:
     from .tasks import flow_process
 
-    transaction.on_commit(lambda: flow_process.delay(flow_id, ids))
+    try:
+        flow_process.delay(flow_id, ids)
+    except Exception:  # kombu/redis errors vary by transport; the sweep is the safety net
+        logger.warning("broker unavailable: flow %s documents stay queued for the sweep", flow_id)
 
 
 def push_validate_and_accept(*, flow: Flow, items: list[dict]) -> tuple[list[int], list[dict]]:
@@ -84,10 +96,16 @@ def push_validate_and_accept(*, flow: Flow, items: list[dict]) -> tuple[list[int
     return ids, rejected
 
 
-def pull_now(*, flow: Flow) -> None:
+def pull_now(*, flow: Flow) -> bool:
+    """Queue an immediate run; False when the broker is down (the schedule runs it anyway)."""
     from .tasks import flow_run
 
-    transaction.on_commit(lambda: flow_run.delay(flow.pk))
+    try:
+        flow_run.delay(flow.pk)
+    except Exception:
+        logger.warning("broker unavailable: flow %s runs at its next schedule", flow.pk)
+        return False
+    return True
 
 
 RETRYABLE = (S.BLOCKED, S.FAILED, S.WAITING, S.HELD, S.FILTERED)

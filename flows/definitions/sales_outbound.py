@@ -35,6 +35,8 @@ from .kingdee_common import (
 )
 
 CNY = "CNY"
+# Lines per bill the portal writes; beyond this a person splits the order (poison input).
+MAX_LINES = 2000
 
 
 def parse_time(value) -> datetime | None:
@@ -54,6 +56,12 @@ def _decimal(value, field: str) -> Decimal:
         ) from exc
 
 
+def line_objects(row: dict) -> list[dict]:
+    """The row's `items` when it is a list of objects; nothing otherwise (validate says why)."""
+    items = row.get("items")
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
 def line_amount(item: dict) -> Decimal:
     """A line's goods amount: `amount` when given, else price × qty, to the cent."""
     if item.get("amount") not in (None, ""):
@@ -68,7 +76,7 @@ def order_record(order: dict) -> SourceRecord:
         payload=order,
         modified_at=parse_time(order.get("modified")),
         platform_order_no=str(order.get("so_id") or ""),
-        skus=[str(i.get("sku_id")) for i in order.get("items") or [] if i.get("sku_id")],
+        skus=[str(i["sku_id"]) for i in line_objects(order) if i.get("sku_id")],
         shop_id=str(order.get("shop_id") or ""),
         warehouse_code=str(order.get("wms_co_id") or ""),
     )
@@ -117,9 +125,21 @@ class SalesOutbound(KingdeeBillFlow):
                 field_name="send_date",
                 missing=False,
             )
-        items = [i for i in order.get("items") or [] if i.get("sku_type") != "no_deliver"]
+        raw_items = order.get("items")
+        if not isinstance(raw_items, list) or not all(isinstance(i, dict) for i in raw_items):
+            raise ValidationProblem(
+                _("items must be a list of line objects."), field_name="items", missing=False
+            )
+        items = [i for i in raw_items if i.get("sku_type") != "no_deliver"]
         if not items:
             raise ValidationProblem(_("The order has no lines to ship."), field_name="items")
+        if len(items) > MAX_LINES:
+            raise ValidationProblem(
+                _("The order has %(n)d lines; at most %(max)d fit one Kingdee bill.")
+                % {"n": len(items), "max": MAX_LINES},
+                field_name="items",
+                missing=False,
+            )
         for n, item in enumerate(items, start=1):
             if not item.get("sku_id"):
                 raise ValidationProblem(

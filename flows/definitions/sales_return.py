@@ -27,7 +27,7 @@ from .kingdee_common import (
     mapping_problem,
     order_no_field,
 )
-from .sales_outbound import CNY, _decimal, currency_number, parse_time, rates
+from .sales_outbound import CNY, _decimal, currency_number, line_objects, parse_time, rates
 
 # After-sale types that bring goods back (普通退货 return, 拒收退货 refused, 换货 exchange leg).
 RETURN_TYPES = ("普通退货", "拒收退货", "换货")
@@ -35,7 +35,7 @@ RETURN_WAREHOUSE = 2  # 销退仓, the sales-return warehouse inside a company
 
 
 def returned_items(after_sale: dict) -> list[dict]:
-    return [i for i in after_sale.get("items") or [] if _received(i) > 0]
+    return [i for i in line_objects(after_sale) if _received(i) > 0]
 
 
 def _received(item: dict) -> Decimal:
@@ -51,7 +51,7 @@ def after_sale_record(after_sale: dict) -> SourceRecord:
         payload=after_sale,
         modified_at=parse_time(after_sale.get("modified")),
         platform_order_no=str(after_sale.get("so_id") or ""),
-        skus=[str(i.get("sku_id")) for i in after_sale.get("items") or [] if i.get("sku_id")],
+        skus=[str(i["sku_id"]) for i in line_objects(after_sale) if i.get("sku_id")],
         shop_id=str(after_sale.get("shop_id") or ""),
         warehouse_code=str(after_sale.get("wms_co_id") or ""),
     )
