@@ -49,6 +49,11 @@ CSRF_TRUSTED_ORIGINS = env.list("PORTAL_CSRF_TRUSTED_ORIGINS", default=[])
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # The simulators of Kingdee, Jushuitan, the robots and the FX sources under /sandbox/.
 SANDBOX_ENABLED = env.bool("PORTAL_SANDBOX_ENABLED", default=False)
+# Hosts on an internal network the portal may call (an on-premise Kingdee, the sandbox).
+ALLOWED_INTERNAL_HOSTS = env.list(
+    "PORTAL_ALLOWED_INTERNAL_HOSTS",
+    default=["127.0.0.1", "localhost", "::1"] if SANDBOX_ENABLED else [],
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -64,6 +69,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "import_export",
     "simple_history",
+    "axes",
     # Project apps; dependencies point downward only:
     # flows -> mappings, connectors; monitoring reads flows; the sandbox talks HTTP only.
     "core",
@@ -93,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: locks an account + address out after repeated failed logins.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "integration_portal.urls"
@@ -180,6 +188,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: 5 failures for one user name from one address lock it for 15 minutes.
+AXES_FAILURE_LIMIT = env.int("PORTAL_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("PORTAL_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = env.int("PORTAL_PROXY_COUNT", default=0)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]

@@ -4,6 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
+from core.netguard import RemoteUrlValidator
 
 
 class FxSourceKind(models.TextChoices):
@@ -33,6 +34,7 @@ class FxSource(TimeStampedModel):
         help_text=_(
             "Site root the client appends the known paths to, e.g. https://www.chinamoney.com.cn"
         ),
+        validators=[RemoteUrlValidator()],
     )
     priority = models.PositiveSmallIntegerField(
         verbose_name=_("priority"),

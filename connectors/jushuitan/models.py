@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
 from core.models import TimeStampedModel
+from core.netguard import RemoteUrlValidator
 
 from .choices import AppKind, TokenState
 
@@ -22,6 +23,7 @@ class JushuitanConnection(TimeStampedModel):
         verbose_name=_("base URL"),
         max_length=500,
         help_text=_("API root, e.g. https://openapi.jushuitan.com"),
+        validators=[RemoteUrlValidator()],
     )
     app_key = models.CharField(
         verbose_name=_("app key"),

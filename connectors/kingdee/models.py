@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
 from core.models import TimeStampedModel
+from core.netguard import RemoteUrlValidator
 
 
 class KingdeeAuthMode(models.TextChoices):
@@ -31,6 +32,7 @@ class KingdeeConnection(TimeStampedModel):
         help_text=_(
             "Site root with the virtual directory, e.g. https://tenant.ik3cloud.com/k3cloud/"
         ),
+        validators=[RemoteUrlValidator()],
     )
     acct_id = models.CharField(
         verbose_name=_("account set (data centre) id"),
