@@ -4,14 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint messages migrate
+.PHONY: run test install lint messages migrate lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# requirements.lock pins every dependency (constraints): installs are repeatable.
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
 .env:
@@ -34,6 +35,11 @@ run: install messages migrate
 
 test: install messages
 	PORTAL_DB_CONN_MAX_AGE=0 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Re-pin after changing dependencies in pyproject.toml (then commit requirements.lock).
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[dev]'
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 
 lint: install
 	$(BIN)/ruff check .
