@@ -38,8 +38,16 @@ def test_admin_refuses_internal_server_url(admin_client, settings):
     settings.ALLOWED_INTERNAL_HOSTS = []
     page = admin_client.post(
         "/admin/kingdee/kingdeeconnection/add/",
-        {"name": "x", "server_url": "http://169.254.169.254/", "acct_id": "a", "username": "u",
-         "auth_mode": "signature", "lcid": 2052, "org_number": "100", "timeout_seconds": 30},
+        {
+            "name": "x",
+            "server_url": "http://169.254.169.254/",
+            "acct_id": "a",
+            "username": "u",
+            "auth_mode": "signature",
+            "lcid": 2052,
+            "org_number": "100",
+            "timeout_seconds": 30,
+        },
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert page.status_code == 200

@@ -22,8 +22,9 @@ def test_schedules_are_idempotent_and_keep_admin_edits(make_integration):
     task.enabled = False
     task.save()
     flow_ensure(integration=flow.integration, code="sales_outbound")
-    created, kept = schedules_setup()
     schedules_setup()
+    created, _kept = schedules_setup()
+    assert created == 0
     task.refresh_from_db()
     assert (task.interval.every, task.enabled) == (300, False)
     assert PeriodicTask.objects.filter(name=flow_schedule_name(flow)).count() == 1
