@@ -156,7 +156,6 @@ def master_data_check(*, integration, user=None) -> MasterDataCheck:
     Jushuitan; store the run, refresh the KnownCode snapshot, open / close tickets."""
     from connectors.jushuitan.client import client_for as jst_client
     from connectors.kingdee.client import client_for as kd_client
-    from mappings import selectors
 
     run = MasterDataCheck.objects.create(integration=integration, started_by=user)
     kingdee, jushuitan = kd_client(integration.kingdee), jst_client(integration.jushuitan)
@@ -197,14 +196,21 @@ def master_data_check(*, integration, user=None) -> MasterDataCheck:
             complete=False,
         )
 
-    def stock_to_wms(number: str) -> str:
-        return selectors.warehouse_for_stock(integration=integration, stock_number=number)
+    from mappings.models import ShopCustomerMapping, SupplierMapping, WarehouseMapping
 
-    def customer_to_shop(number: str) -> str:
-        return selectors.shop_for_customer(integration=integration, customer_number=number)
+    def explicit_or_same(model, key_field: str, value_field: str):
+        """A mapping row, else the same code (M1–M3 1:1 rule); the listing decides whether
+        the other side has it, so the rule is not gated on the KnownCode snapshot here."""
+        rows = dict(
+            model.objects.filter(integration=integration)
+            .order_by("-id")
+            .values_list(key_field, value_field)
+        )
+        return lambda code: str(rows.get(code) or code)
 
-    def supplier_to_jst(number: str) -> str:
-        return selectors.jst_supplier_for(integration=integration, supplier_number=number)
+    stock_to_wms = explicit_or_same(WarehouseMapping, "stock_number", "wms_co_id")
+    customer_to_shop = explicit_or_same(ShopCustomerMapping, "customer_number", "shop_id")
+    supplier_to_jst = explicit_or_same(SupplierMapping, "supplier_number", "jst_supplier_code")
 
     verdicts = (
         _compare(
@@ -237,7 +243,10 @@ def master_data_check(*, integration, user=None) -> MasterDataCheck:
     # Customers that are not shops (wholesale, B2B) are normal in Kingdee: only shops need a
     # counterpart, so a customer without a shop is listed but not a problem.
     for v in verdicts:
-        if v.kind == CheckKind.SHOP and v.status == CheckStatus.UNMAPPED:
+        if v.kind == CheckKind.SHOP and v.status in (
+            CheckStatus.UNMAPPED,
+            CheckStatus.MISSING_IN_JUSHUITAN,
+        ):
             v.status = CheckStatus.OK
             v.message = _("A Kingdee customer without a Jushuitan shop (not a shop customer).")
     with transaction.atomic():
