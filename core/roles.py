@@ -25,6 +25,7 @@ _WORK_TICKETS = ("monitoring.change_exceptionticket",)
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.MASTER_DATA_ADMIN: (
         "mappings.*",
+        "masterdata.*",
         "connectors.view_*",
         *_SEE_OPERATIONS,
         *_WORK_TICKETS,
@@ -45,6 +46,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     Role.MANAGER: (
         "mappings.view_*",
+        "masterdata.view_*",
         "connectors.view_*",
         *_SEE_OPERATIONS,
     ),

@@ -134,6 +134,7 @@ def _ingest_chunk(flow: Flow, records: list[SourceRecord], via: str) -> list[int
             by_key[key] = record
     touched: list[int] = []
     events: list[dict] = []
+    reopen_synced = definition_for(flow.code).reopen_synced_on_change
     with transaction.atomic():
         existing = {
             d.idempotency_key: d
@@ -163,7 +164,7 @@ def _ingest_chunk(flow: Flow, records: list[SourceRecord], via: str) -> list[int
                     )
                 )
                 continue
-            if not _accepts_update(doc, record, reason):
+            if not _accepts_update(doc, record, reason, reopen_synced):
                 continue
             before = doc.state
             doc.source_payload = record.payload
@@ -249,10 +250,17 @@ def _ingest_chunk(flow: Flow, records: list[SourceRecord], via: str) -> list[int
     return touched
 
 
-def _accepts_update(doc: SyncDocument, record: SourceRecord, reason: str) -> bool:
-    """A synced, ignored or in-flight document is never re-opened by a new pull; a filtered
-    one re-enters when it comes into scope; others take the newer source version."""
-    if doc.state in (S.SYNCED, S.IGNORED, S.LOADING) or doc.claim_token is not None:
+def _accepts_update(
+    doc: SyncDocument, record: SourceRecord, reason: str, reopen_synced: bool = False
+) -> bool:
+    """A synced, ignored or in-flight document is never re-opened by a new pull (a synced one
+    is, with `reopen_synced`, when its source is newer: master-data upserts); a filtered one
+    re-enters when it comes into scope; others take the newer source version."""
+    if doc.state == S.SYNCED and reopen_synced:
+        pass  # an upsert target (master data): a newer source version is synced again
+    elif doc.state in (S.SYNCED, S.IGNORED, S.LOADING) or doc.claim_token is not None:
+        return False
+    if doc.claim_token is not None:
         return False
     if doc.state == S.FILTERED:
         return not reason or record.payload != doc.source_payload
@@ -701,6 +709,7 @@ class _Settlement:
                         "stage": problem.stage,
                         **jsonable(problem.extra),
                     },
+                    role=problem.role,
                 )
         # Release any claim left on documents of this batch that were not settled (none
         # expected; a crash between claim and settle is covered by the lease).

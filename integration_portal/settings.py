@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "mappings",
     "flows",
     "monitoring",
+    "masterdata",
     "sandbox",
     "sandbox.kingdee",
     "sandbox.jushuitan",

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
@@ -74,8 +75,11 @@ def alert_raise(
     severity: str = "error",
     dedupe_key: str = "",
     role: str = "",
+    users: Iterable[int] = (),
 ) -> list[Alert]:
     """Store an alert for every enabled rule that matches; return them (empty: no rule).
+    `role`'s members and the `users` (ids, e.g. a material's owner) are @-mentioned through
+    their alert contacts.
 
     A repeat with the same dedupe key (default: a digest of class, flow, integration, title
     and text) within the rule's dedupe window increases the first alert's `occurrences`
@@ -92,6 +96,7 @@ def alert_raise(
         severity=severity,
         dedupe_key=dedupe_key,
         role=role,
+        users=tuple(users),
         exclude_channel_ids=frozenset(),
     )
 
@@ -129,21 +134,26 @@ def _default_key(**facts: object) -> str:
     return "auto:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
-def _mentions(rule: AlertRule, role: str) -> tuple[list[str], list[str]]:
-    """(mobiles, vendor user ids) to @ for an alert of `rule` about `role`'s problem."""
+def _mentions(
+    rule: AlertRule, role: str, users: tuple[int, ...] = ()
+) -> tuple[list[str], list[str]]:
+    """(mobiles, vendor user ids) to @ for an alert of `rule` about `role`'s problem (and
+    about these users' problem, e.g. the owner of a material)."""
     channel = rule.channel
     mobiles = [*channel.at_mobile_list, *rule.mention_mobile_list]
     user_ids = list(channel.at_user_id_list)
     roles = {r for r in (rule.mention_role, role) if r}
-    if roles:
+    if roles or users:
         id_field = {
             RobotKind.DINGTALK: "dingtalk_user_id",
             RobotKind.FEISHU: "feishu_open_id",
             RobotKind.WECOM: "wecom_user_id",
         }[RobotKind(channel.kind)]
-        contacts = AlertContact.objects.filter(
-            enabled=True, user__is_active=True, user__groups__name__in=roles
-        ).distinct()
+        contacts = (
+            AlertContact.objects.filter(enabled=True, user__is_active=True)
+            .filter(Q(user__groups__name__in=roles) | Q(user_id__in=list(users)))
+            .distinct()
+        )
         for contact in contacts:
             if contact.mobile and channel.kind != RobotKind.FEISHU:
                 mobiles.append(contact.mobile)
@@ -163,6 +173,7 @@ def _raise(
     dedupe_key: str,
     role: str,
     exclude_channel_ids: frozenset[int],
+    users: tuple[int, ...] = (),
 ) -> list[Alert]:
     try:
         severity = AlertSeverity(severity)
@@ -212,6 +223,7 @@ def _raise(
                 integration_id=integration_id,
                 severity=severity,
                 role=role,
+                users=users,
             )
             if alert.status == AlertStatus.QUEUED:
                 to_dispatch.add(alert.channel_id)
@@ -240,7 +252,7 @@ def _raise_for_rule(*, rule: AlertRule, now: datetime, key: str, **facts) -> Ale
         )
         alert = existing
     else:
-        mobiles, user_ids = _mentions(rule, facts["role"])
+        mobiles, user_ids = _mentions(rule, facts["role"], facts.get("users", ()))
         alert = Alert.objects.create(
             rule=rule,
             channel=rule.channel,

@@ -34,6 +34,8 @@ def alert_on_ticket(sender, ticket, created, **kwargs) -> None:
                 severity="warning" if ticket.error_class in _WARNING_CLASSES else "error",
                 dedupe_key=f"ticket:{ticket.trace_key}:{ticket.error_class}",
                 role=ticket.role,
+                # A record that names its own owner (F1.4: the material group's owner).
+                users=[int(u) for u in (ticket.detail or {}).get("mention_users") or []],
             )
     except Exception:  # an alert must never undo the ticket it reports
         logger.exception("could not raise the alert of ticket %s", ticket.pk)

@@ -11,4 +11,9 @@ urlpatterns = [
         name="push-sales-outbound",
     ),
     path("jushuitan/order/refund", push_view("sales_return").as_view(), name="push-sales-return"),
+    path(
+        "kdcloud/material/sync",
+        push_view("material_sync").as_view(),
+        name="push-material-sync",
+    ),
 ]

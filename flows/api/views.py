@@ -158,6 +158,33 @@ _PUSH_VIEWS = {
         "returned become Kingdee SAL_RETURNSTOCK.",
         {"as_id": 2048, "so_id": "112-3456789-0000001", "shop_id": 10001, "status": "Confirmed"},
     ),
+    "material_sync": (
+        "Push new or modified materials (F1 material master sync)",
+        "Kingdee BD_MATERIAL models (the Save shape: FNumber, FName, FMaterialGroup, "
+        "SubHeadEntity{FCategoryID, FGROSSWEIGHT, FNETWEIGHT, FWEIGHTUNITID}, and the custom "
+        "fields F_PAEZ_HSCode, F_PAEZ_EnName, F_PAEZ_DeclaredPrice, F_PAEZ_Brand, "
+        "F_PAEZ_IsBattery), one object or an array, become SKUs of Jushuitan's item library. "
+        "FNumber and FName are required.",
+        {
+            "FNumber": "SKU-PB-2001",
+            "FName": "30000mAh 充电宝",
+            "FMaterialGroup": {"FNumber": "FG"},
+            "FUseOrgId": {"FNumber": "100"},
+            "FModifyDate": "2026-11-28 10:15:00",
+            "F_PAEZ_HSCode": "8507600090",
+            "F_PAEZ_EnName": "30000mAh Power Bank",
+            "F_PAEZ_DeclaredPrice": 24.5,
+            "F_PAEZ_Brand": "VoltPeak",
+            "F_PAEZ_IsBattery": True,
+            "SubHeadEntity": {
+                "FCategoryID": {"FNumber": "CHLB05_SYS"},
+                "FBaseUnitId": {"FNumber": "Pcs"},
+                "FGROSSWEIGHT": 0.62,
+                "FNETWEIGHT": 0.55,
+                "FWEIGHTUNITID": {"FNumber": "kg"},
+            },
+        },
+    ),
 }
 
 

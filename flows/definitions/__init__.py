@@ -10,6 +10,8 @@ _REGISTRY: dict[str, FlowDefinition] = {}
 FLOW_MODULES = (
     "flows.definitions.sales_outbound",
     "flows.definitions.sales_return",
+    "flows.definitions.material_sync",
+    "flows.definitions.master_data",
 )
 
 

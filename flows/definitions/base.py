@@ -54,6 +54,7 @@ class Problem(PortalError):
         code: str = "",
         system: str = "",
         stage: str = "",
+        role: str = "",
         **extra: Any,
     ) -> None:
         super().__init__(message, **extra)
@@ -63,6 +64,9 @@ class Problem(PortalError):
         self.code = str(code or "")
         self.system = system
         self.stage = stage
+        # Whose queue the ticket goes to; blank = the error class's default role. A flow
+        # sets it when the record names its own owner (F1.4: the material group's owner).
+        self.role = role
 
 
 class ValidationProblem(Problem):
@@ -191,6 +195,9 @@ class FlowDefinition(ABC):
     # Maximum length of one pull window, and whether the source can be pulled at all.
     pull_window_seconds: ClassVar[int] = 3600
     pullable: ClassVar[bool] = True
+    # Master data (F1, F9) is an upsert: a record that changes at its source after it was
+    # synced must be synced again, so a newer version re-opens a synced document too.
+    reopen_synced_on_change: ClassVar[bool] = False
 
     def extract(
         self, ctx: FlowContext, *, start: datetime, end: datetime

@@ -383,9 +383,18 @@ def skus_upload(biz) -> dict:
             sku = Sku.objects.filter(sku_id=sku_id).first() or Sku(sku_id=sku_id, created=modified)
             sku.i_id = str(item.get("i_id") or sku.i_id or sku_id)
             sku.name = str(item.get("name") or sku.name)
+            # labels[] adds labels and deletedlabels[] removes them (§3.4); both are lists.
+            labels = [str(x) for x in (sku.fields.get("labels") or []) if str(x)]
+            labels += [str(x) for x in (item.get("labels") or []) if str(x) not in labels]
+            removed = {str(x) for x in (item.get("deletedlabels") or [])}
             sku.fields = {
                 **sku.fields,
-                **{k: v for k, v in item.items() if k not in ("sku_id", "i_id", "name")},
+                **{
+                    k: v
+                    for k, v in item.items()
+                    if k not in ("sku_id", "i_id", "name", "labels", "deletedlabels")
+                },
+                "labels": [x for x in labels if x not in removed],
             }
             sku.modified, sku.ts = modified, ts
             sku.save()
