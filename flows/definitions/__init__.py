@@ -10,6 +10,7 @@ _REGISTRY: dict[str, FlowDefinition] = {}
 FLOW_MODULES = (
     "flows.definitions.sales_outbound",
     "flows.definitions.sales_return",
+    "flows.definitions.stock_count",
 )
 
 
