@@ -501,9 +501,8 @@ class StockCount(KingdeeBillFlow):
 
     # --- after: the finance review ticket (F8.2) ---------------------------------------------
     def after_synced(self, ctx: FlowContext, documents) -> None:
-        from monitoring import services as monitoring
-
         from core.roles import Role
+        from monitoring import services as monitoring
 
         for doc in documents:
             progress = doc.progress or {}

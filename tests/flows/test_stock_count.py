@@ -96,7 +96,7 @@ def bill(kd, form: str, number: str) -> dict | None:
 
 
 def entries(viewed: dict) -> list[dict]:
-    for key, value in viewed.items():
+    for value in viewed.values():
         if isinstance(value, list) and value and isinstance(value[0], dict) and "Seq" in value[0]:
             return value
     raise KeyError(sorted(viewed))
