@@ -38,6 +38,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         *_SEE_OPERATIONS,
         *_WORK_TICKETS,
         "flows.change_syncdocument",
+        "finance.*",
     ),
     Role.PURCHASING: (
         *_SEE_OPERATIONS,
@@ -47,6 +48,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "mappings.view_*",
         "connectors.view_*",
         *_SEE_OPERATIONS,
+        "finance.view_*",
     ),
     Role.OPERATOR: (
         "connectors.*",
@@ -58,6 +60,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "monitoring.*",
         "django_celery_beat.*",
         "sandbox*.*",
+        "finance.view_*",
     ),
 }
 

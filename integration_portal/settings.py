@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "mappings",
     "flows",
     "monitoring",
+    "finance",
     "sandbox",
     "sandbox.kingdee",
     "sandbox.jushuitan",
