@@ -85,7 +85,7 @@ def test_k2_export_rows_carry_the_chain_and_totals_equal_the_kingdee_bills(
 
     table = list(csv.reader(io.StringIO(export_csv(rows).decode("utf-8-sig"))))
     header = table[0]
-    body = [r for r in table[1:4]]
+    body = table[1:4]
     assert len(body) == 3 and all(
         r[header.index("Gaps (not declarable until fixed)")] == "" for r in body
     )

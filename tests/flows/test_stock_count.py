@@ -214,3 +214,59 @@ def test_f8_2_valuation_rounds_to_the_cent_with_the_kingdee_unit_cost(
     assert expected == Decimal("-37.04")
     assert Decimal(str(line["adjustamount"])) == expected
     assert Decimal(str(line["adjustprice"])) == Decimal("12.3456")
+
+
+def test_f8_1_exactly_once_under_injected_kingdee_faults(demo_integration, jst, kd):
+    """F8.1 / F8.2 exactly once: GIVEN Kingdee failing 20 % of calls and timing out after
+    committing another 20 % (stalling past the client's 2 s timeout) and three counts with
+    revaluations WHEN the flow is run again and again until every document is synced THEN
+    Kingdee holds exactly one bill and one cost adjustment per number — never two."""
+    from django.utils import timezone
+
+    from connectors.kingdee.client import clear_clients
+    from connectors.kingdee.models import KingdeeConnection
+    from flows.engine import run_flow
+    from sandbox import faults
+
+    io_ids = [
+        count(jst, f"CNT-FAULT-{n}", [("SKU-PB-1001", 520 + n), ("SKU-PB-1002", 470 - n)])
+        for n in range(3)
+    ]
+    flow = Flow.objects.get(integration=demo_integration, code=FlowCode.STOCK_COUNT)
+    flow.settings = {"retry": {"base_seconds": 0.5, "jitter": 0, "max_attempts": 50}}
+    flow.save()
+    KingdeeConnection.objects.filter(pk=demo_integration.kingdee_id).update(timeout_seconds=2)
+    clear_clients()
+    faults.set_profile("kingdee", error_rate=0.2, timeout_after_commit_rate=0.2, stall_seconds=3)
+    try:
+        for _round in range(80):
+            flow.refresh_from_db()
+            Flow.objects.filter(pk=flow.pk).update(paused_until=None)  # no cool-down waits
+            run_flow(flow=Flow.objects.get(pk=flow.pk))
+            if SyncDocument.objects.filter(flow=flow, state=S.SYNCED).count() == 6:
+                break
+            SyncDocument.objects.filter(flow=flow, state=S.WAITING).update(
+                next_attempt_at=timezone.now()
+            )
+    finally:
+        faults.set_profile("kingdee")
+        clear_clients()
+    states = list(SyncDocument.objects.filter(flow=flow).values_list("state", flat=True))
+    assert states == [S.SYNCED] * 6, list(
+        SyncDocument.objects.filter(flow=flow).values("source_key", "state", "last_error_message")
+    )
+    adjusts = 0
+    for doc in SyncDocument.objects.filter(flow=flow):
+        wanted = [(doc.target_payload["form_id"], doc.target_key)]
+        if doc.target_payload["cost_adjust"]:
+            wanted.append(("STK_CostAdjust", f"{doc.target_key}-CA"))
+            adjusts += 1
+            assert doc.progress["cost_adjust_no"] == f"{doc.target_key}-CA"
+        for form, no in wanted:
+            rows = kd.execute_bill_query(
+                form, ["FBillNo", "FDocumentStatus"], filter_string=f"FBillNo like '{no}%'"
+            )
+            assert [tuple(r) for r in rows] == [(no, "C")], (form, no, rows)
+    assert adjusts >= 2 and sorted(io_ids) == sorted(
+        {int(d.source_payload["io_id"]) for d in SyncDocument.objects.filter(flow=flow)}
+    )
