@@ -121,3 +121,20 @@ def test_k1_trend_page_runs_on_demand_and_exports(demo_integration, admin_client
     download = admin_client.get(f"/finance/reconciliation/{run.pk}/mismatches.xlsx")
     assert download.status_code == 200
     assert load_workbook(io.BytesIO(download.content)).active.max_row == 1 + run.mismatches
+
+
+def test_k1_admin_action_reconciles_again_and_finance_pages_render(demo_integration, admin_client):
+    """K1 / F6.1 admin: GIVEN a stored run WHEN the admin action "reconcile again" is applied
+    THEN a new run is stored and reported; every finance changelist renders."""
+    run = reconciliation_run(integration=demo_integration)
+    answer = admin_client.post(
+        "/admin/finance/reconciliationrun/",
+        {"action": "reconcile_now", "_selected_action": [run.pk]},
+        follow=True,
+    )
+    assert answer.status_code == 200
+    assert ReconciliationRun.objects.filter(integration=demo_integration).count() == 2
+    assert any("lines match" in str(m) for m in answer.context["messages"])
+    for model in ("reconciliationrun", "fxdifference", "fxvoucher", "financesettings"):
+        assert admin_client.get(f"/admin/finance/{model}/").status_code == 200
+    assert admin_client.get(f"/admin/finance/reconciliationrun/{run.pk}/change/").status_code == 200
