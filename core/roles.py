@@ -39,6 +39,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         *_SEE_OPERATIONS,
         *_WORK_TICKETS,
         "flows.change_syncdocument",
+        "finance.*",
     ),
     Role.PURCHASING: (
         *_SEE_OPERATIONS,
@@ -49,6 +50,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "masterdata.view_*",
         "connectors.view_*",
         *_SEE_OPERATIONS,
+        "finance.view_*",
     ),
     Role.OPERATOR: (
         "connectors.*",
@@ -60,6 +62,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "monitoring.*",
         "django_celery_beat.*",
         "sandbox*.*",
+        "finance.view_*",
     ),
 }
 

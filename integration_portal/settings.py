@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "flows",
     "monitoring",
     "masterdata",
+    "finance",
     "sandbox",
     "sandbox.kingdee",
     "sandbox.jushuitan",

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("monitoring/", include("monitoring.urls")),
+    path("finance/", include("finance.urls")),
     path("", include("flows.api.urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),

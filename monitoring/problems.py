@@ -81,6 +81,21 @@ PROBLEMS = {
         _("Internal error: {subject}"),
         _("Report the trace to the portal's maintainers; the document can be retried."),
     ),
+    # F8.2: a count variance over the threshold was revalued; finance reviews both documents.
+    "revaluation_review": (
+        Role.FINANCE,
+        _("Review revaluation: {subject}"),
+        _(
+            "Check the count bill and the cost adjustment named below in Kingdee (库存重估). "
+            "Resolve this ticket once reviewed; correct the cost in Kingdee if needed."
+        ),
+    ),
+    # F6.1: the FX-difference voucher could not be posted.
+    "fx_voucher": (
+        Role.FINANCE,
+        _("Exchange-difference voucher not posted: {subject}"),
+        _("Read Kingdee's message below, fix the account or voucher settings, then post again."),
+    ),
 }
 
 

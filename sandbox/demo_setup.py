@@ -131,6 +131,23 @@ def reference_data_ensure(*, integration) -> None:
         )
 
 
+def business_rates_ensure() -> None:
+    """F6.1: the business rates (业务汇率) the demo shop shows, entered as finance would, from
+    the first of the month (kept if someone changed them)."""
+    from mappings.choices import RateSource, RateType
+    from mappings.models import ExchangeRate
+    from mappings.rates import today_beijing
+
+    first = today_beijing().replace(day=1)
+    for currency, rate in demo.BUSINESS_RATES.items():
+        ExchangeRate.objects.get_or_create(
+            currency=currency,
+            rate_date=first,
+            rate_type=RateType.BUSINESS,
+            defaults={"rate": rate, "source": RateSource.MANUAL, "note": "demo business rate"},
+        )
+
+
 def flows_ensure(*, integration, enabled: bool = True) -> dict:
     from flows.choices import FlowCode
     from flows.definitions import definition_for
@@ -170,5 +187,6 @@ def demo_integration_setup(*, base_url: str, initialise: bool = True, fetch_rate
     if initialise:
         initialise_from_connections(integration=integration)
     reference_data_ensure(integration=integration)
+    business_rates_ensure()
     flows_ensure(integration=integration)
     return integration

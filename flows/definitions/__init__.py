@@ -12,6 +12,7 @@ FLOW_MODULES = (
     "flows.definitions.sales_return",
     "flows.definitions.material_sync",
     "flows.definitions.master_data",
+    "flows.definitions.stock_count",
 )
 
 

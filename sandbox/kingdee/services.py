@@ -456,6 +456,8 @@ def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
                         dindex,
                     )
                 )
+    if spec.form_id == "GL_VOUCHER" and rows:
+        problems.extend(_voucher_balance(rows, dindex))
     bill_no = _ref(header.get("fbillno")) or (existing.bill_no if existing else "")
     if (
         bill_no
@@ -490,6 +492,21 @@ def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
     _write_entries(spec, bill, rows)
     _write_custom_fields(spec, bill, header)
     return bill
+
+
+def _voucher_balance(rows: list[dict], dindex: int) -> list[Message]:
+    """GL_VOUCHER: debits must equal credits (protocol 4.15)."""
+    debit = sum((_decimal(r.get("fdebit")) or Decimal("0") for r in rows), Decimal("0"))
+    credit = sum((_decimal(r.get("fcredit")) or Decimal("0") for r in rows), Decimal("0"))
+    if debit == credit:
+        return []
+    return [
+        Message(
+            f"凭证借贷不平衡：借方合计{_plain(debit)}，贷方合计{_plain(credit)}。",
+            "FDEBIT",
+            dindex,
+        )
+    ]
 
 
 def _merge_entries(

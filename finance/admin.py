@@ -1,0 +1,275 @@
+"""Admin of finance: settings, FX differences and vouchers (F6.1), reconciliation runs (K1).
+Actions are thin: one service call, reported with message_user."""
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .choices import RunStatus, RunTrigger, VoucherStatus
+from .fx_differences import (
+    fx_differences_collect,
+    fx_voucher_retry,
+    fx_vouchers_post,
+    fx_vouchers_prepare,
+)
+from .models import (
+    FinanceSettings,
+    FxDifference,
+    FxVoucher,
+    ReconciliationLine,
+    ReconciliationRun,
+)
+from .reconciliation import mismatches_export, reconciliation_run
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FinanceSettings)
+class FinanceSettingsAdmin(admin.ModelAdmin):
+    list_display = (
+        "integration",
+        "voucher_mode",
+        "account_book",
+        "receivable_account",
+        "payable_account",
+        "accuracy_target",
+        "quantity_tolerance",
+    )
+    list_filter = ("voucher_mode",)
+    search_fields = ("integration__name", "integration__code")
+    actions = ("collect_and_post_fx",)
+
+    @admin.action(description=_("Collect FX differences of the last 7 days and post vouchers"))
+    def collect_and_post_fx(self, request, queryset):
+        today = timezone.localdate()
+        for row in queryset.select_related("integration"):
+            found = fx_differences_collect(
+                integration=row.integration, start=today - timedelta(days=7), end=today
+            )
+            prepared = fx_vouchers_prepare(integration=row.integration, through=today)
+            posted = fx_vouchers_post(integration=row.integration)
+            self.message_user(
+                request,
+                _("%(integration)s: %(lines)d new lines, %(vouchers)d vouchers, %(posted)d posted.")
+                % {
+                    "integration": row.integration,
+                    "lines": found.created,
+                    "vouchers": len(prepared),
+                    "posted": sum(v.status == VoucherStatus.POSTED for v in posted),
+                },
+            )
+
+
+@admin.register(FxDifference)
+class FxDifferenceAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "business_date",
+        "kingdee_bill_no",
+        "line_no",
+        "platform_order_no",
+        "kind",
+        "currency",
+        "amount",
+        "finance_rate",
+        "business_rate",
+        "difference",
+        "gain_loss",
+        "voucher",
+    )
+    list_filter = ("kind", "currency", "business_date")
+    search_fields = ("=kingdee_bill_no", "=platform_order_no", "=material_number", "voucher__key")
+    raw_id_fields = ("document", "voucher")
+    date_hierarchy = "business_date"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("voucher")
+
+
+class FxDifferenceInline(admin.TabularInline):
+    model = FxDifference
+    fields = (
+        "kingdee_bill_no",
+        "line_no",
+        "platform_order_no",
+        "amount",
+        "finance_rate",
+        "business_rate",
+        "finance_cny",
+        "business_cny",
+        "gain_loss",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FxVoucher)
+class FxVoucherAdmin(admin.ModelAdmin):
+    list_display = (
+        "key",
+        "voucher_date",
+        "currency",
+        "status",
+        "total_gain_loss",
+        "kingdee_number",
+        "posted_at",
+    )
+    list_filter = ("status", "mode", "currency")
+    search_fields = ("key", "kingdee_number")
+    readonly_fields = (
+        "integration",
+        "key",
+        "mode",
+        "org_number",
+        "currency",
+        "voucher_date",
+        "status",
+        "total_gain_loss",
+        "payload",
+        "kingdee_id",
+        "kingdee_number",
+        "error",
+        "posted_at",
+    )
+    inlines = (FxDifferenceInline,)
+    actions = ("retry_failed",)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Rebuild and post the selected failed vouchers"))
+    def retry_failed(self, request, queryset):
+        touched = 0
+        for voucher in queryset.filter(status=VoucherStatus.FAILED):
+            fx_voucher_retry(voucher=voucher)
+            touched += 1
+        for integration_id in set(queryset.values_list("integration_id", flat=True)):
+            fx_vouchers_post(
+                integration=queryset.filter(integration_id=integration_id)[0].integration
+            )
+        self.message_user(request, _("%(n)d vouchers queued again.") % {"n": touched})
+
+
+class MismatchInline(admin.TabularInline):
+    model = ReconciliationLine
+    verbose_name_plural = _("mismatches")
+    fields = (
+        "material_number",
+        "sku_id",
+        "stock_number",
+        "wms_co_id",
+        "kingdee_qty",
+        "jushuitan_qty",
+        "difference",
+        "note",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(matched=False)
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "integration",
+        "trigger",
+        "status",
+        "compared",
+        "matched",
+        "accuracy",
+        "target",
+        "below_target",
+        "exports",
+    )
+    list_filter = ("status", "trigger", "below_target", "integration")
+    search_fields = ("integration__name", "notes")
+    readonly_fields = (
+        "integration",
+        "trigger",
+        "status",
+        "finished_at",
+        "compared",
+        "matched",
+        "accuracy",
+        "target",
+        "below_target",
+        "notes",
+    )
+    inlines = (MismatchInline,)
+    actions = ("reconcile_now", "export_xlsx", "export_csv")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("integration")
+
+    @admin.display(description=_("mismatches"))
+    def exports(self, obj):
+        return format_html(
+            '{} · <a href="{}">xlsx</a> · <a href="{}">csv</a>',
+            obj.mismatches,
+            reverse("finance:reconciliation-export", args=(obj.pk, "xlsx")),
+            reverse("finance:reconciliation-export", args=(obj.pk, "csv")),
+        )
+
+    @admin.action(
+        description=_("Reconcile these runs' integrations again now"),
+        permissions=("reconcile",),
+    )
+    def reconcile_now(self, request, queryset):
+        integrations = {run.integration_id: run.integration for run in queryset}
+        for integration in integrations.values():
+            run = reconciliation_run(integration=integration, trigger=RunTrigger.MANUAL)
+            level = messages.SUCCESS if run.status == RunStatus.DONE else messages.ERROR
+            self.message_user(
+                request,
+                _("%(integration)s: %(matched)d of %(compared)d lines match (%(acc)s%%).")
+                % {
+                    "integration": integration,
+                    "matched": run.matched,
+                    "compared": run.compared,
+                    "acc": run.accuracy,
+                },
+                level,
+            )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_reconcile_permission(self, request):
+        return request.user.has_perm("finance.add_reconciliationrun")
+
+    def _export(self, request, queryset, fmt: str):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one run to export."), messages.WARNING)
+            return None
+        content, content_type, name = mismatches_export(run=queryset.get(), fmt=fmt)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @admin.action(description=_("Export the mismatches (xlsx)"))
+    def export_xlsx(self, request, queryset):
+        return self._export(request, queryset, "xlsx")
+
+    @admin.action(description=_("Export the mismatches (csv)"))
+    def export_csv(self, request, queryset):
+        return self._export(request, queryset, "csv")

@@ -1,0 +1,497 @@
+"""Finance models: per-integration settings, FX difference lines and their vouchers (F6.1),
+reconciliation runs and their lines (K1)."""
+
+from decimal import Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core.models import TimeStampedModel
+
+from .choices import FxDocumentKind, RunStatus, RunTrigger, VoucherMode, VoucherStatus
+
+
+class FinanceSettings(TimeStampedModel):
+    """财务设置: how one integration books FX differences and measures inventory accuracy.
+    Missing, the defaults below apply."""
+
+    integration = models.OneToOneField(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="finance_settings",
+        help_text=_("e.g. demo"),
+    )
+    voucher_mode = models.CharField(
+        verbose_name=_("FX voucher grouping"),
+        max_length=10,
+        choices=VoucherMode.choices,
+        default=VoucherMode.DAILY,
+        help_text=_("daily = one voucher per day, org and currency; e.g. daily"),
+    )
+    account_book = models.CharField(
+        verbose_name=_("Kingdee account book"),
+        max_length=50,
+        default="001",
+        help_text=_("BD_AccountBook FNumber the vouchers go to, e.g. 001"),
+    )
+    voucher_group = models.CharField(
+        verbose_name=_("voucher word"),
+        max_length=50,
+        default="PRE001",
+        help_text=_("FVOUCHERGROUPID (凭证字), e.g. PRE001 (记)"),
+    )
+    receivable_account = models.CharField(
+        verbose_name=_("receivable account"),
+        max_length=50,
+        default="1122",
+        help_text=_("Counterpart of sales FX differences (应收账款), e.g. 1122"),
+    )
+    payable_account = models.CharField(
+        verbose_name=_("payable account"),
+        max_length=50,
+        default="2202",
+        help_text=_("Counterpart of purchase FX differences (应付账款), e.g. 2202"),
+    )
+    business_rate_field = models.CharField(
+        verbose_name=_("business rate field in Jushuitan"),
+        max_length=50,
+        blank=True,
+        help_text=_(
+            "Order field holding the business rate, if the tenant's Jushuitan carries one "
+            "(none is documented); blank = the business rates entered under Exchange rates, "
+            "e.g. exchange_rate"
+        ),
+    )
+    accuracy_target = models.DecimalField(
+        verbose_name=_("inventory accuracy target (%)"),
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("99.5"),
+        help_text=_("K1: alert when a reconciliation run falls below, e.g. 99.5"),
+    )
+    quantity_tolerance = models.DecimalField(
+        verbose_name=_("quantity tolerance"),
+        max_digits=12,
+        decimal_places=3,
+        default=Decimal("0"),
+        help_text=_("A line matches when the quantities differ by at most this, e.g. 0"),
+    )
+    sub_warehouses = models.CharField(
+        verbose_name=_("Jushuitan sub-warehouses compared"),
+        max_length=50,
+        default="1",
+        help_text=_("Comma-separated wh_id (1 main, 2 returns, 3 incoming, 4 defective), e.g. 1"),
+    )
+
+    class Meta:
+        ordering = ("integration",)
+        verbose_name = _("finance settings")
+        verbose_name_plural = _("finance settings")
+
+    def __str__(self) -> str:
+        return str(self.integration)
+
+    @classmethod
+    def for_integration(cls, integration) -> "FinanceSettings":
+        """The stored row, or an unsaved one with the defaults."""
+        found = cls.objects.filter(integration=integration).first()
+        return found or cls(integration=integration)
+
+    @property
+    def sub_warehouse_ids(self) -> list[int]:
+        return [int(x) for x in self.sub_warehouses.replace(" ", "").split(",") if x.isdigit()]
+
+
+class FxVoucher(TimeStampedModel):
+    """汇兑损益凭证: one Kingdee GL_VOUCHER posting FX differences, keyed by a deterministic
+    key (also written to the voucher) so it is posted exactly once."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("e.g. demo"),
+    )
+    key = models.CharField(
+        verbose_name=_("voucher key"),
+        max_length=120,
+        unique=True,
+        help_text=_("Deterministic, e.g. FX-100-USD-20260115-1"),
+    )
+    mode = models.CharField(
+        verbose_name=_("grouping"),
+        max_length=10,
+        choices=VoucherMode.choices,
+        help_text=_("e.g. daily"),
+    )
+    org_number = models.CharField(
+        verbose_name=_("organisation"),
+        max_length=50,
+        help_text=_("Kingdee organisation FNumber, e.g. 100"),
+    )
+    currency = models.CharField(
+        verbose_name=_("currency"),
+        max_length=3,
+        help_text=_("ISO code of the documents, e.g. USD"),
+    )
+    voucher_date = models.DateField(
+        verbose_name=_("voucher date"),
+        help_text=_("Business date booked, e.g. 2026-01-15"),
+    )
+    status = models.CharField(
+        verbose_name=_("status"),
+        max_length=10,
+        choices=VoucherStatus.choices,
+        default=VoucherStatus.PENDING,
+        help_text=_("e.g. posted"),
+    )
+    total_gain_loss = models.DecimalField(
+        verbose_name=_("net gain (+) / loss (−), CNY"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Sum of its lines, e.g. -12.34"),
+    )
+    payload = models.JSONField(
+        verbose_name=_("voucher payload"),
+        default=dict,
+        blank=True,
+        help_text=_('The GL_VOUCHER model sent, e.g. {"FDate": "2026-01-15", ...}'),
+    )
+    kingdee_id = models.CharField(
+        verbose_name=_("Kingdee voucher id"),
+        max_length=50,
+        blank=True,
+        help_text=_("FVOUCHERID, e.g. 100234"),
+    )
+    kingdee_number = models.CharField(
+        verbose_name=_("Kingdee voucher no."),
+        max_length=100,
+        blank=True,
+        help_text=_("e.g. JZ000012"),
+    )
+    error = models.TextField(
+        verbose_name=_("last error"),
+        blank=True,
+        help_text=_("What Kingdee said, e.g. 科目不存在"),
+    )
+    posted_at = models.DateTimeField(
+        verbose_name=_("posted at"),
+        null=True,
+        blank=True,
+        help_text=_("e.g. 2026-01-16 01:00"),
+    )
+
+    class Meta:
+        ordering = ("-voucher_date", "key")
+        verbose_name = _("FX difference voucher")
+        verbose_name_plural = _("FX difference vouchers")
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.get_status_display()})"
+
+
+class FxDifference(TimeStampedModel):
+    """汇兑差异: for one line of a foreign-currency document, the CNY booked in Kingdee at the
+    finance rate (财务汇率) against the CNY at the business rate shown in Jushuitan (业务汇率).
+    `difference` = business CNY − finance CNY; `gain_loss` is the effect on profit (sales:
+    the difference; returns and purchases: its opposite)."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("e.g. demo"),
+    )
+    kind = models.CharField(
+        verbose_name=_("document kind"),
+        max_length=12,
+        choices=FxDocumentKind.choices,
+        help_text=_("e.g. sale"),
+    )
+    document = models.ForeignKey(
+        "flows.SyncDocument",
+        verbose_name=_("synced document"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The portal document (sales); blank for purchases read from Kingdee"),
+    )
+    kingdee_form = models.CharField(
+        verbose_name=_("Kingdee form"),
+        max_length=40,
+        help_text=_("e.g. SAL_OUTSTOCK"),
+    )
+    kingdee_bill_no = models.CharField(
+        verbose_name=_("Kingdee bill no."),
+        max_length=100,
+        db_index=True,
+        help_text=_("e.g. JSTXS1024"),
+    )
+    line_no = models.PositiveIntegerField(
+        verbose_name=_("line"),
+        help_text=_("1-based line of the bill, e.g. 1"),
+    )
+    platform_order_no = models.CharField(
+        verbose_name=_("platform order no."),
+        max_length=100,
+        blank=True,
+        db_index=True,
+        help_text=_("e.g. 112-0000001-0000001"),
+    )
+    org_number = models.CharField(
+        verbose_name=_("organisation"),
+        max_length=50,
+        help_text=_("e.g. 100"),
+    )
+    material_number = models.CharField(
+        verbose_name=_("material"),
+        max_length=80,
+        blank=True,
+        help_text=_("e.g. SKU-PB-1001"),
+    )
+    business_date = models.DateField(
+        verbose_name=_("business date"),
+        help_text=_("The bill's date, e.g. 2026-01-15"),
+    )
+    currency = models.CharField(
+        verbose_name=_("currency"),
+        max_length=3,
+        help_text=_("e.g. USD"),
+    )
+    amount = models.DecimalField(
+        verbose_name=_("amount (currency)"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("The line amount in the document currency, e.g. 58.24"),
+    )
+    finance_rate = models.DecimalField(
+        verbose_name=_("finance rate"),
+        max_digits=20,
+        decimal_places=10,
+        help_text=_("CNY per unit booked on the Kingdee bill (FExchangeRate), e.g. 7.1225"),
+    )
+    business_rate = models.DecimalField(
+        verbose_name=_("business rate"),
+        max_digits=20,
+        decimal_places=10,
+        help_text=_("CNY per unit shown in Jushuitan, e.g. 7.18"),
+    )
+    business_rate_date = models.DateField(
+        verbose_name=_("business rate date"),
+        null=True,
+        blank=True,
+        help_text=_("The date whose business rate was used, e.g. 2026-01-01"),
+    )
+    finance_cny = models.DecimalField(
+        verbose_name=_("CNY at finance rate"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("amount × finance rate, to the cent, e.g. 414.81"),
+    )
+    business_cny = models.DecimalField(
+        verbose_name=_("CNY at business rate"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("amount × business rate, to the cent, e.g. 418.16"),
+    )
+    difference = models.DecimalField(
+        verbose_name=_("difference (business − finance)"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("e.g. 3.35"),
+    )
+    gain_loss = models.DecimalField(
+        verbose_name=_("gain (+) / loss (−)"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("Effect on profit, e.g. 3.35"),
+    )
+    voucher = models.ForeignKey(
+        FxVoucher,
+        verbose_name=_("voucher"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lines",
+        help_text=_("The GL voucher that posted it; blank = not posted yet"),
+    )
+
+    class Meta:
+        ordering = ("-business_date", "kingdee_bill_no", "line_no")
+        verbose_name = _("FX difference")
+        verbose_name_plural = _("FX differences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("integration", "kingdee_form", "kingdee_bill_no", "line_no"),
+                name="finance_fxdiff_one_per_line",
+            )
+        ]
+        indexes = [models.Index(fields=("integration", "voucher", "business_date"))]
+
+    def __str__(self) -> str:
+        return f"{self.kingdee_bill_no}#{self.line_no} {self.currency} {self.gain_loss}"
+
+
+class ReconciliationRun(TimeStampedModel):
+    """库存对账: one comparison of on-hand stock per material × warehouse between Kingdee
+    (STK_Inventory) and Jushuitan (K1). Accuracy = matching lines / compared lines."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("e.g. demo"),
+    )
+    trigger = models.CharField(
+        verbose_name=_("trigger"),
+        max_length=10,
+        choices=RunTrigger.choices,
+        default=RunTrigger.MANUAL,
+        help_text=_("e.g. schedule"),
+    )
+    status = models.CharField(
+        verbose_name=_("status"),
+        max_length=10,
+        choices=RunStatus.choices,
+        default=RunStatus.RUNNING,
+        help_text=_("e.g. done"),
+    )
+    finished_at = models.DateTimeField(
+        verbose_name=_("finished at"),
+        null=True,
+        blank=True,
+        help_text=_("e.g. 2026-01-16 02:00"),
+    )
+    compared = models.PositiveIntegerField(
+        verbose_name=_("lines compared"),
+        default=0,
+        help_text=_("e.g. 120"),
+    )
+    matched = models.PositiveIntegerField(
+        verbose_name=_("lines matching"),
+        default=0,
+        help_text=_("e.g. 119"),
+    )
+    accuracy = models.DecimalField(
+        verbose_name=_("accuracy (%)"),
+        max_digits=7,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("matching / compared × 100, rounded down, e.g. 99.166"),
+    )
+    target = models.DecimalField(
+        verbose_name=_("target (%)"),
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("99.5"),
+        help_text=_("e.g. 99.5"),
+    )
+    below_target = models.BooleanField(
+        verbose_name=_("below target"),
+        default=False,
+        help_text=_("True when an alert was raised"),
+    )
+    notes = models.TextField(
+        verbose_name=_("notes"),
+        blank=True,
+        help_text=_("What could not be compared, e.g. warehouse 20009 has no mapping"),
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("reconciliation run")
+        verbose_name_plural = _("reconciliation runs")
+        indexes = [models.Index(fields=("integration", "created_at"))]
+
+    def __str__(self) -> str:
+        return f"{self.integration} {self.created_at:%Y-%m-%d %H:%M} {self.accuracy}%"
+
+    @property
+    def mismatches(self) -> int:
+        return self.compared - self.matched
+
+
+class ReconciliationLine(models.Model):
+    """One material × warehouse of a run: both quantities and whether they match."""
+
+    run = models.ForeignKey(
+        ReconciliationRun,
+        verbose_name=_("run"),
+        on_delete=models.CASCADE,
+        related_name="lines",
+    )
+    material_number = models.CharField(
+        verbose_name=_("material"),
+        max_length=80,
+        blank=True,
+        help_text=_("Kingdee material FNumber, e.g. SKU-PB-1001"),
+    )
+    sku_id = models.CharField(
+        verbose_name=_("SKU"),
+        max_length=80,
+        blank=True,
+        help_text=_("Jushuitan sku_id, e.g. SKU-PB-1001"),
+    )
+    stock_number = models.CharField(
+        verbose_name=_("Kingdee warehouse"),
+        max_length=80,
+        help_text=_("BD_STOCK FNumber, e.g. 20001"),
+    )
+    wms_co_id = models.CharField(
+        verbose_name=_("Jushuitan warehouse"),
+        max_length=32,
+        blank=True,
+        help_text=_("e.g. 20001"),
+    )
+    wh_id = models.PositiveSmallIntegerField(
+        verbose_name=_("sub-warehouse"),
+        default=1,
+        help_text=_("e.g. 1"),
+    )
+    kingdee_qty = models.DecimalField(
+        verbose_name=_("Kingdee quantity"),
+        max_digits=18,
+        decimal_places=3,
+        default=Decimal("0"),
+        help_text=_("e.g. 500"),
+    )
+    jushuitan_qty = models.DecimalField(
+        verbose_name=_("Jushuitan quantity"),
+        max_digits=18,
+        decimal_places=3,
+        default=Decimal("0"),
+        help_text=_("e.g. 497"),
+    )
+    difference = models.DecimalField(
+        verbose_name=_("difference (Jushuitan − Kingdee)"),
+        max_digits=18,
+        decimal_places=3,
+        default=Decimal("0"),
+        help_text=_("e.g. -3"),
+    )
+    matched = models.BooleanField(
+        verbose_name=_("matches"),
+        default=True,
+        db_index=True,
+    )
+    note = models.CharField(
+        verbose_name=_("note"),
+        max_length=200,
+        blank=True,
+        help_text=_("e.g. SKU has no Kingdee material (M4)"),
+    )
+
+    class Meta:
+        ordering = ("run", "matched", "stock_number", "material_number", "sku_id")
+        verbose_name = _("reconciliation line")
+        verbose_name_plural = _("reconciliation lines")
+
+    def __str__(self) -> str:
+        return f"{self.material_number or self.sku_id}@{self.stock_number}: {self.difference}"

@@ -1,0 +1,46 @@
+"""Celery tasks of finance (thin: load, call the service). One failing integration is logged
+and the loop goes on with the next."""
+
+import logging
+
+from celery import shared_task
+
+from connectors.models import Integration
+
+from .choices import RunTrigger
+from .fx_differences import fx_run
+from .reconciliation import reconciliation_run
+
+logger = logging.getLogger(__name__)
+
+
+def _integrations(integration_id: int | None):
+    rows = Integration.objects.filter(enabled=True).select_related("kingdee", "jushuitan")
+    return rows.filter(pk=integration_id) if integration_id else rows
+
+
+@shared_task(name="finance.tasks.reconcile", acks_late=True, ignore_result=True)
+def reconcile(integration_id: int | None = None, trigger: str = RunTrigger.SCHEDULE) -> list:
+    """K1: reconcile inventory (every enabled integration, or one)."""
+    done = []
+    for integration in _integrations(integration_id):
+        try:
+            run = reconciliation_run(integration=integration, trigger=trigger)
+            done.append(
+                {"integration": integration.code, "run": run.pk, "accuracy": str(run.accuracy)}
+            )
+        except Exception:
+            logger.exception("reconciliation of %s failed", integration)
+    return done
+
+
+@shared_task(name="finance.tasks.fx_differences", acks_late=True, ignore_result=True)
+def fx_differences(integration_id: int | None = None) -> list:
+    """F6.1: collect FX differences of the last week and post the vouchers up to yesterday."""
+    done = []
+    for integration in _integrations(integration_id):
+        try:
+            done.append({"integration": integration.code, **fx_run(integration=integration)})
+        except Exception:
+            logger.exception("FX differences of %s failed", integration)
+    return done

@@ -1,0 +1,17 @@
+"""Finance pages, mounted at /finance/: reconciliation trend and exports, export chain."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "finance"
+
+urlpatterns = [
+    path("reconciliation/", views.reconciliation_trend, name="reconciliation"),
+    path(
+        "reconciliation/<int:pk>/mismatches.<slug:fmt>",
+        views.reconciliation_export,
+        name="reconciliation-export",
+    ),
+    path("export-chain/", views.export_chain, name="export-chain"),
+]
