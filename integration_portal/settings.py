@@ -7,6 +7,7 @@ PORTAL_ENCRYPTION_KEY; the same module serves both (no production-only module).
 See .env.example for every variable.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -134,7 +135,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # readers run beside the writer.
     # Tests use a file too (not the in-memory default), so the live server, Celery worker
     # threads and the test each have their own connection, as in production.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+    # One file per test process, so two runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
