@@ -51,8 +51,7 @@ def test_checklist_items_turn_with_the_configuration(demo_integration):
     )
     demo_integration.refresh_from_db()
     items = by_code(demo_integration)
-    assert items["G5"].status == "missing" and any(
-        "FX" in d or "fx" in d.lower() for d in items["G5"].details
-    )
+    assert items["G5"].status == "missing" and len(items["G5"].details) == 1
+    assert items["G5"].details[0].startswith("100:")
     assert items["G4"].status == "missing"
     assert items["G6"].status == "ok" and "10001" in " ".join(items["G6"].details)
