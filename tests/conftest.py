@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.flows",
     "tests.fixtures.monitoring",
     "tests.fixtures.operations",
+    "tests.fixtures.warehouse",
 ]

@@ -11,4 +11,19 @@ urlpatterns = [
         name="push-sales-outbound",
     ),
     path("jushuitan/order/refund", push_view("sales_return").as_view(), name="push-sales-return"),
+    path(
+        "kdcloud/purchase/inbound",
+        push_view("purchase_inbound").as_view(),
+        name="push-purchase-inbound",
+    ),
+    path(
+        "kdcloud/purchase/return",
+        push_view("purchase_return").as_view(),
+        name="push-purchase-return",
+    ),
+    path(
+        "kdcloud/inventory/adjust",
+        push_view("inventory_adjust").as_view(),
+        name="push-inventory-adjust",
+    ),
 ]

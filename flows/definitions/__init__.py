@@ -10,6 +10,10 @@ _REGISTRY: dict[str, FlowDefinition] = {}
 FLOW_MODULES = (
     "flows.definitions.sales_outbound",
     "flows.definitions.sales_return",
+    "flows.definitions.purchase_inbound",
+    "flows.definitions.purchase_return",
+    "flows.definitions.transfer",
+    "flows.definitions.inventory_adjust",
 )
 
 
