@@ -406,11 +406,14 @@ class JushuitanDocumentFlow(FlowDefinition):
                     row = rows.get(step["key"])
                     yield doc, self._row_outcome(step, row)
                 return
-            for doc, step in items:
+            for doc, step in items:  # one call per document: settle each on its own
                 try:
                     row = ctx.jushuitan.upload_other_inout(step["body"])
                 except BusinessError as exc:
                     yield doc, (self._remote_problem(step, exc), False)
+                    continue
+                except (TransientError, AuthError) as exc:
+                    yield doc, (self._remote_problem(step, exc), isinstance(exc, UnknownOutcome))
                     continue
                 yield doc, self._row_outcome(step, row)
         except (TransientError, AuthError) as exc:
