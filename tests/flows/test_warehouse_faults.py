@@ -7,8 +7,8 @@ import pytest
 
 from flows.choices import DocumentState as S
 from flows.choices import FlowCode
-from monitoring.models import Event
 from flows.models import Flow, SyncDocument
+from monitoring.models import Event
 from sandbox import faults
 
 pytestmark = pytest.mark.django_db(transaction=True)
