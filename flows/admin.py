@@ -51,6 +51,7 @@ class SyncDocumentAdmin(admin.ModelAdmin):
         "last_error_class",
         "attempts",
         "updated_at",
+        "progress_note",
     )
     list_filter = ("state", "flow__code", "last_error_class", "integration")
     search_fields = ("=platform_order_no", "=kingdee_bill_no", "=source_key", "=sku_keys__sku")
@@ -78,6 +79,7 @@ class SyncDocumentAdmin(admin.ModelAdmin):
         "synced_at",
         "platform_order_no",
         "kingdee_bill_no",
+        "progress_note",
     )
     exclude = ("claim_token", "claimed_until", "progress")
     actions = ("retry", "ignore")

@@ -350,6 +350,11 @@ def _process_batch(
             except Problem as problem:
                 settle.problem(doc, problem)
                 continue
+            except (TransientError, AuthError, BusinessError) as exc:
+                # A lookup while mapping (e.g. a remote id) failed: classify it like a load
+                # failure, so a timeout is retried instead of blocking the document.
+                settle.problem(doc, _remote_problem(exc, stage="transform"))
+                continue
             except Exception as exc:
                 logger.exception("flow %s: preparing %s failed", ctx.flow, doc.source_key)
                 settle.problem(doc, _internal(exc, stage="transform"))

@@ -333,6 +333,12 @@ class SyncDocument(TimeStampedModel):
         """One open problem per source record: tickets are keyed by this."""
         return self.idempotency_key
 
+    @property
+    def progress_note(self) -> str:
+        """What a multi-step write has done so far, for people (e.g. a transfer "half moved":
+        the outbound leg landed, the inbound leg is missing); set by the flow in progress."""
+        return str((self.progress or {}).get("note") or "")
+
 
 class DocumentSku(models.Model):
     """A SKU a document carries, for search by SKU (O3)."""

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.monitoring",
     "tests.fixtures.operations",
     "tests.fixtures.masterdata",
+    "tests.fixtures.warehouse",
 ]

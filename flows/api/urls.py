@@ -16,4 +16,19 @@ urlpatterns = [
         push_view("material_sync").as_view(),
         name="push-material-sync",
     ),
+    path(
+        "kdcloud/purchase/inbound",
+        push_view("purchase_inbound").as_view(),
+        name="push-purchase-inbound",
+    ),
+    path(
+        "kdcloud/purchase/return",
+        push_view("purchase_return").as_view(),
+        name="push-purchase-return",
+    ),
+    path(
+        "kdcloud/inventory/adjust",
+        push_view("inventory_adjust").as_view(),
+        name="push-inventory-adjust",
+    ),
 ]

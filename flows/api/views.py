@@ -185,6 +185,68 @@ _PUSH_VIEWS = {
             },
         },
     ),
+    "purchase_inbound": (
+        "Push audited purchase inbounds (F4 purchase inbound)",
+        "Kingdee STK_InStock bills (audited; query keys such as FSupplierId.FNumber, or the Save "
+        "model with FInStockEntry rows) become confirmed Jushuitan purchase-in documents; sales "
+        "outbounds held for their materials are released.",
+        {
+            "FBillNo": "CGRK00012",
+            "FDocumentStatus": "C",
+            "FSupplierId": {"FNumber": "SUP001"},
+            "F_PAEZ_ExpectedArrival": "2026-05-20",
+            "F_PAEZ_TariffRate": "5",
+            "F_PAEZ_LogisticsMode": "sea",
+            "FInStockEntry": [
+                {
+                    "FMaterialId": {"FNumber": "SKU-PB-1001"},
+                    "FStockId": {"FNumber": "20001"},
+                    "FRealQty": 100,
+                    "FTaxPrice": "62.00",
+                    "FEntryTaxRate": "13",
+                    "FPOOrderNo": "CGDD000123",
+                }
+            ],
+        },
+    ),
+    "purchase_return": (
+        "Push audited purchase returns (F5 purchase returns)",
+        "Kingdee PUR_MRB bills (audited, with FPURMRBENTRY rows) become confirmed Jushuitan "
+        "purchase-out documents; the return reason is written back to the PUR_MRB.",
+        {
+            "FBillNo": "CGTL00007",
+            "FDocumentStatus": "C",
+            "FSupplierID": {"FNumber": "SUP001"},
+            "FMRREASON": "来料不良",
+            "FPURMRBENTRY": [
+                {
+                    "FMATERIALID": {"FNumber": "SKU-PB-1001"},
+                    "FSTOCKID": {"FNumber": "20001"},
+                    "FRMREALQTY": 5,
+                    "FTAXPRICE": "62.00",
+                }
+            ],
+        },
+    ),
+    "inventory_adjust": (
+        "Push Kingdee inventory adjustments (F8.3)",
+        "Kingdee other-inbound (STK_MISCELLANEOUS) and other-outbound (STK_MisDelivery) bills, "
+        'audited, with FEntity rows; name the form in "FormId". They become confirmed Jushuitan '
+        "other-in / other-out documents.",
+        {
+            "FormId": "STK_MisDelivery",
+            "FBillNo": "QTCKD00003",
+            "FDocumentStatus": "C",
+            "FNote": "样品领用",
+            "FEntity": [
+                {
+                    "FMaterialId": {"FNumber": "SKU-PB-1001"},
+                    "FStockId": {"FNumber": "20001"},
+                    "FQty": 2,
+                }
+            ],
+        },
+    ),
 }
 
 

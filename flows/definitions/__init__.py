@@ -13,6 +13,10 @@ FLOW_MODULES = (
     "flows.definitions.material_sync",
     "flows.definitions.master_data",
     "flows.definitions.stock_count",
+    "flows.definitions.purchase_inbound",
+    "flows.definitions.purchase_return",
+    "flows.definitions.transfer",
+    "flows.definitions.inventory_adjust",
 )
 
 

@@ -27,6 +27,10 @@ DEFAULTS = {
     "VERIFY_GATEWAY_SIGNATURE": "true",
     # Largest BatchSave accepted (our choice; Kingdee documents none).
     "BATCH_MAX_MODELS": "1000",
+    # Custom fields whose lock property (锁定性) leaves them editable after audit, as a tenant
+    # sets them up in BOS for write-backs: a Save by FID whose NeedUpDateFields name only these
+    # is accepted on an audited bill and changes nothing else. Comma separated, any case.
+    "EDITABLE_AFTER_AUDIT": "F_PAEZ_ReturnReason,F_PAEZ_JstDocNo",
 }
 
 
@@ -47,6 +51,7 @@ class SandboxSettings:
     auto_audit_failure: str
     verify_gateway_signature: bool
     batch_max_models: int
+    editable_after_audit: frozenset[str] = frozenset()
 
 
 def current() -> SandboxSettings:
@@ -63,4 +68,7 @@ def current() -> SandboxSettings:
         auto_audit_failure=_env("AUTO_AUDIT_FAILURE").strip().lower(),
         verify_gateway_signature=_env("VERIFY_GATEWAY_SIGNATURE").lower() in ("1", "true", "yes"),
         batch_max_models=int(_env("BATCH_MAX_MODELS")),
+        editable_after_audit=frozenset(
+            x.strip().lower() for x in _env("EDITABLE_AFTER_AUDIT").split(",") if x.strip()
+        ),
     )

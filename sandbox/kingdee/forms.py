@@ -193,7 +193,8 @@ _add(
         | _keys(
             "FEntryID FRowType FMaterialId FUnitID FRealQty FPriceUnitID FPrice FTaxPrice "
             "FEntryTaxRate FStockId FStockLocId FGiveAway FNote FProduceDate FExpiryDate "
-            "FSupplierLot FRemainInStockUnitId FRemainInStockQty FBaseUnitQty FAmount FAllAmount"
+            "FSupplierLot FRemainInStockUnitId FRemainInStockQty FBaseUnitQty FAmount FAllAmount "
+            "FPOOrderNo FSRCBillNo FSRCBillTypeId"
         ),
         required_header=(
             ("fstockorgid", "收料组织"),

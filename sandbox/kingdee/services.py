@@ -361,6 +361,8 @@ def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
                 [Message(f"{spec.name}不存在或已被删除（内码{pk}）。", None, dindex, MSG_NOT_FOUND)]
             )
         if existing.document_status not in EDITABLE_STATUSES:
+            if _editable_after_audit(header, options):
+                return _update_unlocked_fields(spec, existing, header)
             raise ModelRejected(
                 [_status_message(spec, existing.bill_no, existing.document_status, "修改", dindex)]
             )
@@ -507,6 +509,26 @@ def _voucher_balance(rows: list[dict], dindex: int) -> list[Message]:
             dindex,
         )
     ]
+
+
+def _editable_after_audit(header: dict, options) -> bool:
+    """A Save on an audited bill is accepted only when NeedUpDateFields names fields that the
+    tenant left unlocked after audit (conf EDITABLE_AFTER_AUDIT) and the model sets no other."""
+    unlocked = conf.current().editable_after_audit
+    wanted = {k for k in options.need_update_fields if k != "fid"}
+    given = {k for k in header if k != "fid"}
+    return bool(wanted) and wanted <= unlocked and given <= wanted
+
+
+def _update_unlocked_fields(spec, bill: KdBill, header: dict) -> KdBill:
+    fields = {k: v for k, v in header.items() if k != "fid"}
+    bill.fields = {**bill.fields, **fields}
+    bill.save(update_fields=["fields", "modified_at"])
+    for key, value in fields.items():
+        KdBillCustomField.objects.update_or_create(
+            bill=bill, key=key, defaults={"form_id": spec.form_id, "value": str(_ref(value))[:255]}
+        )
+    return bill
 
 
 def _merge_entries(

@@ -1,0 +1,91 @@
+"""F8.3 Inventory adjustments made in Kingdee (库存调整): audited other-inbound
+(STK_MISCELLANEOUS, 其他入库单) and other-outbound (STK_MisDelivery, 其他出库单) bills reach
+Jushuitan as other-in / other-out documents, confirmed, so stock moves the same way there
+(REQUIREMENTS F8.3, field-maps.md §5c). Pushed to `POST /kdcloud/inventory/adjust` or polled.
+
+One Jushuitan document per bill and warehouse, external id `<FBillNo>-<stock>-QTIN|QTOUT`.
+Bills the portal itself wrote from Jushuitan stock counts (F8.1, bill nos. ending `-PY` / `-PK`,
+field-maps.md §7) are kept as filtered: sending them back would count the same gain or loss
+twice. The patterns are the flow setting `skip_bill_patterns`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.utils.translation import gettext as _
+
+from ..choices import FlowCode
+from . import register
+from .base import FlowContext
+from .jushuitan_common import FORM, JushuitanDocumentFlow, SourceForm, quantity
+
+_ENTRY = {
+    "material": "FMaterialId.FNumber",
+    "stock": "FStockId.FNumber",
+    "qty": "FQty",
+}
+OTHER_IN = SourceForm(
+    form_id="STK_MISCELLANEOUS",
+    entry_key="FEntity",
+    header={"note": "FNote"},
+    entry=dict(_ENTRY),
+    required_entry=("material", "stock", "qty"),
+)
+OTHER_OUT = SourceForm(
+    form_id="STK_MisDelivery",
+    entry_key="FEntity",
+    header={"note": "FNote"},
+    entry=dict(_ENTRY),
+    required_entry=("material", "stock", "qty"),
+)
+DIRECTIONS = {"stk_miscellaneous": ("in", "QTIN"), "stk_misdelivery": ("out", "QTOUT")}
+DEFAULT_SKIP = [r"-P[YK]$"]
+
+
+@register
+class InventoryAdjust(JushuitanDocumentFlow):
+    code = FlowCode.INVENTORY_ADJUST
+    forms = (OTHER_IN, OTHER_OUT)
+
+    def filter_reason(self, ctx: FlowContext, bill: dict) -> str:
+        for pattern in ctx.setting("skip_bill_patterns", DEFAULT_SKIP):
+            if re.search(pattern, bill.get("FBillNo") or ""):
+                return _(
+                    "bill %(no)s was written by the portal from a Jushuitan stock count (F8.1)"
+                ) % {"no": bill.get("FBillNo")}
+        return ""
+
+    def build_steps(self, ctx: FlowContext, document) -> list[dict]:
+        bill = document.source_payload
+        number = bill["FBillNo"]
+        direction, tag = DIRECTIONS[bill[FORM].lower()]
+        label = _("other-in") if direction == "in" else _("other-out")
+        remark = str(bill.get("note") or "").strip() or f"K3 {bill[FORM]} {number}"
+        steps = []
+        for stock, entries in self.split_by_stock(document).items():
+            key = f"{number}-{stock}-{tag}"
+            steps.append(
+                {
+                    "kind": "other_inout",
+                    "key": key,
+                    "label": label,
+                    "body": {
+                        "type": direction,
+                        "external_id": key,
+                        "wms_co_id": self.wms(ctx, stock),
+                        "warehouse": int(ctx.setting("jst_warehouse", 1)),
+                        "is_confirm": True,
+                        "drp_co_name": _("Kingdee inventory adjustment"),
+                        "remark": remark[:200],
+                        "items": [
+                            {
+                                "sku_id": self.sku(ctx, e["material"]),
+                                "qty": int(quantity(e["qty"], "FQty")),
+                            }
+                            for e in entries
+                        ],
+                    },
+                }
+            )
+        return steps

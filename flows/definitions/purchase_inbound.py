@@ -1,0 +1,148 @@
+"""F4 Purchase inbound (采购入库): audited Kingdee STK_InStock bills become Jushuitan
+purchase-in documents, confirmed, so Jushuitan's available stock rises; sales outbounds held
+for those materials (F2.4) are released (REQUIREMENTS F4.1, F4.2, field-maps.md §3a).
+
+One Jushuitan document covers one warehouse, so a bill with lines in several warehouses is
+split (external id `<FBillNo>-<stock>`; a single-warehouse bill keeps `<FBillNo>`). F4.2's
+fields: the PO no. (entry FPOOrderNo), supplier (M3 → Jushuitan's numeric supplier_id), the
+expected arrival date, tariff rate and logistics mode (custom header fields, configurable through
+the flow setting `source_keys`), the tax-inclusive purchase price and the VAT rate per line.
+Jushuitan's purchase-in has no fields for arrival, tariff or logistics [U]: they go into the
+remark, which Jushuitan shows on the document.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from ..choices import FlowCode
+from ..money import money
+from . import register
+from .base import FlowContext
+from .jushuitan_common import ENTRIES, JushuitanDocumentFlow, SourceForm, quantity
+
+STK_INSTOCK = SourceForm(
+    form_id="STK_InStock",
+    entry_key="FInStockEntry",
+    header={
+        "supplier": "FSupplierId.FNumber",
+        "note": "FNote",
+        "expected_arrival": "F_PAEZ_ExpectedArrival",
+        "tariff_rate": "F_PAEZ_TariffRate",
+        "logistics_mode": "F_PAEZ_LogisticsMode",
+    },
+    entry={
+        "material": "FMaterialId.FNumber",
+        "stock": "FStockId.FNumber",
+        "qty": "FRealQty",
+        "tax_price": "FTaxPrice",
+        "tax_rate": "FEntryTaxRate",
+        "po_no": "FPOOrderNo",
+    },
+    required_entry=("material", "stock", "qty"),
+)
+
+
+def _text(value) -> str:
+    return "" if value in (None, "") else str(value).strip()
+
+
+@register
+class PurchaseInbound(JushuitanDocumentFlow):
+    code = FlowCode.PURCHASE_INBOUND
+    forms = (STK_INSTOCK,)
+
+    def validate(self, ctx: FlowContext, document) -> None:
+        super().validate(ctx, document)
+        if not _text(document.source_payload.get("supplier")):
+            from .base import ValidationProblem
+
+            raise ValidationProblem(
+                _("The purchase inbound has no supplier (FSupplierId)."),
+                field_name="FSupplierId",
+            )
+
+    def build_steps(self, ctx: FlowContext, document) -> list[dict]:
+        bill = document.source_payload
+        number = bill["FBillNo"]
+        supplier_id = self.supplier_id(ctx, _text(bill.get("supplier")))
+        groups = self.split_by_stock(document)
+        steps = []
+        for stock, entries in groups.items():
+            po_nos = sorted({_text(e.get("po_no")) for e in entries if _text(e.get("po_no"))})
+            items = [
+                {
+                    "sku_id": self.sku(ctx, e["material"]),
+                    "qty": int(quantity(e["qty"], "FRealQty")),
+                    "price": str(money(e.get("tax_price"))),
+                    "tax_rate": str(Decimal(str(e.get("tax_rate") or 0)).normalize()),
+                    "remark": _("PO %(po)s") % {"po": _text(e.get("po_no"))}
+                    if _text(e.get("po_no"))
+                    else "",
+                }
+                for e in entries
+            ]
+            key = number if len(groups) == 1 else f"{number}-{stock}"
+            remark = " ".join(
+                part
+                for part in (
+                    f"K3 {number}",
+                    _("PO %(po)s") % {"po": ",".join(po_nos)} if po_nos else "",
+                    _("expected arrival %(d)s") % {"d": _text(bill.get("expected_arrival"))[:10]}
+                    if _text(bill.get("expected_arrival"))
+                    else "",
+                    _("tariff rate %(r)s%%") % {"r": _text(bill.get("tariff_rate"))}
+                    if _text(bill.get("tariff_rate"))
+                    else "",
+                    _("logistics %(m)s") % {"m": _text(bill.get("logistics_mode"))}
+                    if _text(bill.get("logistics_mode"))
+                    else "",
+                    _text(bill.get("note")),
+                )
+                if part
+            )
+            steps.append(
+                {
+                    "kind": "purchase_in",
+                    "key": key,
+                    "label": _("purchase-in"),
+                    "body": {
+                        "external_id": key,
+                        "is_confirm": True,
+                        "supplier_id": supplier_id,
+                        "wms_co_id": self.wms(ctx, stock),
+                        "warehouse": int(ctx.setting("jst_warehouse", 1)),
+                        "tax_rate": items[0]["tax_rate"],
+                        "remark": remark[:200],
+                        "items": items,
+                    },
+                }
+            )
+        return steps
+
+    def after_synced(self, ctx: FlowContext, documents) -> None:
+        """F4.1 / F2.4: stock arrived; sales outbounds held for these materials retry now."""
+        from ..engine import holds_release
+        from ..models import SyncDocument
+        from ..tasks import flow_process
+
+        materials = sorted(
+            {str(e["material"]) for d in documents for e in d.source_payload.get(ENTRIES, [])}
+        )
+        numbers = ", ".join(d.source_payload["FBillNo"] for d in documents)
+        released = holds_release(
+            integration_id=ctx.integration.pk,
+            materials=materials,
+            reason=_("Stock arrived: purchase inbound %(numbers)s reached Jushuitan.")
+            % {"numbers": numbers},
+        )
+        by_flow: dict[int, list[int]] = {}
+        for pk, flow_id in SyncDocument.objects.filter(pk__in=released).values_list(
+            "pk", "flow_id"
+        ):
+            by_flow.setdefault(flow_id, []).append(pk)
+        for flow_id, ids in by_flow.items():
+            transaction.on_commit(lambda f=flow_id, i=ids: flow_process.delay(f, i))
