@@ -42,12 +42,16 @@ def test_f9_1_suppliers_uploaded_to_jushuitan_and_resynced_on_change(
 
     remote = jushuitan_items.supplier("SUP900")
     assert remote["name"] == "宁波新能电池有限公司" and remote["enabled"] is True
+    # after_synced records the codes just after the state is settled: wait for it.
+    wait_until(
+        lambda: KnownCode.objects.filter(
+            integration=demo_integration, system="jushuitan", kind="supplier", code="SUP900"
+        ).exists(),
+        30,
+    )
     mapping = SupplierMapping.objects.get(integration=demo_integration, supplier_number="SUP900")
     assert mapping.jst_supplier_code == "SUP900"
     assert mapping.jst_supplier_id == remote["supplier_id"]
-    assert KnownCode.objects.filter(
-        integration=demo_integration, system="jushuitan", kind="supplier", code="SUP900"
-    ).exists()
     from mappings.selectors import jst_supplier_for
 
     assert jst_supplier_for(integration=demo_integration, supplier_number="SUP900") == "SUP900"
