@@ -28,9 +28,7 @@ def order(no: int) -> SourceRecord:
     )
 
 
-def test_pull_works_each_chunk_while_it_pages_and_asks_idle_workers_to_help(
-    test_flow, fake_target
-):
+def test_pull_works_each_chunk_while_it_pages_and_asks_idle_workers_to_help(test_flow, fake_target):
     """F2.1 / issue #11: GIVEN 1,200 new source records WHEN a run pulls them THEN documents
     of the first chunk are synced before the source is read to its end, a large chunk asks
     idle workers to help (fan-out), and every record lands exactly once."""
