@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -108,18 +108,31 @@ def scope_reason(flow: Flow, record: SourceRecord) -> str:
     return record.filter_reason
 
 
-def ingest(*, flow: Flow, records: Iterable[SourceRecord], via: str = "pull") -> list[int]:
-    """Store source records as SyncDocuments (new, or updated while not yet synced).
-    Returns the ids of documents that are new or changed and need work."""
+def ingest(
+    *,
+    flow: Flow,
+    records: Iterable[SourceRecord],
+    via: str = "pull",
+    on_chunk: Callable[[list[int]], None] | None = None,
+) -> list[int]:
+    """Store source records as SyncDocuments (new, or updated while not yet synced), 500 at
+    a time as they stream in. Returns the ids of documents that are new or changed and need
+    work; `on_chunk` gets them chunk by chunk (a pull works them while it pages on)."""
     touched: list[int] = []
     chunk: list[SourceRecord] = []
     for record in records:
         chunk.append(record)
         if len(chunk) >= 500:
-            touched.extend(_ingest_chunk(flow, chunk, via))
+            ids = _ingest_chunk(flow, chunk, via)
+            touched.extend(ids)
             chunk = []
+            if on_chunk is not None and ids:
+                on_chunk(ids)
     if chunk:
-        touched.extend(_ingest_chunk(flow, chunk, via))
+        ids = _ingest_chunk(flow, chunk, via)
+        touched.extend(ids)
+        if on_chunk is not None and ids:
+            on_chunk(ids)
     return touched
 
 
@@ -440,10 +453,10 @@ def _load(
     for doc in docs:
         doc.state = S.LOADING
         doc.attempts += 1
-    SyncDocument.objects.bulk_update(
-        docs, ["state", "attempts", "target_payload", "target_key", "progress"]
+        doc.updated_at = now
+    bulk_write(
+        docs, ["state", "attempts", "target_payload", "target_key", "progress", "updated_at"]
     )
-    SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).update(updated_at=now)
     try:
         results = definition.load(ctx, docs)
     except (TransientError, AuthError) as exc:
@@ -665,12 +678,14 @@ class _Settlement:
 
     def flush(self) -> None:
         docs = list(self.dirty.values())
+        now = timezone.now()
         for doc in docs:
             doc.claim_token = None
             doc.claimed_until = None
+            doc.updated_at = now
         with transaction.atomic():
             if docs:
-                SyncDocument.objects.bulk_update(
+                bulk_write(
                     docs,
                     [
                         "state",
@@ -692,7 +707,6 @@ class _Settlement:
                         "kingdee_bill_no",
                         "updated_at",
                     ],
-                    batch_size=500,
                 )
             for doc, shortage in self.holds:
                 _holds_open(doc, shortage)
@@ -734,6 +748,59 @@ def jsonable(extra: dict) -> dict:
             else str(value)
         )
     return out
+
+
+def bulk_write(docs: list[SyncDocument], fields: list[str]) -> None:
+    """Write these fields of many documents with few, cheap statements.
+
+    Django's bulk_update builds one CASE WHEN per field and row, which cost more than the
+    remote calls of a batch (pyinstrument: 8 ms per document). Here a field holding the same
+    value on every document is written by one UPDATE … WHERE id IN (…), and only the
+    fields that differ go row by row: on PostgreSQL as one UPDATE … FROM (VALUES …), elsewhere
+    through bulk_update."""
+    if not docs:
+        return
+    meta = SyncDocument._meta
+    uniform: dict[str, object] = {}
+    varying: list[str] = []
+    for name in fields:
+        attname = meta.get_field(name).attname
+        first = getattr(docs[0], attname)
+        if all(getattr(doc, attname) == first for doc in docs[1:]):
+            uniform[attname] = first
+        else:
+            varying.append(name)
+    ids = [doc.pk for doc in docs]
+    for start in range(0, len(ids), 1000):
+        if uniform:
+            SyncDocument.objects.filter(pk__in=ids[start : start + 1000]).update(**uniform)
+    if not varying:
+        return
+    if connection.vendor != "postgresql":
+        SyncDocument.objects.bulk_update(docs, varying, batch_size=500)
+        return
+    columns = [meta.get_field(name) for name in varying]
+    casts = ", ".join(f"%s::{field.db_type(connection)}" for field in columns)
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(f.column)} = v.{connection.ops.quote_name(f.column)}"
+        for f in columns
+    )
+    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
+    with connection.cursor() as cursor:
+        for start in range(0, len(docs), 500):
+            part = docs[start : start + 500]
+            rows = ", ".join([f"(%s::bigint, {casts})"] * len(part))
+            params: list = []
+            for doc in part:
+                params.append(doc.pk)
+                params.extend(
+                    f.get_db_prep_save(getattr(doc, f.attname), connection) for f in columns
+                )
+            cursor.execute(
+                f"UPDATE {meta.db_table} AS d SET {assignments} "  # noqa: S608 - names from _meta
+                f"FROM (VALUES {rows}) AS v(id, {names}) WHERE d.id = v.id",
+                params,
+            )
 
 
 # --- stock holds (F2.4) ---------------------------------------------------------------------
@@ -804,9 +871,22 @@ def holds_release(
 # --- pull, run, circuit breaker ----------------------------------------------------------------
 
 
-def pull(*, flow: Flow, catchup: bool = False, until: datetime | None = None) -> RunStats:
+def _counted(records: Iterable[SourceRecord], stats: RunStats) -> Iterator[SourceRecord]:
+    for record in records:
+        stats.pulled += 1
+        yield record
+
+
+def pull(
+    *,
+    flow: Flow,
+    catchup: bool = False,
+    until: datetime | None = None,
+    on_chunk: Callable[[list[int]], None] | None = None,
+) -> RunStats:
     """Pull the source from the watermark (minus the overlap) up to now, in windows no longer
-    than the definition allows; the stored watermark never moves backwards."""
+    than the definition allows; the stored watermark never moves backwards. Pages stream
+    into ingest (no whole-window lists), and `on_chunk` gets each ingested chunk's ids."""
     definition = definition_for(flow.code)
     stats = RunStats()
     if not definition.pullable:
@@ -824,10 +904,14 @@ def pull(*, flow: Flow, catchup: bool = False, until: datetime | None = None) ->
     cursor = start
     while cursor < now:
         end = min(cursor + window, now)
-        records = _extract_window(definition, ctx, start=cursor, end=end)
-        stats.pulled += len(records)
+        records = _counted(_extract_window(definition, ctx, start=cursor, end=end), stats)
         stats.ingested += len(
-            ingest(flow=flow, records=records, via="catch-up" if catchup else "pull")
+            ingest(
+                flow=flow,
+                records=records,
+                via="catch-up" if catchup else "pull",
+                on_chunk=on_chunk,
+            )
         )
         cursor = end
         if not catchup:
@@ -842,25 +926,32 @@ def pull(*, flow: Flow, catchup: bool = False, until: datetime | None = None) ->
 PULL_ATTEMPTS = 3
 
 
-def _extract_window(definition, ctx, *, start: datetime, end: datetime) -> list[SourceRecord]:
-    """Read one window; reads are idempotent, so a transient failure is retried a few times
-    (short backoff with jitter) before the run gives up and the circuit breaker counts it."""
+def _extract_window(definition, ctx, *, start: datetime, end: datetime) -> Iterator[SourceRecord]:
+    """Stream one window; reads are idempotent, so a transient failure restarts the window a
+    few times (short backoff with jitter) before the run gives up and the circuit breaker
+    counts it. Records streamed before the failure come again and are no-ops on ingest."""
     import time
 
     for attempt in range(1, PULL_ATTEMPTS + 1):
         try:
-            return list(definition.extract(ctx, start=start, end=end))
+            yield from definition.extract(ctx, start=start, end=end)
+            return
         except TransientError as exc:
             if attempt == PULL_ATTEMPTS:
                 raise
             delay = getattr(exc, "retry_after", None) or 0.5 * 2 ** (attempt - 1)
             time.sleep(min(float(delay), 5.0) * (1 + _rng.uniform(0, 0.2)))
-    return []
 
 
-def run_flow(*, flow: Flow, catchup: bool | None = None) -> RunStats:
+def run_flow(
+    *, flow: Flow, catchup: bool | None = None, fan_out: Callable[[], None] | None = None
+) -> RunStats:
     """One scheduled run: pull (with a catch-up pass when due), then process. Honors the
-    circuit breaker: a paused flow does nothing until its cool-down ends, then probes."""
+    circuit breaker: a paused flow does nothing until its cool-down ends, then probes.
+
+    Documents are worked while the pull pages on: each ingested chunk is processed at once
+    (the remote rate limit's waits are spent writing), and `fan_out` (when given) is called
+    first so that idle workers can claim batches of the same backlog alongside."""
     now = timezone.now()
     if not flow.enabled or not flow.integration.enabled:
         return RunStats(skipped="disabled")
@@ -868,8 +959,14 @@ def run_flow(*, flow: Flow, catchup: bool | None = None) -> RunStats:
         return RunStats(skipped="paused")
     stats = RunStats()
     Flow.objects.filter(pk=flow.pk).update(last_run_at=now)
+
+    def work(ids: list[int]) -> None:
+        if fan_out is not None and len(ids) > flow.batch_size:
+            fan_out()
+        stats.add(process(flow=flow, ids=ids))
+
     try:
-        stats.add(pull(flow=flow))
+        stats.add(pull(flow=flow, on_chunk=work))
         watermark = Watermark.objects.get(flow=flow)
         due = (
             catchup
@@ -881,7 +978,7 @@ def run_flow(*, flow: Flow, catchup: bool | None = None) -> RunStats:
             )
         )
         if due:
-            stats.add(pull(flow=flow, catchup=True))
+            stats.add(pull(flow=flow, catchup=True, on_chunk=work))
     except (TransientError, AuthError) as exc:
         _circuit_failure(flow, exc)
         stats.errors.append(str(exc))

@@ -184,7 +184,7 @@ def _text(value: Any) -> str:
             value = json.dumps(value, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
             value = repr(value)
-    return mask_text(value)[:_MAX_TEXT]
+    return mask_text(value, _MAX_TEXT)
 
 
 @receiver(remote_call, dispatch_uid="monitoring.record_remote_call")

@@ -303,10 +303,10 @@ class KingdeeClient:
                 system=SYSTEM,
                 operation=operation,
                 url=url,
-                request=mask_text(json.dumps(shown, ensure_ascii=False, default=str))[
-                    :MAX_OBSERVED_CHARS
-                ],
-                response=mask_text(text)[:MAX_OBSERVED_CHARS],
+                request=mask_text(
+                    json.dumps(shown, ensure_ascii=False, default=str), MAX_OBSERVED_CHARS
+                ),
+                response=mask_text(text, MAX_OBSERVED_CHARS),
                 status=status_code,
                 duration_ms=round((time.monotonic() - started) * 1000, 1),
                 error=mask_text(error),

@@ -100,17 +100,22 @@ class RateCache:
 
 def material_facts(ctx: FlowContext, numbers: set[str]) -> dict[str, dict]:
     """HS code, English name and declared price of materials (Kingdee custom fields), cached
-    for ten minutes so a batch costs at most one query."""
+    for ten minutes (and for the run in ctx.memo) so a batch costs at most one query."""
     hs_field, en_field = custom_field(ctx, "HSCode"), custom_field(ctx, "EnName")
     price_field = custom_field(ctx, "DeclaredPrice")
-    facts: dict[str, dict] = {}
+    # Per run first: one cache round trip per material and run, not per document.
+    known: dict[str, dict] = ctx.memo.setdefault("material_facts", {})
+    facts: dict[str, dict] = {n: known[n] for n in numbers if n in known}
     missing = []
-    for number in numbers:
-        hit = cache.get(f"kd:material:{ctx.integration.kingdee_id}:{number}")
+    wanted = [n for n in numbers if n not in known]
+    keys = {f"kd:material:{ctx.integration.kingdee_id}:{n}": n for n in wanted}
+    hits = cache.get_many(list(keys)) if keys else {}
+    for key, number in keys.items():
+        hit = hits.get(key)
         if hit is None:
             missing.append(number)
         else:
-            facts[number] = hit
+            facts[number] = known[number] = hit
     if missing:
         from connectors.kingdee.client import quote
 
@@ -125,7 +130,7 @@ def material_facts(ctx: FlowContext, numbers: set[str]) -> dict[str, dict]:
                 "english_name": str(row.get(en_field) or ""),
                 "declared_price": str(row.get(price_field) or ""),
             }
-            facts[row["FNumber"]] = fact
+            facts[row["FNumber"]] = known[row["FNumber"]] = fact
             cache.set(f"kd:material:{ctx.integration.kingdee_id}:{row['FNumber']}", fact, 600)
     return facts
 

@@ -165,6 +165,14 @@ class _BaseDataCache:
             )
         return self.rows[key]
 
+    def allows_negative(self, stock_number: str) -> bool:
+        row = self.get("BD_STOCK", stock_number)
+        return bool(row and _truthy(row.fields.get("fallowminusqty"), False))
+
+    def stock_name(self, stock_number: str) -> str:
+        row = self.get("BD_STOCK", stock_number)
+        return row.name if row else stock_number
+
     def usable(self, form_id: str, number: str) -> bool:
         row = self.get(form_id, number)
         return bool(
@@ -201,8 +209,12 @@ class SaveOptions:
 
 
 def save_models(spec: forms.FormSpec, models: list[dict], options: SaveOptions) -> Outcome:
-    outcome = Outcome()
     cache = _BaseDataCache()
+    if len(models) > 1:
+        bulk = _save_new_bills(spec, models, options, cache)
+        if bulk is not None:
+            return bulk
+    outcome = Outcome()
     keep_submitted = conf.current().auto_audit_failure == "keep_submitted"
     for dindex, model in enumerate(models):
         saved = None
@@ -226,6 +238,179 @@ def save_models(spec: forms.FormSpec, models: list[dict], options: SaveOptions) 
         outcome.successes.append({"Id": saved.pk, "Number": _number_of(saved), "DIndex": dindex})
         outcome.need_return.append(_need_return(spec, saved, options.need_return_fields))
     return outcome
+
+
+def _save_new_bills(
+    spec: forms.FormSpec, models: list[dict], options: SaveOptions, cache: _BaseDataCache
+) -> Outcome | None:
+    """BatchSave of new bills with their own numbers, written in bulk.
+
+    The same checks and outcome as saving model by model (each model succeeds or fails on
+    its own, messages carry its DIndex), with a few queries per batch instead of some twenty
+    per bill: the numbers already taken are read once, the stock rows of the batch are locked
+    once and the balances run in memory model by model, and bills, rows and custom fields are
+    inserted in bulk. Returns None when the batch needs the model-by-model path (updates,
+    bills to be numbered, transfers and counts, or a parallel request taking a number)."""
+    if not spec.is_bill or spec.stock_effect not in (forms.NONE, forms.IN, forms.OUT):
+        return None
+    prepared = []
+    for dindex, model in enumerate(models):
+        if not isinstance(model, dict):
+            return None
+        header, entries = split_model(spec, model)
+        if _pk_of(spec, header) or not _ref(header.get("fbillno")):
+            return None
+        header.pop("fid", None)
+        header.pop(spec.pk_key, None)
+        prepared.append((dindex, model, header, [dict(row) for row in entries or []]))
+    audit = options.auto_submit_audit
+    keep_submitted = conf.current().auto_audit_failure == "keep_submitted"
+    try:
+        with transaction.atomic():
+            return _write_new_bills(spec, prepared, options, cache, audit, keep_submitted)
+    except IntegrityError:
+        return None
+
+
+def _write_new_bills(spec, prepared, options, cache, audit, keep_submitted) -> Outcome:
+    outcome = Outcome()
+    numbers = [_ref(header.get("fbillno")) for _d, _m, header, _r in prepared]
+    taken = set(
+        KdBill.objects.filter(form_id=spec.form_id, bill_no__in=numbers).values_list(
+            "bill_no", flat=True
+        )
+    )
+    accepted = []
+    for dindex, model, header, rows in prepared:
+        problems = _check_bill(spec, header, rows, options, cache, dindex)
+        bill_no = _ref(header.get("fbillno"))
+        if bill_no in taken:
+            problems.append(_duplicate(bill_no, "FBillNo", dindex))
+        if problems:
+            outcome.errors.extend(problems)
+            continue
+        taken.add(bill_no)
+        values = _bill_values(spec, header, bill_no)
+        accepted.append((dindex, model, header, rows, values))
+    moves = audit and spec.stock_effect != forms.NONE
+    sign = -1 if spec.stock_effect == forms.OUT else 1
+    balances: dict[tuple[str, str, str], KdStockBalance] = {}
+    if moves:
+        keys = {
+            (
+                values["org_number"] or "100",
+                _ref(row.get(spec.stock_key)),
+                _ref(row.get("fmaterialid")),
+            )
+            for _d, _m, _h, rows, values in accepted
+            for row in rows
+        }
+        balances = _lock_balances(keys)
+    running = {key: balance.base_qty for key, balance in balances.items()}
+    now = timezone.now()
+    bills: list[KdBill] = []
+    rows_of: list[tuple[KdBill, list[dict], list[Decimal]]] = []
+    for dindex, model, _header, rows, values in accepted:
+        status, approved, applied = (
+            (DocumentStatus.AUDITED, now, []) if audit else (DocumentStatus.CREATED, None, [])
+        )
+        if moves:
+            org = values["org_number"] or "100"
+            trial = dict(running)
+            negatives = []
+            for seq, row in enumerate(rows, start=1):
+                key = (org, _ref(row.get(spec.stock_key)), _ref(row.get("fmaterialid")))
+                change = sign * (_decimal(row.get(spec.qty_key)) or Decimal("0"))
+                trial[key] += change
+                applied.append(change)
+                if trial[key] < 0 and not cache.allows_negative(key[1]):
+                    negatives.append((seq, key, trial[key]))
+            if negatives:
+                lines = ";".join(
+                    f"{spec.name}={values['bill_no']},序号={seq},负库存={_plain(qty)},"
+                    f"物料={key[2]},仓库={cache.stock_name(key[1])},批号="
+                    for seq, key, qty in negatives
+                )
+                outcome.errors.append(
+                    Message(
+                        f"更新库存出现异常情况，更新库存不成功！出现负库存，库存更新不成功。{lines}",
+                        None,
+                        dindex,
+                    )
+                )
+                if not keep_submitted:
+                    continue  # Save + Submit + Audit roll back together
+                status, approved, applied = DocumentStatus.SUBMITTED, None, []
+            else:
+                running = trial
+        bill = KdBill(
+            form_id=spec.form_id,
+            model=model,
+            document_status=status,
+            approved_at=approved,
+            **values,
+        )
+        bills.append(bill)
+        rows_of.append((bill, rows, applied))
+        outcome.successes.append({"Id": None, "Number": values["bill_no"], "DIndex": dindex})
+        outcome.need_return.append(None)
+    KdBill.objects.bulk_create(bills, batch_size=500)
+    if any(bill.pk is None for bill in bills):  # a backend without RETURNING
+        ids = dict(
+            KdBill.objects.filter(
+                form_id=spec.form_id, bill_no__in=[b.bill_no for b in bills]
+            ).values_list("bill_no", "id")
+        )
+        for bill in bills:
+            bill.pk = bill.id = ids[bill.bill_no]
+    entries, custom = [], []
+    for bill, rows, applied in rows_of:
+        for seq, row in enumerate(rows, start=1):
+            entries.append(
+                KdBillEntry(
+                    bill=bill,
+                    applied_qty=applied[seq - 1] if applied else Decimal("0"),
+                    **_entry_values(spec, seq, row),
+                )
+            )
+        custom.extend(_custom_fields(spec, bill, bill.fields))
+    KdBillEntry.objects.bulk_create(entries, batch_size=1000)
+    KdBillCustomField.objects.bulk_create(custom, batch_size=1000)
+    changed = []
+    for key, balance in balances.items():
+        if running[key] != balance.base_qty:
+            balance.base_qty, balance.updated_at = running[key], now
+            changed.append(balance)
+    KdStockBalance.objects.bulk_update(changed, ["base_qty", "updated_at"])
+    by_number = {bill.bill_no: bill for bill in bills}
+    for index, success in enumerate(outcome.successes):
+        bill = by_number[success["Number"]]
+        success["Id"] = bill.pk
+        outcome.need_return[index] = _need_return(spec, bill, options.need_return_fields)
+    return outcome
+
+
+def _lock_balances(keys) -> dict[tuple[str, str, str], KdStockBalance]:
+    """The stock rows (org, warehouse, material) of a batch, created when missing and locked
+    in a stable order (two batches touching the same rows cannot deadlock)."""
+    if not keys:
+        return {}
+    KdStockBalance.objects.bulk_create(
+        [KdStockBalance(org_number=o, stock_number=s, material_number=m) for o, s, m in keys],
+        ignore_conflicts=True,
+    )
+    wanted = set(keys)
+    query = KdStockBalance.objects.none()
+    for org, stock, material in sorted(keys):
+        query = query | KdStockBalance.objects.filter(
+            org_number=org, stock_number=stock, material_number=material
+        )
+    rows = query.select_for_update().order_by("pk")
+    return {
+        (b.org_number, b.stock_number, b.material_number): b
+        for b in rows
+        if (b.org_number, b.stock_number, b.material_number) in wanted
+    }
 
 
 def _number_of(row: KdBill | KdBaseData) -> str:
@@ -373,6 +558,53 @@ def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
         header = merged
     header.pop("fid", None)
     header.pop(spec.pk_key, None)
+    rows = _merge_entries(spec, existing, entries, options)
+    problems = _check_bill(spec, header, rows, options, cache, dindex)
+    bill_no = _ref(header.get("fbillno")) or (existing.bill_no if existing else "")
+    if (
+        bill_no
+        and KdBill.objects.filter(form_id=spec.form_id, bill_no=bill_no).exclude(pk=pk).exists()
+    ):
+        problems.append(_duplicate(bill_no, "FBillNo", dindex))
+    if problems:
+        raise ModelRejected(problems)
+    if not bill_no:
+        bill_no = _next_number(spec)
+    values = _bill_values(spec, header, bill_no)
+    try:
+        if existing is not None:
+            for name, value in values.items():
+                setattr(existing, name, value)
+            existing.model = {**existing.model, **model}
+            existing.save()
+            bill = existing
+        else:
+            bill = KdBill.objects.create(form_id=spec.form_id, model=model, **values)
+    except IntegrityError as exc:  # a parallel request took the number between check and write
+        raise ModelRejected([_duplicate(bill_no, "FBillNo", dindex)]) from exc
+    _write_entries(spec, bill, rows)
+    _write_custom_fields(spec, bill, header)
+    return bill
+
+
+def _bill_values(spec, header: dict, bill_no: str) -> dict:
+    """The stored columns of a bill whose header passed the checks (header gets its number
+    and default bill type)."""
+    header["fbillno"] = bill_no
+    if not header.get("fbilltypeid") and spec.bill_type:
+        header["fbilltypeid"] = {"fnumber": spec.bill_type}
+    org = _ref(header.get(spec.org_key)) or _ref(header.get("fstockorgid"))
+    return {
+        "bill_no": bill_no,
+        "bill_date": _parse_date(header.get("fdate")),
+        "org_number": org,
+        "fields": header,
+    }
+
+
+def _check_bill(spec, header: dict, rows: list[dict], options, cache, dindex) -> list[Message]:
+    """Every message the server gives for a bill's references, required fields and rows
+    (unusable references without IsVerifyBaseDataField are emptied, as the server does)."""
     problems: list[Message] = []
     # Header references and required fields.
     for key in [k for k in header if k in forms.REFERENCES or k.endswith("orgid")]:
@@ -401,7 +633,6 @@ def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
         ):
             problems.append(Message(f"字段“{label}”是必填项", forms.canonical(key), dindex))
     # Entry rows.
-    rows = _merge_entries(spec, existing, entries, options)
     if spec.entry_key and not rows:
         problems.append(
             Message(
@@ -460,40 +691,7 @@ def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
                 )
     if spec.form_id == "GL_VOUCHER" and rows:
         problems.extend(_voucher_balance(rows, dindex))
-    bill_no = _ref(header.get("fbillno")) or (existing.bill_no if existing else "")
-    if (
-        bill_no
-        and KdBill.objects.filter(form_id=spec.form_id, bill_no=bill_no).exclude(pk=pk).exists()
-    ):
-        problems.append(_duplicate(bill_no, "FBillNo", dindex))
-    if problems:
-        raise ModelRejected(problems)
-    if not bill_no:
-        bill_no = _next_number(spec)
-    header["fbillno"] = bill_no
-    if not header.get("fbilltypeid") and spec.bill_type:
-        header["fbilltypeid"] = {"fnumber": spec.bill_type}
-    org = _ref(header.get(spec.org_key)) or _ref(header.get("fstockorgid"))
-    values = {
-        "bill_no": bill_no,
-        "bill_date": _parse_date(header.get("fdate")),
-        "org_number": org,
-        "fields": header,
-    }
-    try:
-        if existing is not None:
-            for name, value in values.items():
-                setattr(existing, name, value)
-            existing.model = {**existing.model, **model}
-            existing.save()
-            bill = existing
-        else:
-            bill = KdBill.objects.create(form_id=spec.form_id, model=model, **values)
-    except IntegrityError as exc:  # a parallel request took the number between check and write
-        raise ModelRejected([_duplicate(bill_no, "FBillNo", dindex)]) from exc
-    _write_entries(spec, bill, rows)
-    _write_custom_fields(spec, bill, header)
-    return bill
+    return problems
 
 
 def _voucher_balance(rows: list[dict], dindex: int) -> list[Message]:
@@ -569,16 +767,7 @@ def _write_entries(spec, bill: KdBill, rows: list[dict]) -> None:
     existing = {e.pk: e for e in bill.entries.all()}
     new_rows = []
     for seq, row in enumerate(rows, start=1):
-        values = {
-            "seq": seq,
-            "material_number": _ref(row.get("fmaterialid")),
-            "stock_number": _ref(row.get(spec.stock_key)),
-            "dest_stock_number": _ref(row.get(spec.dest_stock_key)) if spec.dest_stock_key else "",
-            "qty": _decimal(row.get(spec.qty_key)) or Decimal("0")
-            if spec.qty_key
-            else Decimal("0"),
-            "fields": {k: v for k, v in row.items() if k != "fentryid"},
-        }
+        values = _entry_values(spec, seq, row)
         entry_id = int(_decimal(row.get("fentryid")) or 0)
         if entry_id in existing:
             KdBillEntry.objects.filter(pk=entry_id).update(**values)
@@ -587,17 +776,28 @@ def _write_entries(spec, bill: KdBill, rows: list[dict]) -> None:
     KdBillEntry.objects.bulk_create(new_rows)
 
 
+def _entry_values(spec, seq: int, row: dict) -> dict:
+    return {
+        "seq": seq,
+        "material_number": _ref(row.get("fmaterialid")),
+        "stock_number": _ref(row.get(spec.stock_key)),
+        "dest_stock_number": _ref(row.get(spec.dest_stock_key)) if spec.dest_stock_key else "",
+        "qty": _decimal(row.get(spec.qty_key)) or Decimal("0") if spec.qty_key else Decimal("0"),
+        "fields": {k: v for k, v in row.items() if k != "fentryid"},
+    }
+
+
+def _custom_fields(spec, bill: KdBill, header: dict) -> list[KdBillCustomField]:
+    return [
+        KdBillCustomField(bill=bill, form_id=spec.form_id, key=key, value=str(_ref(value))[:255])
+        for key, value in header.items()
+        if forms.CUSTOM_FIELD.match(key) and not isinstance(value, list)
+    ]
+
+
 def _write_custom_fields(spec, bill: KdBill, header: dict) -> None:
     bill.custom_fields.all().delete()
-    KdBillCustomField.objects.bulk_create(
-        [
-            KdBillCustomField(
-                bill=bill, form_id=spec.form_id, key=key, value=str(_ref(value))[:255]
-            )
-            for key, value in header.items()
-            if forms.CUSTOM_FIELD.match(key) and not isinstance(value, list)
-        ]
-    )
+    KdBillCustomField.objects.bulk_create(_custom_fields(spec, bill, header))
 
 
 def _next_number(spec: forms.FormSpec) -> str:

@@ -106,3 +106,16 @@ def test_log_filter_masks_secrets():
     text = mask_text('app_secret=abc123&access_token="Zq9tok" password: hunter2')
     assert "abc123" not in text and "Zq9tok" not in text and "hunter2" not in text
     assert text.startswith("app_secret=***")
+
+
+def test_mask_text_with_a_limit_masks_a_secret_straddling_the_cut():
+    """S3: a long remote-call text kept to its first characters never shows a secret cut in
+    two: the text is masked with a margin before the final cut."""
+    from core.logging import mask_text
+
+    text = "x" * 95 + 'app_secret="s3cr3tvalue0123456789"' + "y" * 500
+    shown = mask_text(text, 110)
+    assert len(shown) == 110
+    assert "s3cr3t" not in shown
+    assert shown.startswith("x" * 95 + "app_secret")
+    assert mask_text(text) == "x" * 95 + 'app_secret="***"' + "y" * 500

@@ -1,0 +1,858 @@
+"""Benchmark of F2 sales outbound (issues #6 and #11): shipped Jushuitan orders → audited
+Kingdee SAL_OUTSTOCK, the portal against a naive cron script, on PostgreSQL + Redis.
+
+Not a test. It builds a dedicated database (dropped and created again, so never point it at
+real data), starts the portal's web server (gunicorn serving the simulators, as `make run`
+does) and Celery workers as separate processes, sets up the demo integration
+(sandbox/demo_setup.py), seeds stock in the Kingdee simulator and writes shipped orders
+(1–5 lines each) straight into the Jushuitan simulator's tables. Then it measures:
+
+- throughput: wall time and documents/second from the first pull to the last audited bill,
+  with 1 and with 2 worker processes, and the remote calls per 1,000 documents (RemoteCall
+  rows, i.e. the remote_call signal, both systems, pages and batches included);
+- exactly once: bills per platform order no. in the Kingdee simulator (must be 1);
+- the naive script (query the orders, then Save + Submit + Audit one order at a time with
+  the same clients) over its own orders, the same figures;
+- peak RSS of a worker process while it syncs (psutil, sampled every 0.2 s);
+- latency shipped → audited with the 1-minute beat schedule (p95) and with a push to
+  POST /jushuitan/order/outbound (p95);
+- queries per document of the engine (CaptureQueriesContext around an in-process run),
+  optionally under pyinstrument (--profile).
+
+    .venv/bin/python bench/sales_outbound_bench.py --orders 10000 --runs 3
+
+bench/README.md explains the options and holds the latest figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_f2"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
+FORM = "SAL_OUTSTOCK"
+ORDER_NO_KEY = "f_paez_platformorderno"  # the sandbox stores custom header keys lower-cased
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=10_000, help="orders per throughput run")
+    parser.add_argument("--naive-orders", type=int, default=10_000, help="orders of the naive run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration (median)")
+    parser.add_argument("--naive-runs", type=int, default=1, help="runs of the naive script")
+    parser.add_argument(
+        "--workers", default="1,2", help="worker process counts to measure, e.g. 1,2"
+    )
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument("--latency-seconds", type=int, default=240, help="0 skips latency")
+    parser.add_argument("--latency-rate", type=float, default=2.0, help="orders/s shipped")
+    parser.add_argument("--push-orders", type=int, default=200, help="0 skips the push run")
+    parser.add_argument("--queries-orders", type=int, default=1000, help="0 skips the count")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument the query run")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+
+
+def prepare_environment() -> None:
+    """Environment of every process: this database and Redis db, production-like settings
+    (DEBUG off, so no query log) on plain HTTP, the simulators on."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "integration_portal.settings",
+            "DATABASE_URL": ARGS.database_url,
+            "REDIS_URL": ARGS.redis_url,
+            "PORTAL_SANDBOX_ENABLED": "true",
+            "PORTAL_DEBUG": "false",
+            "PORTAL_SSL_REDIRECT": "false",
+            "PORTAL_SECURE_COOKIES": "false",
+            "PORTAL_HSTS_SECONDS": "0",
+            "PORTAL_LOG_LEVEL": "WARNING",
+            "PORTAL_BASE_URL": f"http://127.0.0.1:{ARGS.port}",
+            "PORTAL_DB_CONN_MAX_AGE": "60",
+        }
+    )
+    # The development keys of .env (written by make) are fine for a benchmark.
+    dotenv = ROOT / ".env"
+    if dotenv.exists():
+        for line in dotenv.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key in ("PORTAL_SECRET_KEY", "PORTAL_ENCRYPTION_KEY"):
+                os.environ.setdefault(key, value.strip())
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    url = urlparse(ARGS.database_url)
+    name = url.path.lstrip("/")
+    admin = url._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    import redis
+
+    redis.Redis.from_url(ARGS.redis_url).flushdb()
+
+
+prepare_environment()
+recreate_database()
+
+import django
+
+django.setup()
+
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+# --- processes --------------------------------------------------------------------------------
+class Processes:
+    """The web server, workers and beat as child processes of this script."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
+        logfile = open(ROOT / "var" / f"bench-{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=logfile,
+            stderr=logfile,
+            start_new_session=True,
+        )
+        self.children[name] = proc
+        return proc
+
+    def stop(self, name: str) -> None:
+        proc = self.children.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.children):
+            self.stop(name)
+
+    def web(self) -> None:
+        self.start(
+            "web",
+            [
+                str(VENV_BIN / "gunicorn"),
+                "integration_portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{ARGS.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "8",
+                "--timeout",
+                "120",
+            ],
+        )
+        import requests
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base_url()}/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise SystemExit("the web server did not answer /healthz within 60 s")
+
+    def worker(self, concurrency: int) -> subprocess.Popen:
+        proc = self.start(
+            "worker",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "integration_portal",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                f"bench{concurrency}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+        )
+        self._wait_worker(proc, concurrency)
+        return proc
+
+    def beat(self) -> None:
+        self.start(
+            "beat",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "integration_portal",
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+                "--schedule",
+                str(ROOT / "var" / "bench-beat-schedule"),
+            ],
+        )
+
+    @staticmethod
+    def _wait_worker(proc: subprocess.Popen, concurrency: int) -> None:
+        import psutil
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit("the worker exited; see var/bench-worker.log")
+            if len(psutil.Process(proc.pid).children()) >= concurrency:
+                time.sleep(2)  # the pool is up; let it connect to the broker
+                return
+            time.sleep(0.2)
+        raise SystemExit("the worker pool did not start within 60 s")
+
+
+def base_url() -> str:
+    return f"http://127.0.0.1:{ARGS.port}"
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of the worker's pool processes (the prefork children that run tasks)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.main = psutil.Process(pid)
+        self.peak = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        while not self.stopped.is_set():
+            try:
+                for child in self.main.children(recursive=True):
+                    self.peak = max(self.peak, child.memory_info().rss)
+            except psutil.Error:
+                pass
+            self.stopped.wait(0.2)
+
+    def stop(self) -> int:
+        self.stopped.set()
+        self.join(timeout=2)
+        return self.peak
+
+
+# --- data ---------------------------------------------------------------------------------------
+def demo_setup():
+    from flows.choices import FlowCode
+    from flows.models import Flow
+    from sandbox.demo_setup import demo_integration_setup
+    from sandbox.jushuitan.models import ApiSettings
+
+    integration = demo_integration_setup(base_url=base_url())
+    settings = ApiSettings.load()
+    log(
+        f"Jushuitan simulator: rate limit {'on' if settings.rate_limit_enabled else 'off'} "
+        f"({settings.per_second}/s, {settings.per_minute}/min); client limiter "
+        f"{integration.jushuitan.rate_per_second}/s, {integration.jushuitan.rate_per_minute}/min"
+    )
+    # Only F2 runs: the other flows' schedules would add calls that are not F2's.
+    Flow.objects.filter(integration=integration).exclude(code=FlowCode.SALES_OUTBOUND).update(
+        enabled=False
+    )
+    return integration, Flow.objects.get(integration=integration, code=FlowCode.SALES_OUTBOUND)
+
+
+def seed_kingdee_stock(stock_number: str, quantity: int = 10**9) -> None:
+    """Enough stock in the Kingdee simulator that no outbound is held (F2.4 is not benched)."""
+    from sandbox import demo_catalogue as catalogue
+    from sandbox.kingdee.models import KdStockBalance
+
+    for material in catalogue.MATERIALS:
+        KdStockBalance.objects.update_or_create(
+            org_number=catalogue.ORG_NUMBER,
+            stock_number=stock_number,
+            material_number=material["number"],
+            defaults={"base_qty": Decimal(quantity)},
+        )
+
+
+CENT = Decimal("0.01")
+COMMISSION = {"amazon": Decimal("0.15"), "ebay": Decimal("0.12"), "shopee": Decimal("0.06")}
+COUNTRY = {"USD": "US", "EUR": "DE", "GBP": "GB", "JPY": "JP"}
+
+
+def _order_data(rng: random.Random, shop: dict, so_id: str, o_id: int, when: str) -> dict:
+    """An order row's fields as the simulator keeps them (cross-border, 1–5 lines)."""
+    from sandbox import demo_catalogue as catalogue
+
+    currency = shop["currency"]
+    unit = Decimal("1") if currency == "JPY" else CENT
+    rate = catalogue.BUSINESS_RATES["USD"] / catalogue.BUSINESS_RATES[currency]
+    # Materials with an HS code only: the demo's lamp has none on purpose (a blocked order).
+    syncable = [m for m in catalogue.MATERIALS if m["hs_code"]]
+    items, goods = [], Decimal("0")
+    for number, material in enumerate(rng.sample(syncable, k=rng.randint(1, 5)), 1):
+        qty = rng.choice([1, 1, 1, 2, 3])
+        base = (material["sale_price"] * rate).quantize(unit, rounding=ROUND_HALF_UP)
+        price = (base * (1 - Decimal(rng.choice(["0", "0", "0.1"])))).quantize(
+            unit, rounding=ROUND_HALF_UP
+        )
+        goods += price * qty
+        items.append(
+            {
+                "oi_id": o_id * 100 + number,
+                "sku_id": material["number"],
+                "shop_sku_id": material["number"],
+                "name": material["name"],
+                "qty": qty,
+                "price": float(price),
+                "base_price": float(base),
+                "amount": float(price * qty),
+                "outer_oi_id": f"{so_id}-{number}",
+                "item_status": "Sent",
+                "refund_status": "none",
+                "sku_type": "normal",
+            }
+        )
+    freight = (Decimal(rng.choice(["0", "3.99"])) * rate).quantize(unit, rounding=ROUND_HALF_UP)
+    coupon = (Decimal(rng.choice(["0", "0", "2"])) * rate).quantize(unit, rounding=ROUND_HALF_UP)
+    pay_amount = goods + freight - coupon
+    tariff = (goods * Decimal("0.03")).quantize(CENT, rounding=ROUND_HALF_UP)
+    amazon = shop["platform"] == "amazon"
+    return {
+        "shop_name": shop["shop_name"],
+        "shop_site": shop["platform"],
+        "currency": currency,
+        "shop_status": "WAIT_BUYER_CONFIRM_GOODS",
+        "type": "普通订单",
+        "order_from": "OPEN",
+        "shop_buyer_id": f"buyer-{rng.randint(100000, 999999)}",
+        "receiver_country": COUNTRY[currency],
+        "pay_amount": float(pay_amount),
+        "paid_amount": float(pay_amount),
+        "freight": float(freight),
+        "free_amount": float(coupon),
+        "cb_total_tax": float(tariff),
+        "cb_finances": {
+            "platform_commission": str(
+                (goods * COMMISSION[shop["platform"]]).quantize(CENT, rounding=ROUND_HALF_UP)
+            ),
+            "product_tax": str(tariff),
+        },
+        "l_id": f"FBA{o_id:09d}U000001" if amazon else f"YT{o_id:016d}",
+        "lc_id": "AMZFBA" if amazon else "YUNEXPRESS",
+        "logistics_company": "Amazon FBA" if amazon else "云途物流",
+        "items": items,
+        "pays": [{"pay_id": o_id, "o_id": o_id, "amount": float(pay_amount), "pay_date": when}],
+        "created": when,
+        "pay_date": when,
+    }
+
+
+def generate_orders(
+    count: int, *, tag: str, start: datetime, end: datetime, wms_co_id: int, seed: int
+) -> list[str]:
+    """`count` shipped orders straight into the Jushuitan simulator's tables, their ship
+    (= modified) times spread evenly over [start, end]. Returns their platform order nos."""
+    from sandbox import demo_catalogue as catalogue
+    from sandbox.jushuitan.models import Order
+    from sandbox.jushuitan.services import fmt, next_number
+
+    rng = random.Random(seed)
+    step = (end - start) / max(count, 1)
+    so_ids: list[str] = []
+    with transaction.atomic():
+        first_o_id = next_number("o_id", count)
+        first_ts = next_number("ts", count)
+        rows = []
+        for n in range(count):
+            o_id = first_o_id + n
+            shop = catalogue.SHOPS[n % len(catalogue.SHOPS)]
+            so_id = f"{tag}-{o_id:08d}-{rng.randint(1000, 9999)}"
+            shipped = (start + step * n).replace(microsecond=0)
+            when = fmt(shipped)
+            rows.append(
+                Order(
+                    o_id=o_id,
+                    shop_id=shop["shop_id"],
+                    so_id=so_id,
+                    status="Sent",
+                    wms_co_id=wms_co_id,
+                    order_date=shipped - timedelta(hours=6),
+                    send_date=shipped,
+                    modified=shipped,
+                    ts=first_ts + n,
+                    data=_order_data(rng, shop, so_id, o_id, when),
+                    history=[{"status": "WaitConfirm", "at": when}, {"status": "Sent", "at": when}],
+                )
+            )
+            so_ids.append(so_id)
+        Order.objects.bulk_create(rows, batch_size=1000)
+    return so_ids
+
+
+def bills_of(so_ids: list[str]):
+    from sandbox.kingdee.models import KdBillCustomField
+
+    return KdBillCustomField.objects.filter(form_id=FORM, key=ORDER_NO_KEY, value__in=so_ids)
+
+
+def audited_count(so_ids: list[str]) -> int:
+    return bills_of(so_ids).filter(bill__document_status="C").count()
+
+
+def wait_audited(so_ids: list[str], *, timeout: float, label: str) -> None:
+    deadline = time.monotonic() + timeout
+    done, last_log = 0, 0.0
+    while time.monotonic() < deadline:
+        done = sum(audited_count(so_ids[i : i + 5000]) for i in range(0, len(so_ids), 5000))
+        if done >= len(so_ids):
+            return
+        if time.monotonic() - last_log > 15:
+            log(f"  {label}: {done}/{len(so_ids)} audited")
+            last_log = time.monotonic()
+        time.sleep(0.5)
+    raise SystemExit(f"{label}: only {done} of {len(so_ids)} audited within {timeout:.0f} s")
+
+
+def exactly_once(so_ids: list[str]) -> dict:
+    """Bills per platform order no. in the Kingdee simulator: every order must have one."""
+    per_order: dict[str, int] = {}
+    for i in range(0, len(so_ids), 5000):
+        part = so_ids[i : i + 5000]
+        for value, n in bills_of(part).values_list("value").annotate(n=Count("bill_id")):
+            per_order[value] = n
+    twice = sum(1 for n in per_order.values() if n > 1)
+    missing = len(so_ids) - len(per_order)
+    return {
+        "orders": len(so_ids),
+        "bills": sum(per_order.values()),
+        "twice": twice,
+        "missing": missing,
+    }
+
+
+def last_audit(so_ids: list[str]) -> datetime:
+    return max(
+        bills_of(so_ids[i : i + 5000]).aggregate(at=Max("bill__approved_at"))["at"]
+        for i in range(0, len(so_ids), 5000)
+    )
+
+
+def remote_calls(since: datetime, until: datetime) -> dict[str, int]:
+    from monitoring.models import RemoteCall
+
+    rows = (
+        RemoteCall.objects.filter(created_at__gte=since, created_at__lte=until)
+        .values_list("system")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)
+
+
+def calls_by_operation(since: datetime, until: datetime) -> dict[str, int]:
+    from monitoring.models import RemoteCall
+
+    rows = (
+        RemoteCall.objects.filter(created_at__gte=since, created_at__lte=until)
+        .values_list("operation")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)
+
+
+# --- windows of modification time, so that runs never read each other's orders --------------
+class Timeline:
+    """Hands out disjoint hours of ship times in the past, oldest first: every flow run pulls
+    from its own hour up to now, which holds no order of an earlier run; naive hours come
+    first and lie before every flow hour minus the overlap and the catch-up window."""
+
+    def __init__(self, slots: int) -> None:
+        self.hour = timedelta(hours=1)
+        self.next = timezone.now().replace(microsecond=0) - self.hour * (slots * 2 + 4)
+
+    def take(self) -> tuple[datetime, datetime]:
+        start = self.next
+        self.next = start + self.hour * 2  # an empty hour between runs
+        return start, start + self.hour
+
+
+def flow_ready(flow, *, cursor: datetime) -> None:
+    """The flow as a running deployment has it: polled up to just before these orders, its
+    catch-up pass done recently (the trailing catch-up is measured by its own figure)."""
+    from flows.models import Watermark
+
+    Watermark.objects.filter(flow=flow).update(cursor=cursor, last_catchup_at=timezone.now())
+
+
+# --- throughput ---------------------------------------------------------------------------------
+def throughput_run(procs: Processes, flow, timeline: Timeline, *, workers: int, seed: int):
+    from flows.tasks import flow_run
+
+    start, end = timeline.take()
+    tag = f"W{workers}S{seed}"
+    so_ids = generate_orders(ARGS.orders, tag=tag, start=start, end=end, wms_co_id=20001, seed=seed)
+    flow_ready(flow, cursor=start - timedelta(seconds=1))
+    worker = procs.worker(workers)
+    sampler = RssSampler(worker.pid)
+    sampler.start()
+    began = timezone.now()
+    flow_run.delay(flow.pk)
+    wait_audited(so_ids, timeout=3600, label=f"{workers} worker(s)")
+    finished = last_audit(so_ids)
+    peak = sampler.stop()
+    procs.stop("worker")
+    wall = (finished - began).total_seconds()
+    calls = remote_calls(began, finished + timedelta(seconds=1))
+    total_calls = sum(calls.values())
+    figures = {
+        "workers": workers,
+        "documents": len(so_ids),
+        "wall_seconds": round(wall, 1),
+        "docs_per_second": round(len(so_ids) / wall, 1),
+        "calls": calls,
+        "calls_per_1000": round(total_calls * 1000 / len(so_ids), 1),
+        "operations": calls_by_operation(began, finished + timedelta(seconds=1)),
+        "peak_worker_rss_mb": round(peak / 2**20, 1),
+        "exactly_once": exactly_once(so_ids),
+    }
+    log(f"  {json.dumps(figures, ensure_ascii=False)}")
+    return figures
+
+
+# --- the naive cron script ----------------------------------------------------------------------
+def naive_run(integration, flow, timeline: Timeline, *, seed: int):
+    """What a hand-written cron job does: query the shipped orders, then for each one build
+    the bill and Save, Submit and Audit it, one order at a time, with the same clients."""
+    from connectors.jushuitan.client import client_for as jushuitan_client
+    from connectors.kingdee.client import client_for as kingdee_client
+    from flows.definitions.base import FlowContext
+    from flows.definitions.sales_outbound import SalesOutbound
+
+    start, end = timeline.take()
+    so_ids = generate_orders(
+        ARGS.naive_orders, tag=f"N{seed}", start=start, end=end, wms_co_id=20001, seed=seed
+    )
+    jst = jushuitan_client(integration.jushuitan)
+    kd = kingdee_client(integration.kingdee)
+    definition, ctx = SalesOutbound(), FlowContext(flow)
+    began = timezone.now()
+    failures = 0
+    for order in jst.orders(
+        start=start, end=end + timedelta(seconds=1), status="Sent", is_get_cbfinance=True
+    ):
+        document = SimpleNamespace(source_payload=order, progress={})
+        payload, number = definition.transform(ctx, document)
+        saved = kd.save(FORM, payload)
+        if not saved.ok:
+            failures += 1
+            continue
+        kd.submit(FORM, numbers=[number])
+        if not kd.audit(FORM, numbers=[number]).ok:
+            failures += 1
+    finished = timezone.now()
+    wall = (finished - began).total_seconds()
+    calls = remote_calls(began, finished)
+    figures = {
+        "documents": len(so_ids),
+        "failures": failures,
+        "wall_seconds": round(wall, 1),
+        "docs_per_second": round(len(so_ids) / wall, 2),
+        "calls": calls,
+        "calls_per_1000": round(sum(calls.values()) * 1000 / len(so_ids), 1),
+        "exactly_once": exactly_once(so_ids),
+    }
+    log(f"  naive: {json.dumps(figures, ensure_ascii=False)}")
+    return figures
+
+
+# --- latency --------------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def approvals(so_ids: list[str]) -> dict[str, datetime]:
+    out = {}
+    for i in range(0, len(so_ids), 5000):
+        out.update(
+            dict(
+                bills_of(so_ids[i : i + 5000])
+                .filter(bill__document_status="C")
+                .values_list("value", "bill__approved_at")
+            )
+        )
+    return out
+
+
+def latency_scheduled(procs: Processes, flow) -> dict:
+    """Orders ship at a steady rate while beat runs the flow every minute."""
+    from flows.models import Watermark
+
+    Watermark.objects.filter(flow=flow).update(
+        cursor=timezone.now(), last_catchup_at=timezone.now()
+    )
+    procs.worker(2)
+    procs.beat()
+    shipped: dict[str, datetime] = {}
+    rng = random.Random(7)
+    began = time.monotonic()
+    n = 0
+    while time.monotonic() - began < ARGS.latency_seconds:
+        due = int((time.monotonic() - began) * ARGS.latency_rate) - n
+        if due > 0:
+            now = timezone.now().replace(microsecond=0)
+            for so_id in generate_orders(
+                due, tag=f"L{n}", start=now, end=now, wms_co_id=20001, seed=rng.randint(0, 1 << 30)
+            ):
+                shipped[so_id] = now
+            n += due
+        time.sleep(0.2)
+    wait_audited(list(shipped), timeout=600, label="scheduled")
+    procs.stop("beat")
+    procs.stop("worker")
+    audited = approvals(list(shipped))
+    # Ship times are whole seconds (as Jushuitan shows them): add half a second on average.
+    delays = [(audited[s] - t).total_seconds() - 0.5 for s, t in shipped.items()]
+    figures = {
+        "orders": len(delays),
+        "p50_seconds": round(percentile(delays, 0.5), 1),
+        "p95_seconds": round(percentile(delays, 0.95), 1),
+        "max_seconds": round(max(delays), 1),
+        "exactly_once": exactly_once(list(shipped)),
+    }
+    log(f"  scheduled latency: {figures}")
+    return figures
+
+
+def latency_pushed(procs: Processes, integration) -> dict:
+    """Each order is pushed to POST /jushuitan/order/outbound the moment it ships."""
+    import requests
+
+    from flows.api.authentication import signed_headers
+    from flows.models import ApiClient
+    from sandbox.jushuitan.api import _order_row
+    from sandbox.jushuitan.models import Order
+
+    secret = "bench-push-secret-0123456789abcdef"  # noqa: S105
+    client, _created = ApiClient.objects.update_or_create(
+        name="bench pusher",
+        defaults={"integration": integration, "secret": secret, "requests_per_minute": 100000},
+    )
+    procs.worker(2)
+    session = requests.Session()
+    sent: dict[str, float] = {}
+    rng = random.Random(11)
+    for n in range(ARGS.push_orders):
+        now = timezone.now().replace(microsecond=0)
+        (so_id,) = generate_orders(
+            1, tag=f"P{n}", start=now, end=now, wms_co_id=20001, seed=rng.randint(0, 1 << 30)
+        )
+        row = _order_row(Order.objects.get(so_id=so_id))
+        body = json.dumps(row, ensure_ascii=False).encode()
+        path = "/jushuitan/order/outbound"
+        headers = signed_headers(
+            client_key=str(client.key_id), secret=secret, method="POST", path=path, body=body
+        )
+        sent[so_id] = time.time()
+        answer = session.post(
+            base_url() + path,
+            data=body,
+            headers={**headers, "Content-Type": "application/json"},
+            timeout=30,
+        )
+        if answer.status_code != 202:
+            raise SystemExit(f"push answered {answer.status_code}: {answer.text[:300]}")
+        time.sleep(1.0 / ARGS.latency_rate)
+    wait_audited(list(sent), timeout=300, label="pushed")
+    procs.stop("worker")
+    audited = approvals(list(sent))
+    delays = [audited[s].timestamp() - t for s, t in sent.items()]
+    figures = {
+        "orders": len(delays),
+        "p50_seconds": round(percentile(delays, 0.5), 2),
+        "p95_seconds": round(percentile(delays, 0.95), 2),
+        "max_seconds": round(max(delays), 2),
+        "exactly_once": exactly_once(list(sent)),
+    }
+    log(f"  pushed latency: {figures}")
+    return figures
+
+
+# --- queries per document ----------------------------------------------------------------------
+@contextmanager
+def profiled(enabled: bool, name: str):
+    if not enabled:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.002)
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        out = ROOT / "var" / f"bench-profile-{name}.html"
+        out.write_text(profiler.output_html())
+        print(profiler.output_text(unicode=True, color=False, show_all=False)[:6000])
+        log(f"  profile written to {out}")
+
+
+def queries_per_document(flow, timeline: Timeline) -> dict:
+    """Run pull + process in this process and count the portal's own SQL (the simulators
+    answer from the web server's processes, so their queries are not counted)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from flows.engine import run_flow
+    from flows.models import Flow
+
+    start, end = timeline.take()
+    so_ids = generate_orders(
+        ARGS.queries_orders, tag="Q", start=start, end=end, wms_co_id=20001, seed=99
+    )
+    flow_ready(flow, cursor=start - timedelta(seconds=1))
+    fresh = Flow.objects.select_related("integration").get(pk=flow.pk)
+    began = time.monotonic()
+    with profiled(ARGS.profile, "engine"), CaptureQueriesContext(connection) as captured:
+        stats = run_flow(flow=fresh)
+    elapsed = time.monotonic() - began
+    kinds: dict[str, int] = {}
+    for query in captured.captured_queries:
+        verb = query["sql"].split(None, 1)[0].upper()
+        kinds[verb] = kinds.get(verb, 0) + 1
+    figures = {
+        "documents": len(so_ids),
+        "synced": stats.synced,
+        "queries": len(captured),
+        "queries_per_document": round(len(captured) / max(len(so_ids), 1), 2),
+        "by_statement": kinds,
+        "seconds_in_process": round(elapsed, 1),
+        "exactly_once": exactly_once(so_ids),
+    }
+    log(f"  queries: {figures}")
+    return figures
+
+
+# --- main ---------------------------------------------------------------------------------------
+def median_of(runs: list[dict], key: str) -> float:
+    return round(statistics.median(r[key] for r in runs), 1)
+
+
+def main() -> None:
+    (ROOT / "var").mkdir(exist_ok=True)
+    log(f"database {ARGS.database_url}, Redis {ARGS.redis_url}")
+    call_command("migrate", verbosity=0)
+    procs = Processes()
+    results: dict = {"orders": ARGS.orders, "runs": ARGS.runs}
+    try:
+        procs.web()
+        integration, flow = demo_setup()
+        seed_kingdee_stock("20001")
+        worker_counts = [int(w) for w in ARGS.workers.split(",") if w]
+        timeline = Timeline(ARGS.naive_runs + ARGS.runs * len(worker_counts) + 1)
+        if ARGS.naive_runs and ARGS.naive_orders:
+            log(f"naive script: {ARGS.naive_orders} orders × {ARGS.naive_runs}")
+            results["naive"] = [
+                naive_run(integration, flow, timeline, seed=100 + i) for i in range(ARGS.naive_runs)
+            ]
+        results["portal"] = {}
+        for workers in worker_counts:
+            log(f"portal: {ARGS.orders} orders, {workers} worker process(es) × {ARGS.runs}")
+            results["portal"][workers] = [
+                throughput_run(procs, flow, timeline, workers=workers, seed=1000 * workers + i)
+                for i in range(ARGS.runs)
+            ]
+        if ARGS.queries_orders:
+            log(f"queries per document over {ARGS.queries_orders} orders (in process)")
+            results["queries"] = queries_per_document(flow, timeline)
+        if ARGS.latency_seconds:
+            log(f"latency with the 1-minute schedule: {ARGS.latency_seconds} s of orders")
+            results["latency_scheduled"] = latency_scheduled(procs, flow)
+        if ARGS.push_orders:
+            log(f"latency with pushes: {ARGS.push_orders} orders")
+            results["latency_pushed"] = latency_pushed(procs, integration)
+    finally:
+        procs.stop_all()
+    summary(results)
+    if ARGS.json:
+        ARGS.json.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+
+
+def summary(results: dict) -> None:
+    print("\n=== F2 sales outbound benchmark (medians) ===")
+    naive_rate = None
+    if results.get("naive"):
+        naive = results["naive"]
+        naive_rate = statistics.median(r["docs_per_second"] for r in naive)
+        print(
+            f"naive script   : {median_of(naive, 'wall_seconds')} s, {naive_rate} docs/s, "
+            f"{median_of(naive, 'calls_per_1000')} calls/1000 docs"
+        )
+    for workers, runs in results.get("portal", {}).items():
+        rate = statistics.median(r["docs_per_second"] for r in runs)
+        ratio = f", {rate / naive_rate:.1f}× naive" if naive_rate else ""
+        twice = sum(r["exactly_once"]["twice"] + r["exactly_once"]["missing"] for r in runs)
+        print(
+            f"portal {workers} worker : {median_of(runs, 'wall_seconds')} s, {rate} docs/s"
+            f"{ratio}, {median_of(runs, 'calls_per_1000')} calls/1000 docs, peak worker RSS "
+            f"{max(r['peak_worker_rss_mb'] for r in runs)} MB, orders not exactly once: {twice}"
+        )
+    if "queries" in results:
+        q = results["queries"]
+        print(f"engine queries : {q['queries_per_document']} per document ({q['by_statement']})")
+    for key in ("latency_scheduled", "latency_pushed"):
+        if key in results:
+            r = results[key]
+            print(
+                f"{key:15}: p50 {r['p50_seconds']} s, p95 {r['p95_seconds']} s, "
+                f"max {r['max_seconds']} s over {r['orders']} orders"
+            )
+
+
+if __name__ == "__main__":
+    main()
