@@ -828,13 +828,13 @@ def summary(results: dict) -> None:
     naive_rate = None
     if results.get("naive"):
         naive = results["naive"]
-        naive_rate = statistics.median(r["docs_per_second"] for r in naive)
+        naive_rate = round(statistics.median(r["docs_per_second"] for r in naive), 1)
         print(
             f"naive script   : {median_of(naive, 'wall_seconds')} s, {naive_rate} docs/s, "
             f"{median_of(naive, 'calls_per_1000')} calls/1000 docs"
         )
     for workers, runs in results.get("portal", {}).items():
-        rate = statistics.median(r["docs_per_second"] for r in runs)
+        rate = round(statistics.median(r["docs_per_second"] for r in runs), 1)
         ratio = f", {rate / naive_rate:.1f}× naive" if naive_rate else ""
         twice = sum(r["exactly_once"]["twice"] + r["exactly_once"]["missing"] for r in runs)
         print(
