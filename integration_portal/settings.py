@@ -286,3 +286,8 @@ PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
 PORTAL_DEMO = env.bool("PORTAL_DEMO", default=True)
 # Demo storefront orders per second (0.2: one order every five seconds).
 PORTAL_DEMO_RATE = env.float("PORTAL_DEMO_RATE", default=0.2)
+# --- Mapping imports (django-import-export) ---------------------------------------------------
+# A file import changes rows: only users who may change the table may import into it (without
+# this, anyone who can view a mapping table could rewrite it from a file).
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
