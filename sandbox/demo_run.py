@@ -37,6 +37,7 @@ DEMO_FX_RETRY = {"max_attempts": 3, "delay_seconds": 20}
 GIFT_ORDER = "DEMO-GIFT-0001"
 SHORTAGE_ORDER = "DEMO-SHORT-0001"
 FX_ORDER = "DEMO-FX-TWD-0001"
+RETURN_ORDER = "DEMO-RETURN-0001"  # shipped, then returned: F3 on the board from the start
 THIN_WAREHOUSE = 20003  # 前海保税仓: 5 of a few SKUs in both systems
 SHORT_SKU = "SKU-EAR-1101"
 # Goods the WMS received into the thin warehouse that nobody booked in Kingdee yet.
@@ -202,9 +203,39 @@ def _place_and_ship(shop, order: dict) -> None:
         raise RuntimeError(f"{order['so_id']} not shipped: {sent}")
 
 
+def _return(shop, order: dict) -> None:
+    """The buyer sends the first line back; the warehouse confirms the goods arrived."""
+    line = order["items"][0]
+    created = shop.call(
+        "/open/aftersale/upload",
+        [
+            {
+                "shop_id": order["shop_id"],
+                "outer_as_id": f"RMA-{order['so_id']}",
+                "so_id": order["so_id"],
+                "type": "普通退货",
+                "shop_status": "WAIT_SELLER_CONFIRM_GOODS",
+                "good_status": "BUYER_RETURNED_GOODS",
+                "refund": line["amount"],
+                "question_type": "不想要了",
+                "items": [
+                    {
+                        "outer_oi_id": line["outer_oi_id"],
+                        "sku_id": line["sku_id"],
+                        "qty": line["qty"],
+                        "amount": line["amount"],
+                        "type": "退货",
+                    }
+                ],
+            }
+        ],
+    )
+    shop.call("/open/webapi/aftersaleapi/open/confirm", {"as_ids": [created["datas"][0]["as_id"]]})
+
+
 def failures_plant(*, base_url: str, integration) -> list[str]:
-    """Plant the three failures a newcomer should find in the work-order queues, each once
-    (an order already in the Jushuitan sandbox is not planted again):
+    """Plant the three failures a newcomer should find in the work-order queues, and one
+    returned order, each once (an order already in the Jushuitan sandbox is not planted again):
 
     - missing mapping (M4): an order with the gift SKU that exists only in Jushuitan;
     - stock shortage (F2.4): the WMS received goods into the thin bonded warehouse that were
@@ -271,17 +302,32 @@ def failures_plant(*, base_url: str, integration) -> list[str]:
             ),
         )
         planted.append(FX_ORDER)
+    if not Order.objects.filter(so_id=RETURN_ORDER).exists():
+        order = _order(
+            so_id=RETURN_ORDER,
+            shop_id=usd_shop,
+            currency="USD",
+            country="US",
+            lines=[("SKU-YOGA-1601", 1, "27.99", False)],
+        )
+        _place_and_ship(shop, order)
+        _return(shop, order)
+        planted.append(RETURN_ORDER)
     return planted
 
 
-def flows_kick(*, integration) -> int:
-    """Queue one run of every enabled flow now (beat then runs them every minute)."""
+def flows_kick(*, integration, others_after: float = 15.0) -> int:
+    """Queue one run of every enabled flow now (beat then runs them every minute): sales
+    outbound first, the others `others_after` seconds later, so the planted return finds its
+    outbound already in Kingdee instead of waiting for it (F3's 10-minute dependency rule)."""
+    from flows.choices import FlowCode
     from flows.models import Flow
     from flows.tasks import flow_run
 
     flows = list(Flow.objects.filter(integration=integration, enabled=True))
     for flow in flows:
-        flow_run.delay(flow.pk)
+        first = flow.code == FlowCode.SALES_OUTBOUND
+        flow_run.apply_async((flow.pk,), countdown=0 if first else others_after)
     return len(flows)
 
 

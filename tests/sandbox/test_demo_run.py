@@ -63,8 +63,9 @@ def test_demo_run_plants_a_missing_mapping_a_shortage_and_an_fx_outage_with_aler
     settings.PORTAL_DEMO = True
     settings.SANDBOX_ENABLED = True
     call_command("demo_run", "--once", "--base-url", live_server.url)
-    assert "planted failures: DEMO-GIFT-0001, DEMO-SHORT-0001, DEMO-FX-TWD-0001" in (
-        capsys.readouterr().out
+    assert (
+        "planted failures: DEMO-GIFT-0001, DEMO-SHORT-0001, DEMO-FX-TWD-0001, DEMO-RETURN-0001"
+        in (capsys.readouterr().out)
     )
     flow = Flow.objects.get(integration__code="demo", code=FlowCode.SALES_OUTBOUND)
     registered = {code for code in FlowCode.values if _registered(definition_for, code)}
@@ -114,7 +115,15 @@ def test_demo_run_plants_a_missing_mapping_a_shortage_and_an_fx_outage_with_aler
 
     call_command("demo_run", "--once", "--base-url", live_server.url)
     assert "planted failures: already there" in capsys.readouterr().out
-    assert SyncDocument.objects.filter(platform_order_no__startswith="DEMO-").count() == 3
+    returned = Flow.objects.get(integration__code="demo", code=FlowCode.SALES_RETURN)
+    _settle(
+        returned,
+        lambda: SyncDocument.objects.filter(
+            flow=returned, platform_order_no=demo_run.RETURN_ORDER, state=S.SYNCED
+        ).exists(),
+    )
+    outbound = SyncDocument.objects.filter(flow=flow, platform_order_no__startswith="DEMO-")
+    assert outbound.count() == 4  # nothing planted twice
 
 
 def _registered(definition_for, code) -> bool:
