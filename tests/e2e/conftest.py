@@ -19,10 +19,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API keeps an event loop on the test thread; Django would refuse ORM calls
-# from it. The test process only (the live server thread is a plain thread).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
     "--headless",
@@ -81,18 +77,33 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One headless chromium for the session (Debian's binary, driven by Playwright)."""
+    """One headless chromium per test module (Debian's binary, driven by Playwright).
+
+    Playwright's sync API keeps an event loop on the test thread, and Django refuses ORM calls
+    from a thread with a running loop: the tests' own ORM calls are allowed while the browser
+    is up (DJANGO_ALLOW_ASYNC_UNSAFE, removed again afterwards so no later test or subprocess
+    inherits it)."""
     reason = _missing_browser_reason()
     if reason:
         pytest.fail(f"PORTAL_E2E_REQUIRED is set but the browser tests cannot run: {reason}")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path(), args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
