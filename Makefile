@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml requirements.lock | $(BIN)/python
 install: $(STAMP) .env
 
 messages: install
-	@if command -v msgfmt >/dev/null 2>&1; then $(BIN)/python manage.py compilemessages -v0 --ignore=.venv; \
+	@if [ ! -d locale ]; then echo "no translations yet (locale/ is missing)"; \
+	elif command -v msgfmt >/dev/null 2>&1; then $(BIN)/python manage.py compilemessages -v0 --ignore=.venv; \
 	else echo "msgfmt not found: using the committed .mo files"; fi
 
 migrate: install

@@ -36,9 +36,35 @@ def _release(sender, instance, **kwargs) -> None:
     )
 
 
+def _release_after_import(sender, model, **kwargs) -> None:
+    """An admin file import (django-import-export writes in bulk, without post_save) releases
+    the documents its table may unblock, in every integration that has some."""
+    from .choices import DocumentState
+    from .models import SyncDocument
+    from .services import documents_release_blocked
+
+    error_class = RELEASES.get(model._meta.label)
+    if error_class is None:
+        return
+    reason = _("Released: %(what)s imported from a file.") % {"what": model._meta.verbose_name}
+    integration_ids = set(
+        SyncDocument.objects.filter(state=DocumentState.BLOCKED, last_error_class=error_class)
+        .values_list("integration_id", flat=True)
+        .distinct()
+    )
+    for integration_id in sorted(integration_ids):
+        transaction.on_commit(
+            lambda i=integration_id: documents_release_blocked(
+                integration_id=i, error_class=error_class, reason=reason
+            )
+        )
+
+
 def connect() -> None:
     from django.apps import apps
+    from import_export.signals import post_import
 
     for label in RELEASES:
         model = apps.get_model(label)
         post_save.connect(_release, sender=model, dispatch_uid=f"flows.release.{label}")
+    post_import.connect(_release_after_import, dispatch_uid="flows.release.import")

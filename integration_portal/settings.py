@@ -302,3 +302,14 @@ PORTAL_PURGE_BATCH_SIZE = env.int("PORTAL_PURGE_BATCH_SIZE", default=5000)
 PORTAL_BOARD_CACHE_SECONDS = env.int("PORTAL_BOARD_CACHE_SECONDS", default=5)
 # Bearer token a Prometheus server sends to /monitoring/metrics (empty: staff login only).
 PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
+# --- Demo (`make run`) ---------------------------------------------------------------------
+# The `demo` process configures the demo Integration and keeps storefront traffic flowing
+# (needs PORTAL_SANDBOX_ENABLED); false leaves the portal idle.
+PORTAL_DEMO = env.bool("PORTAL_DEMO", default=True)
+# Demo storefront orders per second (0.2: one order every five seconds).
+PORTAL_DEMO_RATE = env.float("PORTAL_DEMO_RATE", default=0.2)
+# --- Mapping imports (django-import-export) ---------------------------------------------------
+# A file import changes rows: only users who may change the table may import into it (without
+# this, anyone who can view a mapping table could rewrite it from a file).
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"

@@ -2,9 +2,10 @@
 
 from django.urls import include, path
 
-from .views import fault_profile
+from .views import fault_profile, fault_switches
 
 urlpatterns = [
+    path("faults/", fault_switches, name="sandbox-fault-switches"),
     path("faults/<str:system>/", fault_profile, name="sandbox-faults"),
     path("kingdee/", include("sandbox.kingdee.urls")),
     path("jushuitan/", include("sandbox.jushuitan.urls")),
