@@ -264,3 +264,57 @@ class RateFetchAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- G1 "Initialise from systems", an action on the Integration list -----------------------
+
+
+@admin.action(description=_("Initialise mappings from both systems (G1)"))
+def initialise_mappings(modeladmin, request, queryset):
+    from connectors.errors import ConnectorError
+
+    from .sources import initialise_from_connections
+
+    for integration in queryset:
+        try:
+            result = initialise_from_connections(integration=integration, user=request.user)
+        except ConnectorError as exc:
+            modeladmin.message_user(
+                request,
+                _("%(integration)s: a system could not be read: %(error)s")
+                % {"integration": integration, "error": exc.message},
+                messages.ERROR,
+            )
+            continue
+        created = sum(result.created.values())
+        modeladmin.message_user(
+            request,
+            _(
+                "%(integration)s: %(pairs)d pairs proposed, %(created)d rows created, "
+                "%(unpaired)d unpaired."
+            )
+            % {
+                "integration": integration,
+                "pairs": len(result.plan.pairs),
+                "created": created,
+                "unpaired": len(result.plan.unpaired),
+            },
+        )
+        for item in result.plan.unpaired[:30]:
+            modeladmin.message_user(
+                request,
+                _("Unpaired %(kind)s in %(system)s: %(code)s")
+                % {"kind": item.kind, "system": item.system, "code": item.code},
+                messages.WARNING,
+            )
+
+
+def _register_initialise_action() -> None:
+    from connectors.models import Integration
+
+    integration_admin = admin.site._registry.get(Integration)
+    if integration_admin is not None and initialise_mappings not in integration_admin.actions:
+        integration_admin.actions = (*integration_admin.actions, initialise_mappings)
+
+
+_register_initialise_action()
