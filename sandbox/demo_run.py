@@ -331,6 +331,30 @@ def flows_kick(*, integration, others_after: float = 15.0) -> int:
     return len(flows)
 
 
+def opening_inventory_ensure(*, integration) -> int:
+    """G2 on the first start: import and push the catalogue's opening stock per warehouse
+    (never again later: it would overwrite what the traffic has moved since)."""
+    from masterdata.models import OpeningInventoryImport
+    from masterdata.services import opening_inventory_preview, opening_inventory_push
+
+    from . import demo_catalogue as demo
+
+    if OpeningInventoryImport.objects.filter(integration=integration).exists():
+        return 0
+    stock_number = {w["wms_co_id"]: w["stock_number"] for w in demo.WAREHOUSES}
+    lines = ["仓库,物料,数量"] + [
+        f"{stock_number[wms]},{sku},{qty}" for (wms, sku), qty in sorted(demo.OPENING_STOCK.items())
+    ]
+    batches = opening_inventory_preview(
+        integration=integration,
+        content="\n".join(lines).encode("utf-8"),
+        file_name="demo-opening-inventory.csv",
+    )
+    for batch in batches:
+        opening_inventory_push(batch=batch)
+    return len(batches)
+
+
 def setup(*, base_url: str) -> DemoState:
     """Everything before the traffic starts (idempotent)."""
     from core.schedules import schedules_setup
@@ -338,6 +362,7 @@ def setup(*, base_url: str) -> DemoState:
     from .demo_setup import demo_integration_setup
 
     integration = demo_integration_setup(base_url=base_url)
+    opening_inventory_ensure(integration=integration)
     schedules_setup()
     alerts_ensure(base_url=base_url, integration=integration)
     fx_retry_compress(integration=integration)

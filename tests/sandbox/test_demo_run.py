@@ -169,3 +169,15 @@ def test_fault_switches_page_sets_and_clears_a_profile(live_server, demo_users, 
     finance = browser(demo_users["finance"])
     assert finance.get("/sandbox/faults/").status_code == 403
     assert 'id="sandbox-module"' not in finance.get("/admin/").text
+
+
+def test_demo_imports_opening_inventory_once_g2(demo_integration):
+    """G2 in the demo: the first start imports and pushes the opening stock of every warehouse,
+    so the go-live checklist's G2 item is done; a second start imports nothing."""
+    from monitoring.checklist import checklist_for
+    from sandbox.demo_run import opening_inventory_ensure
+
+    assert opening_inventory_ensure(integration=demo_integration) == 3
+    assert opening_inventory_ensure(integration=demo_integration) == 0
+    g2 = next(i for i in checklist_for(integration=demo_integration) if i.code == "G2")
+    assert g2.status == "ok", g2.summary
