@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint messages migrate lock
+.PHONY: run test install lint messages makemessages messages-check migrate lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,17 @@ messages: install
 	@if [ ! -d locale ]; then echo "no translations yet (locale/ is missing)"; \
 	elif command -v msgfmt >/dev/null 2>&1; then $(BIN)/python manage.py compilemessages -v0 --ignore=.venv; \
 	else echo "msgfmt not found: using the committed .mo files"; fi
+
+# After adding UI text: refresh the catalogue from the code, translate what messages-check
+# lists in locale/zh_Hans/LC_MESSAGES/django.po, then `make messages` and commit .po and .mo.
+MAKEMESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=node_modules --ignore=bench --ignore=tests
+makemessages: install
+	$(BIN)/python manage.py makemessages -l zh_Hans $(MAKEMESSAGES_IGNORE)
+	@$(PYTHON) scripts/i18n_check.py --quiet || true
+
+# Lists untranslated and fuzzy msgids with their source locations; fails when there are any.
+messages-check:
+	$(PYTHON) scripts/i18n_check.py
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

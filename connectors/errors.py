@@ -7,11 +7,13 @@ BusinessError: the remote said no; becomes a ticket. The remote's code and messa
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from core.errors import PortalError
 
 
 class ConnectorError(PortalError):
-    default_message = "The remote system call failed."
+    default_message = gettext_noop("The remote system call failed.")
 
     def __init__(
         self,
@@ -29,11 +31,11 @@ class ConnectorError(PortalError):
 
 
 class TransientError(ConnectorError):
-    default_message = "The remote system is temporarily unavailable."
+    default_message = gettext_noop("The remote system is temporarily unavailable.")
 
 
 class RateLimited(TransientError):
-    default_message = "The remote system's rate limit was reached."
+    default_message = gettext_noop("The remote system's rate limit was reached.")
 
     def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw):
         super().__init__(message, retry_after=retry_after, **kw)
@@ -44,15 +46,17 @@ class UnknownOutcome(TransientError):
     """The request may have reached the remote (timeout or 5xx after sending): before sending
     the same write again, ask the remote whether it landed."""
 
-    default_message = "The remote system did not answer; the write may or may not have landed."
+    default_message = gettext_noop(
+        "The remote system did not answer; the write may or may not have landed."
+    )
 
 
 class AuthError(ConnectorError):
-    default_message = "The remote system rejected the credentials or the session."
+    default_message = gettext_noop("The remote system rejected the credentials or the session.")
 
 
 class BusinessError(ConnectorError):
-    default_message = "The remote system rejected the request."
+    default_message = gettext_noop("The remote system rejected the request.")
 
     def __init__(self, message: str | None = None, *, errors: list | None = None, **kw):
         super().__init__(message, errors=errors or [], **kw)

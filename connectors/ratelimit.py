@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from .errors import RateLimited
 
@@ -30,7 +31,7 @@ class Window:
 
 
 class RateLimitTimeout(RateLimited):
-    default_message = "Waited too long for a free slot under the rate limit."
+    default_message = gettext_noop("Waited too long for a free slot under the rate limit.")
 
 
 class Limiter:

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from .errors import PortalError
 
@@ -18,7 +19,7 @@ MASK = "••••••••"
 
 
 class SecretDecryptionError(PortalError):
-    default_message = "A stored secret cannot be decrypted with the configured keys."
+    default_message = gettext_noop("A stored secret cannot be decrypted with the configured keys.")
 
 
 @lru_cache(maxsize=4)

@@ -2,14 +2,17 @@
 
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop
+
 
 class PortalError(Exception):
     """An error a person may read: `message` says what is wrong, `extra` carries the facts."""
 
-    default_message = "Portal error"
+    default_message = gettext_noop("Portal error")
 
     def __init__(self, message: str | None = None, **extra: Any) -> None:
-        self.message = message or self.default_message
+        # default_message is marked with gettext_noop; translated when the error is raised.
+        self.message = message or gettext(self.default_message)
         self.extra = extra
         super().__init__(self.message)
 

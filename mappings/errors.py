@@ -2,11 +2,13 @@
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from core.errors import PortalError
 
 
 class MappingError(PortalError):
-    default_message = "A mapping problem stops this record."
+    default_message = gettext_noop("A mapping problem stops this record.")
 
 
 class MappingMissing(MappingError):
@@ -14,7 +16,7 @@ class MappingMissing(MappingError):
     mapping is missing and where a person adds it; `kind` and `key` let a flow open (or update)
     the ticket of that record."""
 
-    default_message = "A mapping is missing."
+    default_message = gettext_noop("A mapping is missing.")
 
     def __init__(
         self,
@@ -47,7 +49,7 @@ class RateUnavailable(PortalError):
     """No exchange rate for the date, and neither the primary nor the backup source gave one.
     Transient by nature: the flows retry it (F2.3: 5 minutes, 3 times), then open a ticket."""
 
-    default_message = "No exchange rate is available yet."
+    default_message = gettext_noop("No exchange rate is available yet.")
     retry_delay_seconds = 300
     max_retries = 3
 

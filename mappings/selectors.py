@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .choices import AccountPurpose, CodeKind, MappingKind, MasterKind, System
 from .errors import MappingMissing
@@ -65,8 +66,8 @@ _CUSTOMER = _Spec(
     "customer_number",
     System.KINGDEE,
     MasterKind.CUSTOMER,
-    "Jushuitan shop",
-    "Kingdee customer",
+    gettext_noop("Jushuitan shop"),
+    gettext_noop("Kingdee customer"),
 )
 _SHOP = _Spec(
     MappingKind.SHOP,
@@ -75,8 +76,8 @@ _SHOP = _Spec(
     "shop_id",
     System.JUSHUITAN,
     MasterKind.SHOP,
-    "Kingdee customer",
-    "Jushuitan shop",
+    gettext_noop("Kingdee customer"),
+    gettext_noop("Jushuitan shop"),
 )
 _WAREHOUSE = _Spec(
     MappingKind.WAREHOUSE,
@@ -85,8 +86,8 @@ _WAREHOUSE = _Spec(
     "stock_number",
     System.KINGDEE,
     MasterKind.WAREHOUSE,
-    "Jushuitan warehouse",
-    "Kingdee warehouse",
+    gettext_noop("Jushuitan warehouse"),
+    gettext_noop("Kingdee warehouse"),
 )
 _JST_WAREHOUSE = _Spec(
     MappingKind.JST_WAREHOUSE,
@@ -95,8 +96,8 @@ _JST_WAREHOUSE = _Spec(
     "wms_co_id",
     System.JUSHUITAN,
     MasterKind.WAREHOUSE,
-    "Kingdee warehouse",
-    "Jushuitan warehouse",
+    gettext_noop("Kingdee warehouse"),
+    gettext_noop("Jushuitan warehouse"),
 )
 _SUPPLIER = _Spec(
     MappingKind.SUPPLIER,
@@ -105,8 +106,8 @@ _SUPPLIER = _Spec(
     "supplier_number",
     System.KINGDEE,
     MasterKind.SUPPLIER,
-    "Jushuitan supplier",
-    "Kingdee supplier",
+    gettext_noop("Jushuitan supplier"),
+    gettext_noop("Kingdee supplier"),
 )
 _JST_SUPPLIER = _Spec(
     MappingKind.JST_SUPPLIER,
@@ -115,8 +116,8 @@ _JST_SUPPLIER = _Spec(
     "jst_supplier_code",
     System.JUSHUITAN,
     MasterKind.SUPPLIER,
-    "Kingdee supplier",
-    "Jushuitan supplier",
+    gettext_noop("Kingdee supplier"),
+    gettext_noop("Jushuitan supplier"),
 )
 _MATERIAL = _Spec(
     MappingKind.MATERIAL,
@@ -125,8 +126,8 @@ _MATERIAL = _Spec(
     "material_number",
     System.KINGDEE,
     MasterKind.MATERIAL,
-    "Jushuitan SKU",
-    "Kingdee material",
+    gettext_noop("Jushuitan SKU"),
+    gettext_noop("Kingdee material"),
 )
 _SKU = _Spec(
     MappingKind.SKU,
@@ -135,8 +136,8 @@ _SKU = _Spec(
     "sku_id",
     System.JUSHUITAN,
     MasterKind.SKU,
-    "Kingdee material",
-    "Jushuitan SKU",
+    gettext_noop("Kingdee material"),
+    gettext_noop("Jushuitan SKU"),
 )
 
 

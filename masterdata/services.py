@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core.errors import PortalError
 from mappings.choices import MasterKind, System
@@ -42,7 +43,7 @@ QTY_PLACES = Decimal("1")
 
 
 class MasterDataError(PortalError):
-    default_message = "The master-data action failed."
+    default_message = gettext_noop("The master-data action failed.")
 
 
 # --- F9.1: the master-data check ----------------------------------------------------------

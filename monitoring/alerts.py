@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from connectors.dingtalk.choices import RobotKind
 from connectors.dingtalk.client import CLIENTS, RobotMessage, client_for
@@ -61,7 +62,7 @@ CONFIG_ERROR_CLASS = "RobotConfigurationError"
 
 
 class AlertError(PortalError):
-    default_message = "The alert could not be raised."
+    default_message = gettext_noop("The alert could not be raised.")
 
 
 # --- raising -------------------------------------------------------------------------------

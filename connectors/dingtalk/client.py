@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from connectors.errors import RateLimited, TransientError, UnknownOutcome
 from connectors.observe import remote_call
@@ -176,7 +177,8 @@ class RobotClient:
                 ensure_public_destination(self.webhook_url)
             except ValueError as exc:
                 raise RobotConfigurationError(
-                    f"The portal will not call this webhook: {exc}.", system=self.kind
+                    _("The portal will not call this webhook: %(reason)s.") % {"reason": exc},
+                    system=self.kind,
                 ) from exc
             data = json.dumps(body, ensure_ascii=False).encode()
             try:
@@ -189,12 +191,13 @@ class RobotClient:
                 )
             except requests.Timeout as exc:
                 raise UnknownOutcome(
-                    "The robot did not answer in time; the message may have been posted.",
+                    _("The robot did not answer in time; the message may have been posted."),
                     system=self.kind,
                 ) from exc
             except requests.RequestException as exc:
                 raise TransientError(
-                    f"The robot could not be reached: {exc.__class__.__name__}.",
+                    _("The robot could not be reached: %(error)s.")
+                    % {"error": exc.__class__.__name__},
                     system=self.kind,
                 ) from exc
             status = response.status_code
@@ -226,18 +229,20 @@ class RobotClient:
         if 300 <= status < 400:
             # DingTalk reportedly redirects while a robot is throttled [U].
             raise RateLimited(
-                "The robot redirected the request (throttled).",
+                _("The robot redirected the request (throttled)."),
                 system=self.kind,
                 code=status,
                 retry_after=float(settings.ROBOT_THROTTLE_SECONDS),
             )
         if status >= 500:
             raise TransientError(
-                f"The robot answered HTTP {status}.", system=self.kind, code=status
+                _("The robot answered HTTP %(status)s.") % {"status": status},
+                system=self.kind,
+                code=status,
             )
         if not isinstance(answer, dict):
             raise TransientError(
-                f"The robot answered HTTP {status} without JSON.",
+                _("The robot answered HTTP %(status)s without JSON.") % {"status": status},
                 system=self.kind,
                 code=status,
                 remote_message=str(answer)[:200],
@@ -250,7 +255,7 @@ class RobotClient:
             code = int(code)
         except (TypeError, ValueError):
             raise TransientError(
-                f"The robot answered HTTP {status} without a result code.",
+                _("The robot answered HTTP %(status)s without a result code.") % {"status": status},
                 system=self.kind,
                 code=status,
                 remote_message=text,
@@ -258,19 +263,29 @@ class RobotClient:
         kw = {"system": self.kind, "code": code, "remote_message": text}
         if code in _rate_limit_codes(self.kind, self.confirmed_rate_limit_codes):
             raise RateLimited(
-                "The robot says messages are sent too fast.",
+                _("The robot says messages are sent too fast."),
                 retry_after=float(self.retry_after_for(code)),
                 **kw,
             )
         if code in self.config_codes:
             raise RobotConfigurationError(
-                f"The robot rejected the channel's configuration ({code}: {text}).", **kw
+                _("The robot rejected the channel's configuration (%(code)s: %(text)s).")
+                % {"code": code, "text": text},
+                **kw,
             )
         if code in self.too_long_codes:
-            raise RobotMessageRejected(f"The robot says the message is too long ({text}).", **kw)
+            raise RobotMessageRejected(
+                _("The robot says the message is too long (%(text)s).") % {"text": text}, **kw
+            )
         if code == -1 or status >= 500:
-            raise TransientError(f"The robot is busy ({code}: {text}).", **kw)
-        raise RobotMessageRejected(f"The robot rejected the message ({code}: {text}).", **kw)
+            raise TransientError(
+                _("The robot is busy (%(code)s: %(text)s).") % {"code": code, "text": text}, **kw
+            )
+        raise RobotMessageRejected(
+            _("The robot rejected the message (%(code)s: %(text)s).")
+            % {"code": code, "text": text},
+            **kw,
+        )
 
     def retry_after_for(self, code: int) -> int:
         return settings.ROBOT_THROTTLE_SECONDS

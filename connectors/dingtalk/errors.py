@@ -1,5 +1,7 @@
 """Typed errors of the group robots (DingTalk / Feishu / WeCom), on connectors.errors."""
 
+from django.utils.translation import gettext_noop
+
 from connectors.errors import AuthError, BusinessError
 
 
@@ -8,7 +10,7 @@ class RobotConfigurationError(AuthError):
     missing, IP not allowed, or a webhook URL the portal will not call. Retrying does not
     help; a person must fix the channel."""
 
-    default_message = (
+    default_message = gettext_noop(
         "The group robot rejected the channel's configuration (token, signature, keyword or "
         "IP allow-list). Check the webhook URL and secret in the robot channel."
     )
@@ -17,4 +19,4 @@ class RobotConfigurationError(AuthError):
 class RobotMessageRejected(BusinessError):
     """The robot refused this message (too long, malformed)."""
 
-    default_message = "The group robot rejected the message."
+    default_message = gettext_noop("The group robot rejected the message.")

@@ -89,4 +89,7 @@ def ensure_public_destination(url: str) -> None:
     for info in infos:
         address = str(info[4][0]).split("%", 1)[0]
         if not _is_public_ip(address):
-            raise ValueError(f"{host} resolves to the internal address {address}")
+            raise ValueError(
+                _("%(host)s resolves to the internal address %(address)s")
+                % {"host": host, "address": address}
+            )

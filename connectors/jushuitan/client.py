@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import requests
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from connectors.errors import (
     AuthError,
@@ -55,20 +56,24 @@ TRANSIENT_CODES = frozenset({150})
 
 # What a person should do about each code (protocol §1.6).
 _CODE_HINTS = {
-    10: "The signature was rejected: check the app secret of the connection.",
-    120: "The signature was rejected: check the app secret of the connection.",
-    100: "The access token is invalid or expired: refresh the token (admin action).",
-    110: "This server's IP address is not on the app's whitelist in the Jushuitan console.",
-    130: "A required parameter is missing in the request.",
-    140: "A parameter is invalid (page size, time window or value).",
-    150: "Jushuitan had an internal error; the call will be retried.",
-    160: "Jushuitan refused to save the document (business rule).",
-    170: "The shop does not exist or does not belong to this company.",
-    180: "The server clock differs from Jushuitan's by more than 10 minutes.",
-    190: "The app has no permission for this API: add it to the app's API package.",
-    199: "Too many calls per second.",
-    200: "Too many calls per minute.",
-    21024: "Only self-developed apps may obtain a token this way: authorise the ISV app.",
+    10: gettext_noop("The signature was rejected: check the app secret of the connection."),
+    120: gettext_noop("The signature was rejected: check the app secret of the connection."),
+    100: gettext_noop("The access token is invalid or expired: refresh the token (admin action)."),
+    110: gettext_noop(
+        "This server's IP address is not on the app's whitelist in the Jushuitan console."
+    ),
+    130: gettext_noop("A required parameter is missing in the request."),
+    140: gettext_noop("A parameter is invalid (page size, time window or value)."),
+    150: gettext_noop("Jushuitan had an internal error; the call will be retried."),
+    160: gettext_noop("Jushuitan refused to save the document (business rule)."),
+    170: gettext_noop("The shop does not exist or does not belong to this company."),
+    180: gettext_noop("The server clock differs from Jushuitan's by more than 10 minutes."),
+    190: gettext_noop("The app has no permission for this API: add it to the app's API package."),
+    199: gettext_noop("Too many calls per second."),
+    200: gettext_noop("Too many calls per minute."),
+    21024: gettext_noop(
+        "Only self-developed apps may obtain a token this way: authorise the ISV app."
+    ),
 }
 
 
@@ -372,7 +377,7 @@ class JushuitanClient:
     def _error(envelope: dict, path: str) -> ConnectorError:
         code = envelope.get("code")
         remote = str(envelope.get("msg") or "")
-        hint = _CODE_HINTS.get(code, "Jushuitan rejected the request.")
+        hint = _CODE_HINTS.get(code, gettext_noop("Jushuitan rejected the request."))
         message = _("Jushuitan %(path)s: code %(code)s %(msg)s. %(hint)s") % {
             "path": path,
             "code": code,

@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 import requests
+from django.utils.translation import gettext as _
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
@@ -176,7 +177,7 @@ def _context_lost(answer: Any) -> bool:
 
 
 def _messages(status: dict) -> str:
-    return "; ".join(str(e.get("Message") or "") for e in status.get("Errors") or []) or (
+    return "; ".join(str(e.get("Message") or "") for e in status.get("Errors") or []) or _(
         "Kingdee reported a failure without a message."
     )
 
@@ -267,29 +268,29 @@ class KingdeeClient:
                 )
             except requests.exceptions.SSLError as exc:
                 raise TransientError(
-                    "The TLS certificate of the Kingdee server could not be verified.",
+                    _("The TLS certificate of the Kingdee server could not be verified."),
                     system=SYSTEM,
                     operation=operation,
                     remote_message=str(exc),
                 ) from exc
             except requests.exceptions.ConnectTimeout as exc:
                 raise TransientError(
-                    "Kingdee could not be reached (connect timeout).",
+                    _("Kingdee could not be reached (connect timeout)."),
                     system=SYSTEM,
                     operation=operation,
                 ) from exc
             except requests.exceptions.Timeout as exc:
-                raise self._lost(write, operation, "Kingdee did not answer in time.") from exc
+                raise self._lost(write, operation, _("Kingdee did not answer in time.")) from exc
             except requests.exceptions.ConnectionError as exc:
                 reason = getattr(exc.args[0], "reason", None) if exc.args else None
                 if isinstance(reason, NewConnectionError) or not write:
                     raise TransientError(
-                        "Kingdee could not be reached.",
+                        _("Kingdee could not be reached."),
                         system=SYSTEM,
                         operation=operation,
                         remote_message=str(exc),
                     ) from exc
-                raise self._lost(write, operation, "The connection to Kingdee broke.") from exc
+                raise self._lost(write, operation, _("The connection to Kingdee broke.")) from exc
             status_code = response.status_code
             text = response.text
             return self._parse(status_code, text, write=write, operation=operation)
@@ -316,7 +317,8 @@ class KingdeeClient:
     def _lost(self, write: bool, operation: str, message: str) -> TransientError:
         if write:
             return UnknownOutcome(
-                message + " The write may or may not have landed: look it up before resending.",
+                _("%(message)s The write may or may not have landed: look it up before resending.")
+                % {"message": message},
                 system=SYSTEM,
                 operation=operation,
             )
@@ -325,27 +327,32 @@ class KingdeeClient:
     def _parse(self, status_code: int, text: str, *, write: bool, operation: str) -> Any:
         if status_code not in (200, 206):
             if "thirty passport" in text:
-                raise AuthError(ACCT_HINT, system=SYSTEM, code=status_code, remote_message=text)
+                raise AuthError(_(ACCT_HINT), system=SYSTEM, code=status_code, remote_message=text)
             if status_code == 429:
                 raise RateLimited(
-                    "Kingdee asked to slow down (HTTP 429).", system=SYSTEM, code=status_code
+                    _("Kingdee asked to slow down (HTTP 429)."), system=SYSTEM, code=status_code
                 )
             if status_code >= 500:
-                raise self._lost(write, operation, f"Kingdee answered HTTP {status_code}.")
+                raise self._lost(
+                    write,
+                    operation,
+                    _("Kingdee answered HTTP %(status)s.") % {"status": status_code},
+                )
             raise BusinessError(
-                f"Kingdee answered HTTP {status_code}: check the server URL of the connection.",
+                _("Kingdee answered HTTP %(status)s: check the server URL of the connection.")
+                % {"status": status_code},
                 system=SYSTEM,
                 code=status_code,
                 remote_message=text[:500],
                 operation=operation,
             )
         if text.startswith("response_error:"):
-            raise self._lost(write, operation, "Kingdee failed while serving the call.")
+            raise self._lost(write, operation, _("Kingdee failed while serving the call."))
         try:
             return json.loads(text, parse_float=Decimal)
         except ValueError as exc:
             raise self._lost(
-                write, operation, "Kingdee answered something that is not JSON."
+                write, operation, _("Kingdee answered something that is not JSON.")
             ) from exc
 
     def _call(
@@ -371,7 +378,7 @@ class KingdeeClient:
         answer = self._exchange(service, body, write=write, operation=operation, keys=keys)
         if _context_lost(answer):
             raise AuthError(
-                AUTH_HINT,
+                _(AUTH_HINT),
                 system=SYSTEM,
                 code=MsgCode.CONTEXT_LOST,
                 remote_message=_messages(_response_status(answer) or {}),
@@ -425,8 +432,11 @@ class KingdeeClient:
         ):
             message = answer.get("Message") if isinstance(answer, dict) else str(answer)
             raise AuthError(
-                f"Kingdee refused the login ({service}): {message or 'no reason given'}. "
-                "Check the account set id, user, password or app id / secret of the connection.",
+                _(
+                    "Kingdee refused the login (%(service)s): %(message)s. Check the account set "
+                    "id, user, password or app id / secret of the connection."
+                )
+                % {"service": service, "message": message or _("no reason given")},
                 system=SYSTEM,
                 code=answer.get("LoginResultType") if isinstance(answer, dict) else None,
                 remote_message=str(message or ""),
@@ -452,7 +462,11 @@ class KingdeeClient:
         status = _response_status(answer)
         if status is None:
             raise UnknownOutcome(
-                f"Kingdee's answer to {operation} has no ResponseStatus: the outcome is unknown.",
+                _(
+                    "Kingdee's answer to %(operation)s has no ResponseStatus: the outcome is "
+                    "unknown."
+                )
+                % {"operation": operation},
                 system=SYSTEM,
                 operation=operation,
                 remote_message=str(answer)[:500],
@@ -490,7 +504,7 @@ class KingdeeClient:
                 RecordError(
                     dindex=None,
                     field_name="",
-                    message="Kingdee reported a failure without a message.",
+                    message=_("Kingdee reported a failure without a message."),
                     code=msg_code,
                     kind=RecordKind.OTHER.value,
                 )
@@ -670,7 +684,7 @@ class KingdeeClient:
             )
         if not isinstance(answer, list):
             raise TransientError(
-                "Kingdee answered ExecuteBillQuery with something that is not a list of rows.",
+                _("Kingdee answered ExecuteBillQuery with something that is not a list of rows."),
                 system=SYSTEM,
                 remote_message=str(answer)[:500],
             )

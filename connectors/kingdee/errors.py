@@ -8,6 +8,9 @@ The patterns come from messages seen in public code (protocol 3.2) and the sandb
 import re
 from enum import IntEnum, StrEnum
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from connectors.errors import AuthError, BusinessError, RateLimited, TransientError
 
 SYSTEM = "kingdee"
@@ -90,12 +93,13 @@ def classify(message: str) -> RecordKind:
     return RecordKind.OTHER
 
 
-AUTH_HINT = (
+# Marked for translation here, translated where raised (gettext(AUTH_HINT)).
+AUTH_HINT = gettext_noop(
     "Kingdee rejected the credentials (MsgCode 1). Check the user name, app id, app secret and "
     "language id of the connection against Kingdee's third-party login authorisation "
     "(第三方系统登录授权) and that the authorisation is enabled; retrying will not help."
 )
-ACCT_HINT = (
+ACCT_HINT = gettext_noop(
     "Kingdee does not know this account set (Fail to verify thirty passport): check the account "
     "set (data centre) id of the connection."
 )
@@ -107,13 +111,21 @@ def call_level_error(code: int, message: str, *, operation: str, form_id: str = 
     if form_id:
         extra["form_id"] = form_id
     if code == MsgCode.CONTEXT_LOST:
-        return AuthError(AUTH_HINT, **extra)
+        return AuthError(_(AUTH_HINT), **extra)
     if code == MsgCode.CALL_LIMIT:
-        return RateLimited(f"Kingdee call limit reached (MsgCode 14): {message}", **extra)
+        return RateLimited(
+            _("Kingdee call limit reached (MsgCode 14): %(message)s") % {"message": message},
+            **extra,
+        )
     if code in (MsgCode.NETWORK_CONTROL, MsgCode.DATABASE):
-        return TransientError(f"Kingdee is busy (MsgCode {code}): {message}", **extra)
+        return TransientError(
+            _("Kingdee is busy (MsgCode %(code)s): %(message)s")
+            % {"code": code, "message": message},
+            **extra,
+        )
     return BusinessError(
-        f"Kingdee rejected the {operation} call (MsgCode {code}): {message}",
+        _("Kingdee rejected the %(operation)s call (MsgCode %(code)s): %(message)s")
+        % {"operation": operation, "code": code, "message": message},
         errors=[{"code": code, "message": message}],
         **extra,
     )

@@ -16,6 +16,8 @@ from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.utils.translation import gettext_noop
+
 from core.errors import PortalError
 
 from ..choices import ErrorClass
@@ -182,7 +184,7 @@ class FlowContext:
 
 
 class UnsupportedStage(PortalError):
-    default_message = "This flow does not support this stage."
+    default_message = gettext_noop("This flow does not support this stage.")
 
 
 class FlowDefinition(ABC):

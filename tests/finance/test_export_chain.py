@@ -51,6 +51,7 @@ def shipped(demo_integration, storefront, celery_worker, wait_until):
     return orders
 
 
+@pytest.mark.usefixtures("english")
 def test_k2_export_rows_carry_the_chain_and_totals_equal_the_kingdee_bills(
     demo_integration, shipped, kingdee_bills
 ):
@@ -99,6 +100,7 @@ def test_k2_export_rows_carry_the_chain_and_totals_equal_the_kingdee_bills(
     )  # goods net of coupon
 
 
+@pytest.mark.usefixtures("english")
 def test_k2_a_line_with_a_gap_is_flagged_and_not_exported_as_declarable(
     demo_integration, shipped, admin_client
 ):

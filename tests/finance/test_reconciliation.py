@@ -131,6 +131,7 @@ def test_k1_admin_action_reconciles_again_and_finance_pages_render(demo_integrat
         "/admin/finance/reconciliationrun/",
         {"action": "reconcile_now", "_selected_action": [run.pk]},
         follow=True,
+        headers={"Accept-Language": "en"},
     )
     assert answer.status_code == 200
     assert ReconciliationRun.objects.filter(integration=demo_integration).count() == 2

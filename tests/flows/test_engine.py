@@ -52,6 +52,7 @@ def test_documents_sync_once_with_events(test_flow, fake_target):
     ]
 
 
+@pytest.mark.usefixtures("english")
 def test_unknown_outcome_is_checked_before_resend(test_flow, fake_target):
     """GIVEN a write that commits and then times out WHEN retried THEN the engine asks the
     target first, finds the document and does not write it again (exactly once)."""
@@ -105,6 +106,7 @@ def test_transient_failure_backs_off_then_gives_up_with_one_ticket(test_flow, fa
     assert tickets.count() == 1 and tickets.get().role == "operator"
 
 
+@pytest.mark.usefixtures("english")
 def test_fx_unavailable_retries_every_five_minutes_three_times_then_ticket(test_flow, fake_target):
     """F2.3: both FX sources fail → retry after 5 minutes, at most 3 times, then a ticket."""
     fake_target.fx_down = True

@@ -32,6 +32,7 @@ def state_of(flow, number: str) -> str | None:
     return doc.state if doc else None
 
 
+@pytest.mark.usefixtures("english")
 def test_f1_1_f1_2_pulled_material_reaches_jushuitan_with_every_field(
     demo_integration, kingdee_master, jushuitan_items, celery_worker, wait_until
 ):
@@ -135,6 +136,7 @@ def test_f1_1_pushed_material_is_synced_and_invalid_push_is_refused(
     assert pull.status_code == 202 and pull.json()["pull"] is True
 
 
+@pytest.mark.usefixtures("english")
 def test_f1_3_code_jushuitan_cannot_take_goes_through_the_code_map(
     demo_integration, kingdee_master, jushuitan_items, celery_worker, wait_until
 ):
@@ -173,6 +175,7 @@ def test_f1_3_code_jushuitan_cannot_take_goes_through_the_code_map(
     assert ticket.status == "resolved"
 
 
+@pytest.mark.usefixtures("english")
 def test_f1_4_missing_field_alerts_owner_on_dingtalk_then_release(
     demo_integration, kingdee_master, jushuitan_items, celery_worker, wait_until, robot_channel
 ):

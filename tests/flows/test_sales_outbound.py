@@ -467,6 +467,7 @@ def test_push_endpoint_signed_accepts_and_rejects_clearly(
     body = json.dumps(row).encode()
     headers = {
         "Content-Type": "application/json",
+        "Accept-Language": "en",
         **signed_headers(
             client_key=api.key_id,
             secret="hook-secret",

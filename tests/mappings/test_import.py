@@ -54,6 +54,7 @@ def test_import_creates_explicit_rows_with_history(integration, admin_user):
     assert record.history_user == admin_user and record.history_type == "+"
 
 
+@pytest.mark.usefixtures("english")
 def test_one_bad_row_rejects_the_whole_file_with_row_numbers(integration):
     """M4: GIVEN a file with good rows, an unknown integration, a duplicate key and a bad
     number WHEN imported THEN every error names its row and nothing at all is imported."""
@@ -131,7 +132,11 @@ def test_admin_preview_shows_row_errors_and_templates_download(integration, admi
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("materials.csv", _csv(["main,SKU-1,MAT-1,1", "main,SKU-1,MAT-2,1"]))
-    answer = admin_client.post(f"{url}import/", {"resource": 0, "format": 1, "import_file": upload})
+    answer = admin_client.post(
+        f"{url}import/",
+        {"resource": 0, "format": 1, "import_file": upload},
+        headers={"Accept-Language": "en"},
+    )
     assert answer.status_code == 200
     assert b"row 1" in answer.content
     assert not MaterialMapping.objects.exists()

@@ -65,6 +65,7 @@ def test_name_matching_needs_a_unique_name_on_both_sides():
     assert {u.code for u in plan.unpaired} == {"9", "C1", "C2"}
 
 
+@pytest.mark.usefixtures("english")
 def test_initialise_creates_rows_and_the_snapshot_then_rules_check_it(integration, admin_user):
     """G1 + M1–M4: initialisation stores the pairs (rule / initialised), the codes each side
     has, keeps explicit rows, is idempotent, and from then on the 1:1 rule refuses a code the

@@ -71,6 +71,7 @@ def test_rule_needs_the_target_code_to_exist_once_codes_are_known(integration):
     )
 
 
+@pytest.mark.usefixtures("english")
 def test_rule_never_maps_onto_a_code_another_row_already_uses(integration):
     """M4: GIVEN SKU-OLD is explicitly mapped to material M-1 WHEN SKU M-1 is resolved THEN
     the rule does not also send it to M-1 (two SKUs would book as one material)."""

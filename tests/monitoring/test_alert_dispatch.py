@@ -89,6 +89,7 @@ def test_o2_alert_reaches_the_robot_within_30_seconds_signed(alert_rule, alert_w
     assert delivery.status == DeliveryStatus.SENT and delivery.kind == DeliveryKind.SINGLE
 
 
+@pytest.mark.usefixtures("english")
 def test_o2_burst_of_200_failures_is_aggregated_within_the_robot_limit(alert_rule, alert_worker):
     """GIVEN the robot's limit of 20 messages a minute (the channel sends at most 18)
     WHEN 200 different failures are raised one after another

@@ -83,6 +83,7 @@ def test_search_by_each_key_type_finds_the_trace_O3(
     assert SECRET not in html and "***" in html
 
 
+@pytest.mark.usefixtures("english")
 def test_search_selector_reports_what_matched_O3(test_flow, fake_target, calling_target):
     """GIVEN a document whose SKU equals another's source key THEN one search returns both,
     each saying by which key it matched, and events come in time order."""

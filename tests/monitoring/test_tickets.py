@@ -65,6 +65,7 @@ def test_purchasing_cannot_act_on_finance_tickets_and_managers_read_only_O4(
     assert held_ticket.assignee == demo_users["purchasing"] and held_ticket.status == "in_progress"
 
 
+@pytest.mark.usefixtures("english")
 def test_title_and_suggested_fix_per_error_class_O4(world, demo_users, browser):
     """GIVEN a missing-mapping ticket WHEN master-data opens it THEN the title names the problem,
     the suggested fix says what to do, and a link leads to the mappings."""

@@ -213,6 +213,7 @@ def test_o2_unreachable_robot_is_transient(allow_sandbox_hosts):
         client.send(MESSAGE)
 
 
+@pytest.mark.usefixtures("english")
 @pytest.mark.parametrize(
     ("url", "kind", "reason"),
     [
@@ -249,6 +250,7 @@ def test_s3_vendor_urls_and_allowed_sandbox_host_pass(settings):
         validate_webhook_url(url, kind=kind)
 
 
+@pytest.mark.usefixtures("english")
 def test_s3_send_refuses_a_host_resolving_to_an_internal_address(settings):
     """GIVEN a host name that resolves to loopback WHEN sending THEN nothing is posted."""
     settings.ROBOT_ALLOWED_INTERNAL_HOSTS = []

@@ -74,6 +74,7 @@ def test_g4_beat_task_refreshes_tokens_close_to_expiry(jushuitan_connection):
     assert refresh_tokens() == {"refreshed": 0, "failed": 0}
 
 
+@pytest.mark.usefixtures("english")
 def test_g4_failed_refresh_signals_logs_and_records(jushuitan_connection, caplog):
     """GIVEN a wrong app secret WHEN the token is refreshed THEN token_refresh_failed is
     sent, the error logged and recorded on the connection, and AuthError raised (G4, O2)."""
@@ -99,6 +100,7 @@ def test_g4_failed_refresh_signals_logs_and_records(jushuitan_connection, caplog
     assert "token refresh failed" in caplog.text
 
 
+@pytest.mark.usefixtures("english")
 def test_wrong_secret_on_a_business_call_is_an_auth_error(jushuitan_connection):
     c = jushuitan_connection
     client = JushuitanClient(c)

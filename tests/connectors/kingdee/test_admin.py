@@ -8,13 +8,14 @@ from connectors.kingdee.models import KingdeeAuthMode, KingdeeConnection
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _run_action(client, connection):
+def _run_action(client, connection, **headers):
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456")
     client.force_login(admin)
     return client.post(
         "/admin/kingdee/kingdeeconnection/",
         {"action": "test_connection", "_selected_action": [connection.pk]},
         follow=True,
+        headers=headers,
     )
 
 
@@ -35,7 +36,7 @@ def test_test_connection_action_reports_bad_credentials(client, kingdee_connecti
     """GIVEN a wrong app secret WHEN tested THEN an error message says what to check."""
     kingdee_connection.app_secret = "e" * 32
     kingdee_connection.save()
-    _run_action(client, kingdee_connection)
+    _run_action(client, kingdee_connection, **{"Accept-Language": "en"})
     stored = KingdeeConnection.objects.get(pk=kingdee_connection.pk)
     assert stored.last_check_ok is False
     assert "app secret" in stored.last_check_message

@@ -305,6 +305,7 @@ def test_session_login_and_relogin_after_session_loss(kingdee_connection, calls,
     assert kingdee_connection.password not in logged
 
 
+@pytest.mark.usefixtures("english")
 def test_wrong_password_login_is_an_auth_error(kingdee_connection):
     kingdee_connection.auth_mode = KingdeeAuthMode.VALIDATE_USER
     kingdee_connection.password = "wrong"
@@ -323,6 +324,7 @@ def test_signature_mode_survives_session_expiry_faults(client):
     assert client.session_id != before
 
 
+@pytest.mark.usefixtures("english")
 def test_wrong_secret_and_wrong_account_set_are_auth_errors(kingdee_connection, calls):
     """GIVEN a wrong app secret THEN AuthError after one re-sign (MsgCode 1 twice);
     GIVEN an unknown account set THEN AuthError naming the account set."""
