@@ -142,6 +142,7 @@ def _gift_material_in_kingdee(integration, ship_date: str) -> None:
     )
 
 
+@pytest.mark.usefixtures("english")  # asserts English text made by the worker
 def test_master_data_admin_imports_mapping_xlsx_and_blocked_order_syncs(
     demo_integration,
     storefront,

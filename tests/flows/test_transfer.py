@@ -41,6 +41,7 @@ def test_f7_transfer_moves_stock_out_then_in_exactly_once(
     assert doc.progress["partial"] is False
 
 
+@pytest.mark.usefixtures("english")  # asserts English text made by the worker
 def test_f7_half_moved_transfer_is_ticketed_and_completed_by_a_retry(
     demo_integration, kingdee_desk, jst_warehouse, run_flow_until
 ):

@@ -112,6 +112,7 @@ def test_warehouse_flows_exactly_once_under_faults(
     assert Event.objects.filter(document__in=docs, stage="check").exists()
 
 
+@pytest.mark.usefixtures("english")  # asserts English text made by the worker
 def test_f7_f4_lost_answers_are_looked_up_and_never_resent(
     demo_integration, kingdee_desk, jst_warehouse, run_flow_until
 ):
