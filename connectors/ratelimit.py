@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,11 +35,12 @@ class RateLimitTimeout(RateLimited):
     default_message = gettext_noop("Waited too long for a free slot under the rate limit.")
 
 
-class Limiter:
+class Limiter(ABC):
     """Interface: `try_acquire` returns 0 when a slot was taken, else the seconds to wait."""
 
+    @abstractmethod
     def try_acquire(self, key: str, windows: tuple[Window, ...]) -> float:
-        raise NotImplementedError
+        """Take a slot (return 0) or say how many seconds until one is free."""
 
     def acquire(self, key: str, *, windows: tuple[Window, ...], timeout: float = 30.0) -> None:
         """Block until a call under `key` is allowed by every window, at most `timeout` s."""
@@ -52,8 +54,9 @@ class Limiter:
                 raise RateLimitTimeout(key=key, retry_after=wait, timeout=timeout)
             time.sleep(min(wait, remaining))
 
+    @abstractmethod
     def reset(self, key: str) -> None:
-        raise NotImplementedError
+        """Forget every call recorded under `key`."""
 
 
 class LocalLimiter(Limiter):

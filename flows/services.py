@@ -242,13 +242,13 @@ def holds_check(*, integration) -> list[int]:
             for key, qty in need.items():
                 available[key] -= qty
             ready.append(document_id)
-    released: list[int] = []
-    for document_id in ready:
-        released += holds_release(
-            integration_id=integration.pk,
-            document_ids=[document_id],
-            reason=_("Stock arrived in Kingdee: the held outbound is retried."),
-        )
+    if not ready:
+        return []
+    released = holds_release(
+        integration_id=integration.pk,
+        document_ids=ready,
+        reason=_("Stock arrived in Kingdee: the held outbound is retried."),
+    )
     for flow_id in set(
         SyncDocument.objects.filter(pk__in=released).values_list("flow_id", flat=True)
     ):

@@ -16,6 +16,7 @@ The module functions answer one question with a query or two; MappingResolver an
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -192,18 +193,20 @@ def _missing(spec: _Spec, integration: Integration | int, key: str, reason: str)
     )
 
 
-class _Backend:
+class _Backend(ABC):
     """Where the resolver reads rows from: single queries or tables loaded once."""
 
+    @abstractmethod
     def explicit(self, spec: _Spec, key: str, sub: int | None = None) -> str | None:
-        raise NotImplementedError
+        """The target code of a stored row for `key`, or None."""
 
+    @abstractmethod
     def claimed(self, spec: _Spec, candidate: str, key: str) -> bool:
-        raise NotImplementedError
+        """Whether another key's row already uses `candidate` as its target code."""
 
+    @abstractmethod
     def known(self, system: str, kind: str, code: str) -> bool | None:
         """True / False whether the code exists; None when nothing of that kind is known."""
-        raise NotImplementedError
 
 
 def _resolve(

@@ -19,6 +19,7 @@ import hmac
 import json
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -113,7 +114,7 @@ def _rate_limit_codes(kind: str, confirmed: set[int]) -> set[int]:
     return codes
 
 
-class RobotClient:
+class RobotClient(ABC):
     """Posts one message to one robot; subclasses supply the vendor's payload and codes."""
 
     kind: ClassVar[str]
@@ -142,9 +143,9 @@ class RobotClient:
         self.timeout = timeout if timeout is not None else settings.ROBOT_TIMEOUT_SECONDS
 
     # --- vendor specifics -----------------------------------------------------------
+    @abstractmethod
     def build(self, message: RobotMessage, *, now: float) -> tuple[dict, dict]:
         """(query params to add, JSON body) for `message` signed at `now`."""
-        raise NotImplementedError
 
     def mask_body(self, body: dict) -> dict:
         return body

@@ -17,6 +17,7 @@ written" (for a transfer: half moved); its progress note and its ticket say so.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -304,9 +305,9 @@ class JushuitanDocumentFlow(FlowDefinition):
             whole(qty, f"{form.entry_key}[{n}].{form.entry[form.qty]}")
 
     # --- map and transform ------------------------------------------------------------------
+    @abstractmethod
     def build_steps(self, ctx: FlowContext, document) -> list[dict]:
         """The Jushuitan writes of one bill, in order: [{"kind", "key", "body", "label"}]."""
-        raise NotImplementedError
 
     def transform(self, ctx: FlowContext, document) -> tuple[dict, str]:
         try:
