@@ -120,11 +120,10 @@ return 0
 class RedisLimiter(Limiter):
     """Sliding windows in Redis sorted sets, shared by every process using the same Redis."""
 
-    prefix = "portal:ratelimit:"
-
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str = "portal") -> None:
         import redis
 
+        self.prefix = f"{namespace}:ratelimit:"
         self._redis = redis.Redis.from_url(url)
         self._script = self._redis.register_script(_LUA)
 
@@ -144,10 +143,11 @@ class RedisLimiter(Limiter):
 
 
 @lru_cache(maxsize=4)
-def _limiter_for(url: str) -> Limiter:
-    return RedisLimiter(url) if url else LocalLimiter()
+def _limiter_for(url: str, namespace: str) -> Limiter:
+    return RedisLimiter(url, namespace) if url else LocalLimiter()
 
 
 def get_limiter() -> Limiter:
-    """The limiter of this process: Redis-backed when REDIS_URL is set."""
-    return _limiter_for(settings.REDIS_URL or "")
+    """The limiter of this process: Redis-backed when REDIS_URL is set (keys under
+    PORTAL_KEY_PREFIX)."""
+    return _limiter_for(settings.REDIS_URL or "", settings.PORTAL_KEY_PREFIX)

@@ -151,12 +151,16 @@ FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- Redis, cache, Celery ----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Prefix of every key the portal keeps in Redis (cache, locks, rate-limit windows): two portals
+# (or two parallel test processes) sharing one Redis keep apart by giving different prefixes.
+PORTAL_KEY_PREFIX = env.str("PORTAL_KEY_PREFIX", default="portal")
 
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": PORTAL_KEY_PREFIX,
         }
     }
 else:

@@ -1,6 +1,8 @@
 """Root fixtures. Area fixtures live in tests/fixtures/<area>.py (registered below), so
 every test package can use the sandbox-backed connections of every other area."""
 
+import os
+
 import pytest
 from django.utils import translation
 
@@ -14,6 +16,28 @@ pytest_plugins = [
     "tests.fixtures.masterdata",
     "tests.fixtures.warehouse",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_redis_keys():
+    """The processes of a parallel run (pytest-xdist) share one Redis: each keeps its cache
+    entries, locks and rate-limit windows under its own key prefix (flow ids, connection ids
+    and cache keys repeat across their databases)."""
+    from django.test import override_settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        yield
+        return
+    from django.conf import settings
+
+    caches = {name: {**conf} for name, conf in settings.CACHES.items()}
+    prefix = f"{settings.PORTAL_KEY_PREFIX}-test-{worker}"
+    for conf in caches.values():
+        if "KEY_PREFIX" in conf:
+            conf["KEY_PREFIX"] = prefix
+    with override_settings(CACHES=caches, PORTAL_KEY_PREFIX=prefix):
+        yield
 
 
 @pytest.fixture

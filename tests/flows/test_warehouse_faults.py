@@ -8,7 +8,7 @@ import pytest
 from flows.choices import DocumentState as S
 from flows.choices import FlowCode
 from flows.models import Flow, SyncDocument
-from monitoring.models import Event
+from monitoring.models import Event, RemoteCall
 from sandbox import faults
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,9 +107,12 @@ def test_warehouse_flows_exactly_once_under_faults(
         assert {k: len(v) for k, v in found.items()} == dict.fromkeys(keys, 1), name
     for key, delta in expected_delta.items():
         assert jst_warehouse.stock(*key) == before[key] + delta, key
-    # The faults did bite: writes were retried, some after an unknown outcome.
-    assert sum(d.attempts for d in docs) > 7
-    assert Event.objects.filter(document__in=docs, stage="check").exists()
+    # The faults did bite: calls failed along the way (reads and writes of both systems; with
+    # dozens of calls at 10-40% fault rates a quiet run is practically impossible). Whether a
+    # given write was the one to time out is chance, so lost answers being looked up is proved
+    # deterministically by the next test, not here.
+    failed = RemoteCall.objects.exclude(error="").count()
+    assert failed > 0
 
 
 @pytest.mark.usefixtures("english")  # asserts English text made by the worker
