@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -46,7 +47,6 @@ from .models import DocumentSku, Flow, StockHold, StockHoldStatus, SyncDocument,
 
 logger = logging.getLogger(__name__)
 
-CLAIM_LEASE = timedelta(minutes=10)
 CIRCUIT_THRESHOLD = 5
 CIRCUIT_COOLDOWN = timedelta(minutes=5)
 _rng = random.Random()
@@ -303,6 +303,12 @@ def _workable(flow: Flow, now: datetime):
     )
 
 
+def claim_lease() -> timedelta:
+    """How long a claim holds (PORTAL_CLAIM_LEASE_SECONDS): a dead worker's documents are
+    workable again after it."""
+    return timedelta(seconds=settings.PORTAL_CLAIM_LEASE_SECONDS)
+
+
 def claim(*, flow: Flow, limit: int, ids: Iterable[int] | None = None) -> list[SyncDocument]:
     """Claim up to `limit` workable documents for this worker (safe under concurrency)."""
     now = timezone.now()
@@ -319,7 +325,7 @@ def claim(*, flow: Flow, limit: int, ids: Iterable[int] | None = None) -> list[S
             return []
         SyncDocument.objects.filter(pk__in=picked).filter(
             Q(claim_token__isnull=True) | Q(claimed_until__lt=now)
-        ).update(claim_token=token, claimed_until=now + CLAIM_LEASE)
+        ).update(claim_token=token, claimed_until=now + claim_lease())
     return list(
         SyncDocument.objects.filter(claim_token=token)
         .select_related("flow", "integration")

@@ -297,6 +297,10 @@ ROBOT_TIMEOUT_SECONDS = env.float("PORTAL_ROBOT_TIMEOUT_SECONDS", default=10.0)
 # Alerts wait this long after the commit that raised them, so a burst leaves as one digest.
 ALERT_DISPATCH_DELAY_SECONDS = env.float("PORTAL_ALERT_DISPATCH_DELAY_SECONDS", default=2.0)
 ALERT_MAX_ATTEMPTS = env.int("PORTAL_ALERT_MAX_ATTEMPTS", default=8)
+# --- Sync engine ---------------------------------------------------------------------------
+# A worker's claim on a batch of documents lasts this long; the documents of a worker that
+# died (killed, machine lost) are taken up again after it. Longer than the slowest batch.
+PORTAL_CLAIM_LEASE_SECONDS = env.int("PORTAL_CLAIM_LEASE_SECONDS", default=600)
 # --- Monitoring (O1, O3) ---------------------------------------------------------------------
 # Events older than this are purged nightly (error events of documents with open tickets kept).
 PORTAL_EVENT_RETENTION_DAYS = env.int("PORTAL_EVENT_RETENTION_DAYS", default=90)
