@@ -329,6 +329,7 @@ def money_check(so_ids: list[str]) -> dict:
         ):
             target_lines[currency_of[bill_id]] += Decimal(str(fields["ftaxprice"])) * qty
     assert KdBill.objects.filter(form_id=FORM).exists()
+
     def pairs(source: dict, target: dict) -> dict:
         return {c: [f"{source[c]:.2f}", f"{target[c]:.2f}"] for c in sorted(source)}
 

@@ -75,6 +75,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-rate", type=float, default=2.0, help="orders/s shipped")
     parser.add_argument("--push-orders", type=int, default=200, help="0 skips the push run")
     parser.add_argument("--queries-orders", type=int, default=1000, help="0 skips the count")
+    parser.add_argument(
+        "--backlog-orders",
+        type=int,
+        default=0,
+        help="scale-out without the pull: this many pushed orders per worker count (0 skips)",
+    )
     parser.add_argument("--profile", action="store_true", help="pyinstrument the query run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args()
@@ -179,6 +185,60 @@ def throughput_run(procs: Processes, flow, timeline: Timeline, *, workers: int, 
         "exactly_once": exactly_once(so_ids),
     }
     log(f"  {json.dumps(figures, ensure_ascii=False)}")
+    return figures
+
+
+# --- scale-out without the Jushuitan pull ---------------------------------------------------
+def backlog_run(procs: Processes, flow, timeline: Timeline, *, workers: int, seed: int) -> dict:
+    """A backlog of pushed orders (stored as the push endpoint stores them), then `workers`
+    pool processes each asked to work the flow: what the workers themselves can do, with the
+    Jushuitan rate limit out of the way (pushes do not page the order query)."""
+    from flows.definitions import definition_for
+    from flows.definitions.base import FlowContext
+    from flows.engine import ingest
+    from flows.tasks import flow_process
+    from sandbox.jushuitan.api import _order_row
+    from sandbox.jushuitan.models import Order
+
+    start, end = timeline.take()
+    so_ids = generate_orders(
+        ARGS.backlog_orders,
+        tag=f"B{workers}S{seed}",
+        start=start,
+        end=end,
+        wms_co_id=20001,
+        seed=seed,
+    )
+    definition, ctx = definition_for(flow.code), FlowContext(flow)
+    for i in range(0, len(so_ids), 1000):
+        rows = Order.objects.filter(so_id__in=so_ids[i : i + 1000])
+        ingest(
+            flow=flow,
+            records=(definition.parse_push(ctx, _order_row(row)) for row in rows),
+            via="push",
+        )
+    worker = procs.worker(workers)
+    sampler = RssSampler(worker.pid)
+    sampler.start()
+    began = timezone.now()
+    for _n in range(workers):
+        flow_process.delay(flow.pk)
+    wait_audited(so_ids, timeout=3600, label=f"backlog, {workers} worker(s)")
+    finished = last_audit(so_ids)
+    peak = sampler.stop()
+    procs.stop("worker")
+    wall = (finished - began).total_seconds()
+    calls = remote_calls(began, finished + timedelta(seconds=1))
+    figures = {
+        "workers": workers,
+        "documents": len(so_ids),
+        "wall_seconds": round(wall, 1),
+        "docs_per_second": round(len(so_ids) / wall, 1),
+        "calls_per_1000": round(sum(calls.values()) * 1000 / len(so_ids), 1),
+        "peak_worker_rss_mb": round(peak / 2**20, 1),
+        "exactly_once": exactly_once(so_ids),
+    }
+    log(f"  backlog: {json.dumps(figures, ensure_ascii=False)}")
     return figures
 
 
@@ -412,7 +472,8 @@ def main() -> None:
         integration, flow = demo_setup()
         seed_kingdee_stock("20001")
         worker_counts = [int(w) for w in ARGS.workers.split(",") if w]
-        timeline = Timeline(ARGS.naive_runs + ARGS.runs * len(worker_counts) + 1)
+        backlog_runs = ARGS.runs * len(worker_counts) if ARGS.backlog_orders else 0
+        timeline = Timeline(ARGS.naive_runs + ARGS.runs * len(worker_counts) + backlog_runs + 1)
         if ARGS.naive_runs and ARGS.naive_orders:
             log(f"naive script: {ARGS.naive_orders} orders × {ARGS.naive_runs}")
             results["naive"] = [
@@ -425,6 +486,14 @@ def main() -> None:
                 throughput_run(procs, flow, timeline, workers=workers, seed=1000 * workers + i)
                 for i in range(ARGS.runs)
             ]
+        if ARGS.backlog_orders:
+            results["backlog"] = {}
+            for workers in worker_counts:
+                log(f"backlog: {ARGS.backlog_orders} pushed orders, {workers} worker(s)")
+                results["backlog"][workers] = [
+                    backlog_run(procs, flow, timeline, workers=workers, seed=5000 * workers + i)
+                    for i in range(ARGS.runs)
+                ]
         if ARGS.queries_orders:
             log(f"queries per document over {ARGS.queries_orders} orders (in process)")
             results["queries"] = queries_per_document(flow, timeline)
@@ -459,6 +528,14 @@ def summary(results: dict) -> None:
             f"portal {workers} worker : {median_of(runs, 'wall_seconds')} s, {rate} docs/s"
             f"{ratio}, {median_of(runs, 'calls_per_1000')} calls/1000 docs, peak worker RSS "
             f"{max(r['peak_worker_rss_mb'] for r in runs)} MB, orders not exactly once: {twice}"
+        )
+    for workers, runs in results.get("backlog", {}).items():
+        rate = round(statistics.median(r["docs_per_second"] for r in runs), 1)
+        twice = sum(r["exactly_once"]["twice"] + r["exactly_once"]["missing"] for r in runs)
+        print(
+            f"backlog {workers} wkr : {median_of(runs, 'wall_seconds')} s, {rate} docs/s, "
+            f"peak worker RSS {max(r['peak_worker_rss_mb'] for r in runs)} MB, "
+            f"orders not exactly once: {twice}"
         )
     if "queries" in results:
         q = results["queries"]
