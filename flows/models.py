@@ -139,6 +139,15 @@ class Watermark(models.Model):
         null=True,
         blank=True,
     )
+    catchup_ts = models.BigIntegerField(
+        verbose_name=_("catch-up row version"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Sources with row versions (Jushuitan ts): the catch-up reads every row changed "
+            "since this version instead of re-reading a time window, e.g. 7340032"
+        ),
+    )
     updated_at = models.DateTimeField(
         verbose_name=_("updated at"),
         auto_now=True,

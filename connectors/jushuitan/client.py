@@ -602,6 +602,18 @@ class JushuitanClient:
         """Orders (订单) modified in the range; filters e.g. status="Sent", shop_id=10001."""
         return self.read("orders", start=start, end=end, **filters)
 
+    def orders_since(self, start_ts: int, **filters: Any) -> Iterator[dict]:
+        """Orders whose row version is >= start_ts (§2.5, pattern b), at the largest page."""
+        endpoint = ENDPOINTS["orders"]
+        return self.iter_ts(
+            endpoint.path,
+            start_ts=start_ts,
+            page_size=endpoint.max_page_size,
+            biz=filters,
+            list_key=endpoint.list_key,
+            key_fields=("o_id",),
+        )
+
     def sales_outs(self, *, start: datetime, end: datetime, **filters: Any) -> Iterator[dict]:
         """Sales-out documents (销售出库单), one per shipment; e.g. status="Confirmed"."""
         return self.read("sales_out", start=start, end=end, **filters)

@@ -206,6 +206,15 @@ class FlowDefinition(ABC):
     ) -> Iterator[SourceRecord]:
         raise UnsupportedStage(f"{type(self).__name__} cannot pull its source", flow=self.code)
 
+    # Sources with a row-version cursor (Jushuitan `ts`, protocol §2.5): the catch-up pass
+    # walks the rows changed since the last one it saw instead of re-reading a time window.
+    catchup_by_row_version: ClassVar[bool] = False
+
+    def extract_since(self, ctx: FlowContext, *, row_version: int) -> Iterator[SourceRecord]:
+        """Records whose row version is >= row_version (catchup_by_row_version only); each
+        record's payload carries its `ts`."""
+        raise UnsupportedStage(f"{type(self).__name__} has no row-version cursor", flow=self.code)
+
     def parse_push(self, ctx: FlowContext, item: dict) -> SourceRecord:
         raise UnsupportedStage(f"{type(self).__name__} accepts no pushed documents", flow=self.code)
 

@@ -91,8 +91,15 @@ class SalesOutbound(KingdeeBillFlow):
     bill_prefix = "JSTXS"
 
     # --- extract ------------------------------------------------------------------------
+    catchup_by_row_version = True
+
     def extract(self, ctx: FlowContext, *, start, end):
         rows = ctx.jushuitan.orders(start=start, end=end, status="Sent", is_get_cbfinance=True)
+        for order in rows:
+            yield order_record(order)
+
+    def extract_since(self, ctx: FlowContext, *, row_version: int):
+        rows = ctx.jushuitan.orders_since(row_version, status="Sent", is_get_cbfinance=True)
         for order in rows:
             yield order_record(order)
 
