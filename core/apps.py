@@ -10,7 +10,10 @@ class CoreConfig(AppConfig):
     verbose_name = _("Portal core")
 
     def ready(self) -> None:
+        from .logging import install_masking_record_factory
         from .roles import sync_role_permissions
+
+        install_masking_record_factory()
 
         # Permissions exist only after every app migrated: grant them then, idempotently.
         post_migrate.connect(sync_role_permissions, dispatch_uid="core.sync_role_permissions")

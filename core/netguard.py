@@ -1,9 +1,15 @@
 """Outbound URL checks: the portal calls remote systems people configure, so a configured URL
 must not turn it against its own network (SSRF). Internal targets (loopback, private ranges,
 link-local, internal host names) are refused unless the host is explicitly allowed in
-PORTAL_ALLOWED_INTERNAL_HOSTS (an on-premise Kingdee server, the sandbox)."""
+PORTAL_ALLOWED_INTERNAL_HOSTS (an on-premise Kingdee server, the sandbox).
+
+The one implementation for every outbound target: the connection URLs (RemoteUrlValidator)
+and the group-robot webhooks (connectors.dingtalk.validators, which add the vendor's URL shape
+and check the resolved address on every send). Robots are allowed the hosts of
+PORTAL_ROBOT_ALLOWED_INTERNAL_HOSTS, which defaults to PORTAL_ALLOWED_INTERNAL_HOSTS."""
 
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -14,8 +20,13 @@ from django.utils.translation import gettext as _
 INTERNAL_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home.arpa")
 
 
-def allowed_internal_hosts() -> set[str]:
-    return {h.strip("[]").lower() for h in getattr(settings, "ALLOWED_INTERNAL_HOSTS", [])}
+GENERAL_SETTING = "ALLOWED_INTERNAL_HOSTS"
+ROBOT_SETTING = "ROBOT_ALLOWED_INTERNAL_HOSTS"
+
+
+def allowed_internal_hosts(setting: str = GENERAL_SETTING) -> set[str]:
+    """The internal hosts `setting` (GENERAL_SETTING or ROBOT_SETTING) allows, normalised."""
+    return {h.strip("[]").lower() for h in getattr(settings, setting, [])}
 
 
 def internal_reason(host: str) -> str:
@@ -33,6 +44,24 @@ def internal_reason(host: str) -> str:
         return ""
     if not address.is_global or address.is_multicast:
         return _("%(host)s is an internal address") % {"host": host}
+    return ""
+
+
+def resolved_internal_address(url: str, *, setting: str = GENERAL_SETTING) -> str:
+    """At call time: the internal address the host of `url` resolves to, '' when every address
+    is public or the host is allowed by `setting`. A host that does not resolve gives '' (the
+    HTTP call reports it)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in allowed_internal_hosts(setting):
+        return ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return ""
+    for info in infos:
+        address = str(info[4][0]).split("%", 1)[0]
+        if internal_reason(address):
+            return address
     return ""
 
 

@@ -281,10 +281,10 @@ LOGGING = {
 
 # --- Group robots and alerts (O2) --------------------------------------------------------
 # Robot webhooks must be https to a public address; these hosts (the sandbox) are the only
-# exceptions allowed plain http or an internal address.
+# exceptions allowed plain http or an internal address. Checked by core.netguard, like the
+# connection URLs; unset, it is PORTAL_ALLOWED_INTERNAL_HOSTS.
 ROBOT_ALLOWED_INTERNAL_HOSTS = env.list(
-    "PORTAL_ROBOT_ALLOWED_INTERNAL_HOSTS",
-    default=["127.0.0.1", "localhost", "::1"] if SANDBOX_ENABLED else [],
+    "PORTAL_ROBOT_ALLOWED_INTERNAL_HOSTS", default=list(ALLOWED_INTERNAL_HOSTS)
 )
 # Unconfirmed vendor codes that mean "over the limit" besides the confirmed ones
 # (DingTalk 130101, Feishu 11232), as kind:code.

@@ -1,12 +1,14 @@
-"""Webhook URL checks: https to a public address, unless the host is explicitly allowed."""
+"""Webhook URL checks: https to a public address, unless the host is explicitly allowed.
 
-import ipaddress
-import socket
+The internal-target rules are core.netguard's; robots are allowed the hosts of
+PORTAL_ROBOT_ALLOWED_INTERNAL_HOSTS (by default those of PORTAL_ALLOWED_INTERNAL_HOSTS)."""
+
 from urllib.parse import parse_qs, urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+
+from core import netguard
 
 from .choices import RobotKind
 
@@ -16,16 +18,6 @@ _SHAPES = {
     RobotKind.FEISHU: ("/open-apis/bot/v2/hook/", ""),
     RobotKind.WECOM: ("/cgi-bin/webhook/send", "key"),
 }
-_INTERNAL_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home.arpa")
-
-
-def _allowed_internal_hosts() -> set[str]:
-    return {h.strip("[]").lower() for h in settings.ROBOT_ALLOWED_INTERNAL_HOSTS}
-
-
-def _is_public_ip(text: str) -> bool:
-    address = ipaddress.ip_address(text)
-    return address.is_global and not address.is_multicast
 
 
 def validate_webhook_url(url: str, *, kind: str) -> None:
@@ -38,26 +30,17 @@ def validate_webhook_url(url: str, *, kind: str) -> None:
                 "Enter the full webhook URL, e.g. https://oapi.dingtalk.com/robot/send?access_token=…"
             )
         )
-    allowed = host in _allowed_internal_hosts()
-    if not allowed:
+    if host not in netguard.allowed_internal_hosts(netguard.ROBOT_SETTING):
         if parts.scheme != "https":
             raise ValidationError(
                 _("The webhook must use https (only the hosts in %(setting)s may use http).")
                 % {"setting": "PORTAL_ROBOT_ALLOWED_INTERNAL_HOSTS"}
             )
-        if host == "localhost" or host.endswith(_INTERNAL_SUFFIXES) or "." not in host:
+        # A host name is checked again on every send, after resolution.
+        reason = netguard.internal_reason(host)
+        if reason:
             raise ValidationError(
-                _("%(host)s is an internal host name; webhooks must go to the vendor's server.")
-                % {"host": host}
-            )
-        try:
-            public = _is_public_ip(host)
-        except ValueError:
-            public = True  # a host name: checked again on every send, after resolution
-        if not public:
-            raise ValidationError(
-                _("%(host)s is an internal address; webhooks must go to the vendor's server.")
-                % {"host": host}
+                _("%(reason)s; webhooks must go to the vendor's server.") % {"reason": reason}
             )
     suffix, credential = _SHAPES[RobotKind(kind)]
     if suffix not in parts.path:
@@ -79,17 +62,9 @@ def ensure_public_destination(url: str) -> None:
 
     Raises ValueError with a readable reason; resolution failures are left to the HTTP call.
     """
-    host = (urlsplit(url).hostname or "").lower()
-    if host in _allowed_internal_hosts():
-        return
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return
-    for info in infos:
-        address = str(info[4][0]).split("%", 1)[0]
-        if not _is_public_ip(address):
-            raise ValueError(
-                _("%(host)s resolves to the internal address %(address)s")
-                % {"host": host, "address": address}
-            )
+    address = netguard.resolved_internal_address(url, setting=netguard.ROBOT_SETTING)
+    if address:
+        raise ValueError(
+            _("%(host)s resolves to the internal address %(address)s")
+            % {"host": (urlsplit(url).hostname or "").lower(), "address": address}
+        )

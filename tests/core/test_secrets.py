@@ -119,3 +119,34 @@ def test_mask_text_with_a_limit_masks_a_secret_straddling_the_cut():
     assert "s3cr3t" not in shown
     assert shown.startswith("x" * 95 + "app_secret")
     assert mask_text(text) == "x" * 95 + 'app_secret="***"' + "y" * 500
+
+
+def test_s3_every_log_handler_gets_masked_records_tracebacks_included(caplog):
+    """S3: GIVEN a handler without the masking filter (an error tracker, a file a deployment
+    adds) WHEN a line is logged with a secret in its arguments and in a chained exception
+    THEN the handler still writes them masked: records are masked when they are made."""
+    import logging
+
+    lines: list[str] = []
+
+    class Plain(logging.Handler):
+        def emit(self, record):
+            lines.append(logging.Formatter("%(message)s").format(record))
+
+    logger = logging.getLogger("tests.secrets")
+    handler = Plain(level=logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        try:
+            try:
+                raise ConnectionError("url: /robot/send?access_token=tok-LEAK-1&sign=sig-LEAK-2")
+            except ConnectionError as exc:
+                raise RuntimeError("the robot could not be reached") from exc
+        except RuntimeError:
+            logger.exception("posting with password=%s failed", "pw-LEAK-3")
+        logger.warning("POST /open-apis/bot/v2/hook/hook-LEAK-4 and /send?key=key-LEAK-5")
+    finally:
+        logger.removeHandler(handler)
+    text = "\n".join(lines)
+    assert "Traceback" in text and "the robot could not be reached" in text
+    assert "LEAK" not in text, text
