@@ -165,6 +165,17 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# "imports": rows processed by a running bulk import, written by the worker and read by the
+# admin's progress page, so it must be shared between processes (not locmem) and outside the
+# database (the import's transaction holds SQLite's write lock until it ends).
+if REDIS_URL:
+    CACHES["imports"] = {**CACHES["default"]}
+else:
+    CACHES["imports"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "imports"),
+        "TIMEOUT": 24 * 3600,
+    }
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

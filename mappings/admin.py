@@ -2,21 +2,31 @@
 import / export (xlsx, csv, dry-run preview), downloadable templates and history (M8)."""
 
 from django.contrib import admin, messages
-from django.http import HttpResponse
-from django.urls import path
+from django.contrib.admin.templatetags.admin_urls import admin_urlname
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import translation
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import resources
 from .choices import MappingSource, RateSource
+from .errors import ImportNotConfirmable
 from .models import (
     AccountMapping,
     CodeMapping,
     ExchangeRate,
+    ImportJob,
     KnownCode,
     MaterialMapping,
     RateFetch,
@@ -25,7 +35,8 @@ from .models import (
     TaxTemplate,
     WarehouseMapping,
 )
-from .services import FORMATS, import_template
+from .selectors import import_job_progress
+from .services import FORMATS, import_job_confirm, import_job_start, import_template
 
 _SOURCE_COLOURS = {
     MappingSource.EXPLICIT: "#1a7f37",
@@ -34,11 +45,28 @@ _SOURCE_COLOURS = {
 }
 
 
+# What an import does to a row, as the preview and the summary name it.
+_OUTCOMES = (
+    ("new", _("New")),
+    ("update", _("Updated")),
+    ("skip", _("Unchanged")),
+    ("delete", _("Deleted")),
+    ("error", _("Errors")),
+    ("invalid", _("Invalid")),
+)
+
+
 class MappingAdminBase(ImportExportModelAdmin, SimpleHistoryAdmin):
-    """Import / export with templates, history, and the integration preloaded."""
+    """Import / export with templates, history, and the integration preloaded.
+
+    An uploaded file is not imported in the request: it becomes an ImportJob that the worker
+    runs (first a dry run, then, once confirmed, the import), while the job's page shows a
+    progress bar polled from its status URL, then the preview with per-row errors or the
+    summary. Import-export's own checks (form, formats, permission) stay in front."""
 
     formats = [base_formats.XLSX, base_formats.CSV]
     import_export_change_list_template = "admin/mappings/change_list_import_export.html"
+    import_job_template_name = "admin/mappings/import_job.html"
     list_select_related = ("integration",)
     list_per_page = 100
     table_key = ""
@@ -50,9 +78,103 @@ class MappingAdminBase(ImportExportModelAdmin, SimpleHistoryAdmin):
                 "template/<str:file_format>/",
                 self.admin_site.admin_view(self.template_view),
                 name="{}_{}_import_template".format(*info),
-            )
+            ),
+            path(
+                "import/<uuid:job_id>/",
+                self.admin_site.admin_view(self.import_job_view),
+                name="{}_{}_import_job".format(*info),
+            ),
+            path(
+                "import/<uuid:job_id>/status/",
+                self.admin_site.admin_view(self.import_job_status_view),
+                name="{}_{}_import_job_status".format(*info),
+            ),
+            path(
+                "import/<uuid:job_id>/confirm/",
+                self.admin_site.admin_view(self.import_job_confirm_view),
+                name="{}_{}_import_job_confirm".format(*info),
+            ),
         ]
         return extra + super().get_urls()
+
+    # --- import through the worker, with progress ---------------------------------------
+    def import_action(self, request, **kwargs):
+        """The import form. A valid upload is queued as a dry run and the browser goes to the
+        job's progress page; the form itself (and its errors) is import-export's."""
+        if request.method != "POST":
+            return super().import_action(request, **kwargs)
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.create_import_form(request)
+        if not form.is_valid():
+            return super().import_action(request, **kwargs)
+        file_format = self.get_import_formats()[int(form.cleaned_data["format"])]()
+        upload = form.cleaned_data["import_file"]
+        job = import_job_start(
+            table=self.table_key,
+            content=b"".join(upload.chunks()),
+            file_format=file_format.get_extension(),
+            file_name=upload.name,
+            dry_run=True,
+            user=request.user,
+            language=translation.get_language() or "",
+        )
+        return redirect(self._import_job_url(job))
+
+    def _import_job_url(self, job: ImportJob, name: str = "import_job") -> str:
+        return reverse(admin_urlname(self.opts, name), args=[job.pk])
+
+    def _import_job(self, request, job_id) -> ImportJob:
+        """The job, for people who may import into this table: their own jobs (all of them
+        for a superuser)."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        jobs = ImportJob.objects.filter(table=self.table_key).defer("content")
+        if not request.user.is_superuser:
+            jobs = jobs.filter(user=request.user)
+        return get_object_or_404(jobs, pk=job_id)
+
+    def import_job_view(self, request, job_id):
+        """Progress bar while the job runs; then its preview (dry run) or summary."""
+        job = self._import_job(request, job_id)
+        progress = import_job_progress(job=job)
+        totals = [(label, job.totals.get(key, 0)) for key, label in _OUTCOMES]
+        outcome_labels = dict(_OUTCOMES)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import preview") if job.dry_run else _("Import"),
+            "opts": self.opts,
+            "job": job,
+            "progress": progress,
+            "totals": [(label, count) for label, count in totals if count],
+            "more_errors": max(job.error_count - len(job.row_errors), 0),
+            "sample": [
+                (number, outcome_labels.get(outcome, outcome), outcome, values)
+                for number, outcome, values in job.sample
+            ],
+            "status_url": self._import_job_url(job, "import_job_status"),
+            "confirm_url": self._import_job_url(job, "import_job_confirm"),
+            "import_url": reverse(admin_urlname(self.opts, "import")),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_job_template_name], context)
+
+    @method_decorator(never_cache)
+    def import_job_status_view(self, request, job_id):
+        """Where the job stands, as JSON: the progress page polls it."""
+        job = self._import_job(request, job_id)
+        return JsonResponse(import_job_progress(job=job))
+
+    @method_decorator(require_POST)
+    def import_job_confirm_view(self, request, job_id):
+        """Import for real the file a dry run checked; the browser follows the new job."""
+        preview = self._import_job(request, job_id)
+        try:
+            job = import_job_confirm(preview=preview, user=request.user)
+        except ImportNotConfirmable as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return redirect(self._import_job_url(preview))
+        return redirect(self._import_job_url(job))
 
     def template_view(self, request, file_format: str):
         if file_format not in FORMATS:

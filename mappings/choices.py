@@ -80,3 +80,16 @@ class RateSource(models.TextChoices):
 
 # Sources whose rates are not the official fixing: a quote from them is a fallback.
 NON_OFFICIAL_RATE_SOURCES = frozenset({RateSource.ECB})
+
+
+class ImportJobStatus(models.TextChoices):
+    """Where a bulk import (dry run or the import itself) stands; the admin polls it."""
+
+    QUEUED = "queued", _("Waiting for a worker")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Finished")
+    FAILED = "failed", _("Failed")
+
+
+# States after which an import job changes no more (the progress page stops polling).
+IMPORT_JOB_TERMINAL_STATES = frozenset({ImportJobStatus.DONE, ImportJobStatus.FAILED})

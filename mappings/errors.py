@@ -75,3 +75,11 @@ class RateUnavailable(PortalError):
         self.on_date = on_date
         self.rate_type = str(rate_type)
         self.tried = tried or []
+
+
+class ImportNotConfirmable(MappingError):
+    """Only a finished dry run without errors can be confirmed (imported for real)."""
+
+    default_message = gettext_noop(
+        "This preview cannot be imported: it has not finished or it found errors."
+    )

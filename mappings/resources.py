@@ -5,11 +5,13 @@ invalid (per-row errors are reported; the admin shows them in its dry-run previe
 matched on their natural key (never the database id), existing rows are loaded once, the
 unique rules are checked in memory, and rows are written in batches with their history (M8),
 so 10,000 rows take seconds. Imported rows become explicit (source); rows identical to what
-is stored are skipped and keep their source.
+is stored are skipped and keep their source. A resource given a `progress` callback reports
+the rows processed as it goes (the admin's progress bar).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -87,9 +89,13 @@ class NaturalKeyResource(resources.ModelResource):
     imported_values: dict = {}
     #: the field that scopes the preload (e.g. integration)
     scope_field = "integration"
+    #: rows between two progress reports
+    progress_every = 100
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, *, progress: Callable[[int, int], None] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
+        self._progress = progress
+        self._total = 0
         self._existing: dict[tuple, object] = {}
         self._unique: dict[tuple[str, ...], dict[tuple, tuple]] = {}
         self._seen: dict[tuple, int] = {}
@@ -118,6 +124,8 @@ class NaturalKeyResource(resources.ModelResource):
 
     def before_import(self, dataset, **kwargs):
         super().before_import(dataset, **kwargs)
+        self._total = len(dataset)
+        self._report_progress(0)
         user = kwargs.get("user")
         self._user = user if getattr(user, "is_authenticated", False) else None
         key_names = tuple(self._meta.import_id_fields)
@@ -133,6 +141,16 @@ class NaturalKeyResource(resources.ModelResource):
     def before_import_row(self, row, **kwargs):
         super().before_import_row(row, **kwargs)
         self._row_number = kwargs.get("row_number", 0)
+        if (self._row_number - 1) % self.progress_every == 0:
+            self._report_progress(self._row_number - 1)
+
+    def after_import(self, dataset, result, **kwargs):
+        super().after_import(dataset, result, **kwargs)
+        self._report_progress(self._total)
+
+    def _report_progress(self, processed: int) -> None:
+        if self._progress is not None:
+            self._progress(processed, self._total)
 
     def get_instance(self, instance_loader, row):
         parts = []

@@ -22,16 +22,25 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import caches
 from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from .choices import AccountPurpose, CodeKind, MappingKind, MasterKind, System
+from .choices import (
+    AccountPurpose,
+    CodeKind,
+    ImportJobStatus,
+    MappingKind,
+    MasterKind,
+    System,
+)
 from .errors import MappingMissing
 from .models import (
     AccountMapping,
     CodeMapping,
+    ImportJob,
     KnownCode,
     MaterialMapping,
     ShopCustomerMapping,
@@ -607,6 +616,48 @@ class MappingResolver:
         return best
 
 
+# --- bulk-import jobs ---------------------------------------------------------------------
+
+
+def import_progress_store():
+    """Where a running import job reports its rows processed (shared by web and worker)."""
+    return caches["imports"]
+
+
+def import_progress_key(job_id) -> str:
+    return f"mappings:import:{job_id}"
+
+
+def import_job_progress(*, job: ImportJob) -> dict[str, Any]:
+    """Where an import job stands, for the progress bar: status, rows processed of the total,
+    percent, a label for people, and whether it has finished."""
+    if job.finished:
+        total = job.total_rows or 0
+        processed = total
+    else:
+        reported = import_progress_store().get(import_progress_key(job.pk)) or {}
+        total = int(reported.get("total") or 0)
+        processed = min(int(reported.get("processed") or 0), total)
+    if job.status == ImportJobStatus.RUNNING:
+        if not total:
+            label = _("Reading the file…")
+        elif processed < total:
+            label = _("Checking rows…") if job.dry_run else _("Importing rows…")
+        else:
+            label = _("Rolling back the dry run…") if job.dry_run else _("Saving…")
+    else:
+        label = str(job.get_status_display())
+    return {
+        "status": job.status,
+        "label": label,
+        "processed": processed,
+        "total": total,
+        "percent": int(processed * 100 / total) if total else 0,
+        "finished": job.finished,
+        "ok": job.ok,
+    }
+
+
 __all__ = [
     "AccountGap",
     "MappingResolver",
@@ -615,6 +666,9 @@ __all__ = [
     "code_for",
     "currency_for",
     "customer_for_shop",
+    "import_job_progress",
+    "import_progress_key",
+    "import_progress_store",
     "jst_supplier_for",
     "material_for_sku",
     "shop_for_customer",

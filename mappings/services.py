@@ -1,17 +1,32 @@
 """Writes of the mappings app that are not plain admin edits: bulk import (all or nothing),
-import templates, and re-exports of the exchange-rate and initialisation services."""
+import jobs run by the worker with their progress, import templates, and re-exports of the
+exchange-rate and initialisation services."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import tablib
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import transaction
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from import_export.formats import base_formats
+from import_export.signals import post_import
 
+from .choices import ImportJobStatus
+from .errors import ImportNotConfirmable
 from .initialise import apply_plan, initialise_from_systems, propose_pairs, record_known_codes
+from .models import ImportJob
 from .rates import fetch_latest_rates, fetch_rates, set_manual_rate, store_fixings
 from .resources import RESOURCES
+from .selectors import import_progress_key, import_progress_store
+
+logger = logging.getLogger(__name__)
 
 FORMATS = {"csv": base_formats.CSV, "xlsx": base_formats.XLSX}
 
@@ -24,6 +39,9 @@ class ImportReport:
     dry_run: bool
     totals: dict[str, int] = field(default_factory=dict)
     row_errors: list[tuple[int, str]] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    #: the first rows as (row number, outcome, values), for a preview
+    sample: list[tuple[int, str, list[str]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -39,9 +57,9 @@ def _format(file_format: str):
         ) from None
 
 
-def _resource(table: str):
+def _resource(table: str, **kwargs):
     try:
-        return RESOURCES[table]()
+        return RESOURCES[table](**kwargs)
     except KeyError:
         raise ValueError(
             _("Unknown table “%(table)s”; known: %(known)s.")
@@ -49,15 +67,40 @@ def _resource(table: str):
         ) from None
 
 
-def import_table(
-    *, table: str, content: bytes, file_format: str, dry_run: bool, user=None
-) -> ImportReport:
-    """Import a csv / xlsx file into one table; any invalid row rolls back the whole file."""
+def _read_dataset(*, content: bytes, file_format: str) -> tablib.Dataset:
     fmt = _format(file_format)
     data = content.decode("utf-8-sig") if fmt.is_binary() is False else content
-    dataset = fmt.create_dataset(data)
-    result = _resource(table).import_data(dataset, dry_run=dry_run, user=user)
-    report = ImportReport(table=table, dry_run=dry_run, totals=dict(result.totals))
+    return fmt.create_dataset(data)
+
+
+def import_table(
+    *,
+    table: str,
+    content: bytes,
+    file_format: str,
+    dry_run: bool,
+    user=None,
+    progress: Callable[[int, int], None] | None = None,
+    sample_size: int = 0,
+) -> ImportReport:
+    """Import a csv / xlsx file into one table; any invalid row rolls back the whole file.
+    `progress(processed, total)` is called as rows go through; `sample_size` first rows are
+    kept in the report with what the import does to each (new / update / skip ...)."""
+    dataset = _read_dataset(content=content, file_format=file_format)
+    if progress is not None:
+        progress(0, len(dataset))
+    resource = _resource(table, progress=progress)
+    result = resource.import_data(dataset, dry_run=dry_run, user=user)
+    report = ImportReport(
+        table=table,
+        dry_run=dry_run,
+        totals=dict(result.totals),
+        headers=list(dataset.headers or []),
+    )
+    # Every row has a result, in file order (the resources report skipped rows too).
+    for number, row_result in enumerate(result.rows[:sample_size], 1):
+        values = ["" if v is None else str(v) for v in dataset[number - 1]]
+        report.sample.append((number, row_result.import_type, values))
     for error in result.base_errors:
         report.row_errors.append((0, str(error.error)))
     for number, errors in result.row_errors():
@@ -65,11 +108,135 @@ def import_table(
             report.row_errors.append((number, str(error.error)))
     for invalid in result.invalid_rows:
         messages = "; ".join(
-            f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in invalid.error_dict.items()
+            " ".join(str(m) for m in msgs)
+            if name == NON_FIELD_ERRORS
+            else f"{name}: {' '.join(str(m) for m in msgs)}"
+            for name, msgs in invalid.error_dict.items()
         )
         report.row_errors.append((invalid.number, messages))
     report.row_errors.sort(key=lambda item: item[0])
     return report
+
+
+#: rows of a dry run shown in its preview, and row errors kept per job
+IMPORT_SAMPLE_ROWS = 100
+IMPORT_KEPT_ERRORS = 500
+#: finished jobs (with their files) are deleted when a new job starts after this long
+IMPORT_JOB_RETENTION = timedelta(days=7)
+
+
+def import_job_start(
+    *,
+    table: str,
+    content: bytes,
+    file_format: str,
+    file_name: str = "",
+    dry_run: bool = True,
+    user=None,
+    language: str = "",
+    preview: ImportJob | None = None,
+) -> ImportJob:
+    """Store an uploaded file and queue its import (a dry run, or the import itself) for the
+    worker; the job's page shows its progress, then its preview or summary."""
+    _resource(table)
+    _format(file_format)
+    ImportJob.objects.filter(created_at__lt=timezone.now() - IMPORT_JOB_RETENTION).delete()
+    job = ImportJob.objects.create(
+        table=table,
+        content=content,
+        file_format=file_format,
+        file_name=file_name[:255],
+        dry_run=dry_run,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        language=language,
+        preview=preview,
+    )
+    transaction.on_commit(lambda job_id=str(job.pk): _enqueue_import(job_id=job_id))
+    return job
+
+
+def _enqueue_import(*, job_id: str) -> None:
+    from .tasks import run_import_job
+
+    run_import_job.delay(job_id)
+
+
+def import_job_confirm(*, preview: ImportJob, user=None) -> ImportJob:
+    """Import for real the file a dry run checked without errors. A preview is confirmed
+    once: confirming it again (a second click) returns the import already started."""
+    if not (preview.dry_run and preview.ok):
+        raise ImportNotConfirmable(job_id=str(preview.pk), status=preview.status)
+    with transaction.atomic():
+        claimed = ImportJob.objects.filter(pk=preview.pk, confirmed_at__isnull=True).update(
+            confirmed_at=timezone.now()
+        )
+        if not claimed:
+            started = preview.imports.order_by("created_at").first()
+            if started is not None:
+                return started
+        return import_job_start(
+            table=preview.table,
+            content=bytes(preview.content),
+            file_format=preview.file_format,
+            file_name=preview.file_name,
+            dry_run=False,
+            user=user,
+            language=preview.language,
+            preview=preview,
+        )
+
+
+def import_job_run(*, job_id: str) -> ImportJob | None:
+    """Run a queued import job (the worker's task): claim it, import with progress reports in
+    the "imports" cache, then store the totals, per-row errors and a sample of the rows."""
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJobStatus.QUEUED).update(
+        status=ImportJobStatus.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return None  # already run (a redelivered message) or deleted
+    job = ImportJob.objects.get(pk=job_id)
+    store, key = import_progress_store(), import_progress_key(job.pk)
+    seen = {"total": 0}
+
+    def progress(processed: int, total: int) -> None:
+        seen["total"] = total
+        store.set(key, {"processed": processed, "total": total}, timeout=3600)
+
+    with translation.override(job.language or settings.LANGUAGE_CODE):
+        try:
+            report = import_table(
+                table=job.table,
+                content=bytes(job.content),
+                file_format=job.file_format,
+                dry_run=job.dry_run,
+                user=job.user,
+                progress=progress,
+                sample_size=IMPORT_SAMPLE_ROWS if job.dry_run else 0,
+            )
+        except Exception as exc:  # the file could not be read, or a bug: the job says so
+            logger.exception("import job %s failed", job.pk)
+            job.status = ImportJobStatus.FAILED
+            job.message = _("The import stopped: %(error)s") % {
+                "error": f"{type(exc).__name__}: {exc}"
+            }
+        else:
+            job.status = ImportJobStatus.DONE
+            job.totals = report.totals
+            job.error_count = len(report.row_errors)
+            job.row_errors = [list(item) for item in report.row_errors[:IMPORT_KEPT_ERRORS]]
+            job.headers = report.headers
+            job.sample = [list(item) for item in report.sample]
+    job.total_rows = seen["total"]
+    job.finished_at = timezone.now()
+    if not job.dry_run:
+        job.content = b""  # imported (or refused): the file is no longer needed
+        ImportJob.objects.filter(pk=job.preview_id).update(content=b"")
+    job.save()
+    if job.ok and not job.dry_run:
+        # What import-export's admin sends after an import: documents blocked for a missing
+        # mapping are released (flows.signals), as after an edit in the admin.
+        post_import.send(sender=None, model=RESOURCES[job.table]._meta.model)
+    return job
 
 
 def import_template(*, table: str, file_format: str) -> bytes | str:
@@ -84,6 +251,9 @@ __all__ = [
     "apply_plan",
     "fetch_latest_rates",
     "fetch_rates",
+    "import_job_confirm",
+    "import_job_run",
+    "import_job_start",
     "import_table",
     "import_template",
     "initialise_from_systems",

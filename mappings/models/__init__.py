@@ -1,7 +1,9 @@
 """Models of mappings: master-data mappings (M1–M5), the master-data snapshot, tax templates
-(M6), account mappings (M7) and exchange rates (F2.2, F6.1). Every change is audited (M8)."""
+(M6), account mappings (M7), exchange rates (F2.2, F6.1) and bulk-import jobs. Every change
+to a mapping is audited (M8)."""
 
 from .accounts import AccountMapping
+from .imports import ImportJob
 from .master_data import (
     CodeMapping,
     KnownCode,
@@ -17,6 +19,7 @@ __all__ = [
     "AccountMapping",
     "CodeMapping",
     "ExchangeRate",
+    "ImportJob",
     "KnownCode",
     "MaterialMapping",
     "RateFetch",

@@ -203,11 +203,15 @@ def test_master_data_admin_imports_mapping_xlsx_and_blocked_order_syncs(
     page.set_input_files("input[name=import_file]", str(upload))
     page.select_option("select[name=format]", label="xlsx")
     page.locator("#content input[type=submit]").first.click()
+    # The worker runs the dry run while the page shows its progress bar, then the preview.
+    page.wait_for_url(re.compile(r"/admin/mappings/materialmapping/import/[0-9a-f-]+/$"))
+    page.locator("input[type=submit][name=confirm]").wait_for(timeout=60_000)
     preview = page.inner_text("#content")  # the dry run: one new row, nothing written yet
-    assert "Preview" in preview and "New" in preview
+    assert "preview" in preview and "New" in preview and "SKU-GIFT-9001" in preview
     shot(page, "04-mapping-import-preview")
-    page.locator("input[type=submit][name=confirm], form input[type=submit]").last.click()
-    page.wait_for_url(re.compile(r"/admin/mappings/materialmapping/$"))
+    page.locator("input[type=submit][name=confirm]").click()
+    page.locator("p.success").wait_for(timeout=60_000)  # the import's summary
+    assert "Imported." in page.inner_text("#content")
 
     wait_until(lambda: SyncDocument.objects.get(pk=doc.pk).state == S.SYNCED, 60)
     bills = kingdee_bills("SAL_OUTSTOCK", [so_id])[so_id]

@@ -1,9 +1,6 @@
 """Bulk import / export of the mapping tables: dry run, per-row errors, all or nothing,
 xlsx round trip, admin preview and templates, history of every change (M1–M8)."""
 
-import sys
-import time
-
 import pytest
 import tablib
 from django.contrib.auth import get_user_model
@@ -116,9 +113,9 @@ def test_xlsx_round_trip(integration):
     }
 
 
-def test_admin_preview_shows_row_errors_and_templates_download(integration, admin_client):
-    """M1: the admin's import page previews a file (dry run) with per-row errors, imports
-    nothing, and offers the templates."""
+def test_admin_offers_the_templates(integration, admin_client):
+    """M1: the admin's list of a mapping table offers the import templates (xlsx and csv).
+    The upload, its progress and its preview are in test_import_progress.py."""
     url = "/admin/mappings/materialmapping/"
     page = admin_client.get(url)
     assert b"template/xlsx/" in page.content and b"template/csv/" in page.content
@@ -129,17 +126,11 @@ def test_admin_preview_shows_row_errors_and_templates_download(integration, admi
         "sku_id",
         "material_number",
     ]
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    upload = SimpleUploadedFile("materials.csv", _csv(["main,SKU-1,MAT-1,1", "main,SKU-1,MAT-2,1"]))
-    answer = admin_client.post(
-        f"{url}import/",
-        {"resource": 0, "format": 1, "import_file": upload},
-        headers={"Accept-Language": "en"},
+    assert (
+        admin_client.get(f"{url}template/csv/")
+        .content.decode()
+        .startswith("integration,sku_id,material_number")
     )
-    assert answer.status_code == 200
-    assert b"row 1" in answer.content
-    assert not MaterialMapping.objects.exists()
 
 
 def test_admin_edit_is_recorded_in_history(integration, admin_client):
@@ -166,22 +157,17 @@ def test_admin_edit_is_recorded_in_history(integration, admin_client):
     assert admin_client.get(f"/admin/mappings/materialmapping/{row.pk}/history/").status_code == 200
 
 
-def test_ten_thousand_rows_import_in_seconds(integration, capsys):
-    """M4: a 10,000-row file imports (with history) in seconds, and again as an update."""
+def test_ten_thousand_rows_import_new_then_update(integration):
+    """M4: a 10,000-row file imports (with history), and again as an update. How fast is
+    bench/mapping_import_bench.py's figure (no timed assertions in tests)."""
     rows = [f"main,SKU-{n:05d},MAT-{n:05d},1" for n in range(10_000)]
-    started = time.perf_counter()
     report = import_table(table="material", content=_csv(rows), file_format="csv", dry_run=False)
-    first = time.perf_counter() - started
     assert report.ok and report.totals["new"] == 10_000
     changed = [f"main,SKU-{n:05d},NEW-{n:05d},1" for n in range(10_000)]
-    started = time.perf_counter()
     report = import_table(table="material", content=_csv(changed), file_format="csv", dry_run=False)
-    second = time.perf_counter() - started
     assert report.ok and report.totals["update"] == 10_000
     assert MaterialMapping.history.count() == 20_000
-    with capsys.disabled():
-        sys.stdout.write(f"\n10,000-row import: {first:.1f} s new, {second:.1f} s update\n")
-    assert first < 15 and second < 15
+    assert MaterialMapping.objects.filter(material_number__startswith="NEW-").count() == 10_000
 
 
 @pytest.mark.parametrize(
