@@ -45,8 +45,11 @@ run: install messages migrate
 	@echo "Portal: http://127.0.0.1:8000/admin/   (Ctrl-C stops web, worker and beat)"
 	exec $(BIN)/honcho start -f Procfile
 
+# The suite runs in PYTEST_WORKERS parallel processes (pytest-xdist; 0 runs it in this one):
+# most tests wait on simulators and workers, so three processes suit a two-core machine.
+PYTEST_WORKERS ?= 3
 test: install messages
-	PORTAL_DB_CONN_MAX_AGE=0 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	PORTAL_DB_CONN_MAX_AGE=0 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Re-pin after changing dependencies in pyproject.toml (then commit requirements.lock).
 lock: $(BIN)/python

@@ -401,6 +401,7 @@ def run(args: argparse.Namespace) -> dict:
             redis_url=redis_server.url,
             port=args.port,
             PORTAL_CLAIM_LEASE_SECONDS=str(args.lease_seconds),
+            PORTAL_RUN_LOCK_SECONDS=str(max(args.lease_seconds // 2, 10)),
         )
         from django.utils import timezone
 

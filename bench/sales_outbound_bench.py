@@ -480,7 +480,7 @@ def main() -> None:
                 naive_run(integration, flow, timeline, seed=100 + i) for i in range(ARGS.naive_runs)
             ]
         results["portal"] = {}
-        for workers in worker_counts:
+        for workers in worker_counts if ARGS.orders else []:
             log(f"portal: {ARGS.orders} orders, {workers} worker process(es) × {ARGS.runs}")
             results["portal"][workers] = [
                 throughput_run(procs, flow, timeline, workers=workers, seed=1000 * workers + i)

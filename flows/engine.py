@@ -14,13 +14,13 @@ so any number of workers can process one flow without working a document twice.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -121,14 +121,21 @@ def ingest(
     work; `on_chunk` gets them chunk by chunk (a pull works them while it pages on)."""
     touched: list[int] = []
     chunk: list[SourceRecord] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) >= 500:
-            ids = _ingest_chunk(flow, chunk, via)
-            touched.extend(ids)
-            chunk = []
-            if on_chunk is not None and ids:
-                on_chunk(ids)
+    try:
+        for record in records:
+            chunk.append(record)
+            if len(chunk) >= 500:
+                ids = _ingest_chunk(flow, chunk, via)
+                touched.extend(ids)
+                chunk = []
+                if on_chunk is not None and ids:
+                    on_chunk(ids)
+    except Exception:
+        # The source failed part-way: what it did deliver is stored before the error goes up
+        # (the pull resumes after these records and may move its watermark past them).
+        if chunk:
+            _ingest_chunk(flow, chunk, via)
+        raise
     if chunk:
         ids = _ingest_chunk(flow, chunk, via)
         touched.extend(ids)
@@ -337,13 +344,22 @@ def claim(*, flow: Flow, limit: int, ids: Iterable[int] | None = None) -> list[S
 # --- process ----------------------------------------------------------------------------------
 
 
-def process(*, flow: Flow, ids: Iterable[int] | None = None, max_batches: int = 1000) -> RunStats:
-    """Work through the flow's workable documents, one claimed batch at a time."""
+def process(
+    *,
+    flow: Flow,
+    ids: Iterable[int] | None = None,
+    max_batches: int = 1000,
+    heartbeat: Callable[[], None] | None = None,
+) -> RunStats:
+    """Work through the flow's workable documents, one claimed batch at a time
+    (`heartbeat`, when given, is called before each batch: the run is alive)."""
     stats = RunStats()
     definition = definition_for(flow.code)
     ctx = FlowContext(flow)
     id_list = list(ids) if ids is not None else None
     for _batch in range(max_batches):
+        if heartbeat is not None:
+            heartbeat()
         documents = claim(flow=flow, limit=max(flow.batch_size, 1), ids=id_list)
         if not documents:
             break
@@ -878,9 +894,15 @@ def holds_release(
 # --- pull, run, circuit breaker ----------------------------------------------------------------
 
 
-def _counted(records: Iterable[SourceRecord], stats: RunStats) -> Iterator[SourceRecord]:
+def _counted(
+    records: Iterable[SourceRecord],
+    stats: RunStats,
+    heartbeat: Callable[[], None] | None = None,
+) -> Iterator[SourceRecord]:
     for record in records:
         stats.pulled += 1
+        if heartbeat is not None:
+            heartbeat()
         yield record
 
 
@@ -890,10 +912,16 @@ def pull(
     catchup: bool = False,
     until: datetime | None = None,
     on_chunk: Callable[[list[int]], None] | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> RunStats:
     """Pull the source from the watermark (minus the overlap) up to now, in windows no longer
     than the definition allows; the stored watermark never moves backwards. Pages stream
     into ingest (no whole-window lists), and `on_chunk` gets each ingested chunk's ids.
+
+    A read that fails part-way resumes from the newest row it had reached (the source pages in
+    ascending modification time or row version, which the keyset pager relies on too), and a
+    run that gives up leaves the watermark there: under a steady error rate a large backlog is
+    read to its end instead of from its start again and again.
 
     The catch-up pass (补漏) re-reads the last `catchup_lag_seconds`; for a source with row
     versions (protocol §2.5) it reads, once it knows a version to start from, only the rows
@@ -910,15 +938,23 @@ def pull(
     if by_version and watermark.catchup_ts is not None:
         records = _counted(
             _versions_seen(
-                _extract_retrying(
-                    lambda: definition.extract_since(ctx, row_version=watermark.catchup_ts)
+                _extract_resuming(
+                    lambda version: definition.extract_since(ctx, row_version=version),
+                    first=watermark.catchup_ts,
+                    position=_row_version,
                 ),
                 top,
             ),
             stats,
+            heartbeat,
         )
-        stats.ingested += len(ingest(flow=flow, records=records, via="catch-up", on_chunk=on_chunk))
-        Watermark.objects.filter(pk=watermark.pk).update(last_catchup_at=now, catchup_ts=top[0])
+        try:
+            stats.ingested += len(
+                ingest(flow=flow, records=records, via="catch-up", on_chunk=on_chunk)
+            )
+        finally:  # a walk that gave up keeps what it read
+            Watermark.objects.filter(pk=watermark.pk).update(catchup_ts=top[0])
+        Watermark.objects.filter(pk=watermark.pk).update(last_catchup_at=now)
         return stats
     if catchup:
         start = now - timedelta(seconds=watermark.catchup_lag_seconds)
@@ -930,27 +966,35 @@ def pull(
     cursor = start
     while cursor < now:
         end = min(cursor + window, now)
+        reached = [cursor]
         records = _counted(
-            _extract_retrying(
-                lambda start=cursor, end=end: definition.extract(ctx, start=start, end=end)
+            _extract_resuming(
+                lambda since, end=end: definition.extract(ctx, start=since, end=end),
+                first=cursor,
+                position=_modified_position,
+                reached=reached,
             ),
             stats,
+            heartbeat,
         )
         if by_version:
             records = _versions_seen(records, top)
-        stats.ingested += len(
-            ingest(
-                flow=flow,
-                records=records,
-                via="catch-up" if catchup else "pull",
-                on_chunk=on_chunk,
+        try:
+            stats.ingested += len(
+                ingest(
+                    flow=flow,
+                    records=records,
+                    via="catch-up" if catchup else "pull",
+                    on_chunk=on_chunk,
+                )
             )
-        )
+        except (TransientError, AuthError):
+            if not catchup and reached[0] > cursor:  # the next run goes on from here
+                _watermark_advance(watermark, reached[0])
+            raise
         cursor = end
         if not catchup:
-            Watermark.objects.filter(pk=watermark.pk).filter(
-                Q(cursor__isnull=True) | Q(cursor__lt=end)
-            ).update(cursor=end)
+            _watermark_advance(watermark, end)
     if catchup:
         # A row-version source starts its cheap catch-ups from the newest row of this window.
         version = {"catchup_ts": top[0]} if by_version and top[0] else {}
@@ -958,37 +1002,77 @@ def pull(
     return stats
 
 
+def _watermark_advance(watermark: Watermark, to: datetime) -> None:
+    """Move the stored cursor forward to `to` (never backwards)."""
+    Watermark.objects.filter(pk=watermark.pk).filter(
+        Q(cursor__isnull=True) | Q(cursor__lt=to)
+    ).update(cursor=to)
+
+
+def _modified_position(record: SourceRecord) -> datetime | None:
+    """Where a time-window read resumes after this record: one second early (the API's begin
+    may be exclusive; the re-read rows are no-ops on ingest)."""
+    return record.modified_at - timedelta(seconds=1) if record.modified_at else None
+
+
+def _row_version(record: SourceRecord) -> int | None:
+    try:
+        return int((record.payload or {}).get("ts") or 0) or None
+    except (TypeError, ValueError):
+        return None
+
+
 def _versions_seen(records: Iterable[SourceRecord], top: list[int]) -> Iterator[SourceRecord]:
     """Pass records through, keeping the highest row version (`ts`) seen in top[0]."""
     for record in records:
-        with contextlib.suppress(TypeError, ValueError):  # no usable version: moves nothing
-            top[0] = max(top[0], int((record.payload or {}).get("ts") or 0))
+        top[0] = max(top[0], _row_version(record) or 0)
         yield record
 
 
 PULL_ATTEMPTS = 3
 
 
-def _extract_retrying(produce: Callable[[], Iterable[SourceRecord]]) -> Iterator[SourceRecord]:
-    """Stream one read (a window, or a row-version walk); reads are idempotent, so a transient
-    failure restarts it a few times (short backoff with jitter) before the run gives up and
-    the circuit breaker counts it. Records streamed before the failure come again and are
-    no-ops on ingest."""
+def _extract_resuming(
+    produce: Callable[[Any], Iterable[SourceRecord]],
+    *,
+    first: Any,
+    position: Callable[[SourceRecord], Any],
+    reached: list | None = None,
+) -> Iterator[SourceRecord]:
+    """Stream a read (a time window from `first`, or a row-version walk from `first`); reads
+    are idempotent, so a transient failure resumes it from the position of the newest record
+    streamed (short backoff with jitter). PULL_ATTEMPTS failures in a row without progress
+    give up, and the circuit breaker counts it. Records streamed twice are no-ops on ingest.
+    `reached[0]` follows the position (for the watermark of a read that gave up)."""
     import time
 
-    for attempt in range(1, PULL_ATTEMPTS + 1):
+    since = first
+    failures = 0
+    while True:
+        progressed = False
         try:
-            yield from produce()
+            for record in produce(since):
+                here = position(record)
+                if here is not None and here > since:
+                    since, progressed = here, True
+                    if reached is not None:
+                        reached[0] = here
+                yield record
             return
         except TransientError as exc:
-            if attempt == PULL_ATTEMPTS:
+            failures = 1 if progressed else failures + 1
+            if failures >= PULL_ATTEMPTS:
                 raise
-            delay = getattr(exc, "retry_after", None) or 0.5 * 2 ** (attempt - 1)
+            delay = getattr(exc, "retry_after", None) or 0.5 * 2 ** (failures - 1)
             time.sleep(min(float(delay), 5.0) * (1 + _rng.uniform(0, 0.2)))
 
 
 def run_flow(
-    *, flow: Flow, catchup: bool | None = None, fan_out: Callable[[], None] | None = None
+    *,
+    flow: Flow,
+    catchup: bool | None = None,
+    fan_out: Callable[[], None] | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> RunStats:
     """One scheduled run: pull (with a catch-up pass when due), then process. Honors the
     circuit breaker: a paused flow does nothing until its cool-down ends, then probes.
@@ -1007,10 +1091,10 @@ def run_flow(
     def work(ids: list[int]) -> None:
         if fan_out is not None and len(ids) > flow.batch_size:
             fan_out()
-        stats.add(process(flow=flow, ids=ids))
+        stats.add(process(flow=flow, ids=ids, heartbeat=heartbeat))
 
     try:
-        stats.add(pull(flow=flow, on_chunk=work))
+        stats.add(pull(flow=flow, on_chunk=work, heartbeat=heartbeat))
         watermark = Watermark.objects.get(flow=flow)
         due = (
             catchup
@@ -1022,14 +1106,14 @@ def run_flow(
             )
         )
         if due:
-            stats.add(pull(flow=flow, catchup=True, on_chunk=work))
+            stats.add(pull(flow=flow, catchup=True, on_chunk=work, heartbeat=heartbeat))
     except (TransientError, AuthError) as exc:
         _circuit_failure(flow, exc)
         stats.errors.append(str(exc))
         logger.warning("flow %s: pull failed: %s", flow, exc)
     else:
         _circuit_success(flow)
-    stats.add(process(flow=flow))
+    stats.add(process(flow=flow, heartbeat=heartbeat))
     if not stats.errors:
         Flow.objects.filter(pk=flow.pk).update(last_success_at=timezone.now(), last_error="")
     else:

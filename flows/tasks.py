@@ -1,8 +1,10 @@
 """Thin Celery tasks of the engine: each loads ids and calls the engine or a service."""
 
 import logging
+import time
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +15,29 @@ from .models import Flow, SyncDocument
 
 logger = logging.getLogger(__name__)
 
-RUN_LOCK_SECONDS = 600
+
+class RunLock:
+    """Keeps a second run of the same flow from starting while one is alive. The lock lapses
+    PORTAL_RUN_LOCK_SECONDS after the run's last heartbeat, so a worker killed mid-run holds
+    the flow back for that long at most, not until a long timeout. It is an economy, not a
+    guarantee: two runs that overlap are still safe (claims, forward-only watermarks)."""
+
+    def __init__(self, flow_id: int) -> None:
+        self.key = f"flows:run:{flow_id}"
+        self.seconds = settings.PORTAL_RUN_LOCK_SECONDS
+        self.touched = 0.0
+
+    def acquire(self) -> bool:
+        self.touched = time.monotonic()
+        return cache.add(self.key, timezone.now().isoformat(), self.seconds)
+
+    def heartbeat(self) -> None:
+        if time.monotonic() - self.touched >= self.seconds / 4:
+            self.touched = time.monotonic()
+            cache.touch(self.key, self.seconds)
+
+    def release(self) -> None:
+        cache.delete(self.key)
 
 
 def _flow(flow_id: int) -> Flow | None:
@@ -26,14 +50,16 @@ def flow_run(flow_id: int) -> dict:
     flow = _flow(flow_id)
     if flow is None:
         return {"skipped": "no such flow"}
-    lock = f"flows:run:{flow_id}"
-    if not cache.add(lock, timezone.now().isoformat(), RUN_LOCK_SECONDS):
+    lock = RunLock(flow_id)
+    if not lock.acquire():
         return {"skipped": "already running"}
     try:
         # Idle workers help with a large backlog: claims keep them off each other's documents.
-        stats = run_flow(flow=flow, fan_out=lambda: flow_process.delay(flow_id))
+        stats = run_flow(
+            flow=flow, fan_out=lambda: flow_process.delay(flow_id), heartbeat=lock.heartbeat
+        )
     finally:
-        cache.delete(lock)
+        lock.release()
     return stats.__dict__
 
 

@@ -312,6 +312,9 @@ ALERT_MAX_ATTEMPTS = env.int("PORTAL_ALERT_MAX_ATTEMPTS", default=8)
 # A worker's claim on a batch of documents lasts this long; the documents of a worker that
 # died (killed, machine lost) are taken up again after it. Longer than the slowest batch.
 PORTAL_CLAIM_LEASE_SECONDS = env.int("PORTAL_CLAIM_LEASE_SECONDS", default=600)
+# A flow's run lock lapses this long after the run's last sign of life (a killed worker holds
+# its flow back at most this long); runs renew it as they page and write.
+PORTAL_RUN_LOCK_SECONDS = env.int("PORTAL_RUN_LOCK_SECONDS", default=120)
 # --- Monitoring (O1, O3) ---------------------------------------------------------------------
 # Events older than this are purged nightly (error events of documents with open tickets kept).
 PORTAL_EVENT_RETENTION_DAYS = env.int("PORTAL_EVENT_RETENTION_DAYS", default=90)

@@ -37,6 +37,9 @@ class FakeTarget:
         self.script: list[str] = []  # "ok", "timeout_after_commit", "down", "no_stock"
         self.source: list[SourceRecord] = []
         self.source_down = False
+        # Per extract call, how many records it streams before failing (None: all of them).
+        self.source_script: list[int | None] = []
+        self.extract_starts: list[datetime] = []
         self.known_mappings: set[str] = set()
         self.fx_down = False
         self.stock: dict[str, Decimal] = {}
@@ -58,9 +61,14 @@ class TestFlow(FlowDefinition):
     def extract(self, ctx, *, start: datetime, end: datetime):
         if TARGET.source_down:
             raise TransientError("source unreachable", system="jushuitan")
-        for record in TARGET.source:
-            if record.modified_at and start <= record.modified_at < end:
-                yield record
+        TARGET.extract_starts.append(start)
+        limit = TARGET.source_script.pop(0) if TARGET.source_script else None
+        # Streamed in the order given (tests list records oldest first, as the API pages).
+        rows = (r for r in TARGET.source if r.modified_at and start <= r.modified_at < end)
+        for n, record in enumerate(rows):
+            if limit is not None and n >= limit:
+                raise TransientError("connection reset while paging", system="jushuitan")
+            yield record
 
     def parse_push(self, ctx, item):
         if "order_no" not in item:

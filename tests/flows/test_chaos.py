@@ -59,7 +59,7 @@ def test_chaos_nothing_lost_nothing_twice(chaos_database_url, tmp_path):
         str(ROOT / "bench" / "chaos.py"),
         *("--orders", "240", "--purchases", "8", "--transfers", "8"),
         *("--waves", "4", "--wave-seconds", "8", "--kills", "1", "--redis-restarts", "1"),
-        *("--workers", "2", "--concurrency", "2", "--lease-seconds", "30"),
+        *("--workers", "2", "--concurrency", "1", "--lease-seconds", "30"),
         *("--drain-timeout", "420", "--tag", f"chaos-test-{os.getpid()}"),
         *("--port", str(_free_port()), "--redis-port", str(_free_port())),
         *("--database-url", chaos_database_url, "--json", str(out)),

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from connectors.errors import TransientError
 from flows import engine, services
 from flows.choices import DocumentState as S
 from flows.definitions.base import SourceRecord
@@ -227,6 +228,41 @@ def test_pull_watermark_overlap_and_catchup(test_flow, fake_target):
     assert Watermark.objects.get(flow=test_flow).cursor >= mark
     engine.pull(flow=test_flow, until=now - timedelta(hours=1))
     assert Watermark.objects.get(flow=test_flow).cursor >= mark
+
+
+def test_pull_resumes_where_a_failing_read_stopped(test_flow, fake_target):
+    """S1 (nothing lost under faults): GIVEN a source whose reads break after four rows, every
+    time WHEN the flow pulls THEN each retry resumes from the newest row read (one second
+    early), never from the window's start, and the whole backlog arrives in one pull."""
+    fake_target.source = [order(100 + n, minutes_ago=40 - n) for n in range(30)]
+    fake_target.source_script = [4] * 20
+    stats = engine.pull(flow=test_flow)
+    assert SyncDocument.objects.filter(flow=test_flow).count() == 30
+    starts = fake_target.extract_starts
+    # 9 broken reads (4 rows, then 3 new rows plus the boundary row again), then the last 3
+    assert len(starts) == 10
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert stats.pulled == 30 + 9  # only the boundary rows are read twice
+
+
+def test_pull_that_gives_up_keeps_its_progress(test_flow, fake_target):
+    """S1: GIVEN a read that streams four rows and then fails three times in a row without
+    progress WHEN the flow pulls THEN the pull gives up (the circuit breaker counts it) but the
+    watermark moves to the newest row read, and the next pull goes on from there."""
+    fake_target.source = [order(200 + n, minutes_ago=40 - n) for n in range(10)]
+    fake_target.source_script = [4, 0, 0]
+    before = Watermark.objects.filter(flow=test_flow).values_list("cursor", flat=True).first()
+    with pytest.raises(TransientError):
+        engine.pull(flow=test_flow)
+    mark = Watermark.objects.get(flow=test_flow).cursor
+    fourth = fake_target.source[3].modified_at
+    assert mark == fourth - timedelta(seconds=1)
+    assert before is None or mark > before
+    fake_target.extract_starts.clear()
+    engine.pull(flow=test_flow)
+    assert SyncDocument.objects.filter(flow=test_flow).count() == 10
+    overlap = timedelta(seconds=Watermark.objects.get(flow=test_flow).overlap_seconds)
+    assert fake_target.extract_starts[0] == mark - overlap
 
 
 def test_circuit_breaker_pauses_alerts_once_and_resumes(test_flow, fake_target):

@@ -46,3 +46,36 @@ def test_sweep_picks_up_documents_stored_while_broker_was_down(
     )
     assert sweep.delay() is not None
     wait_until(lambda: SyncDocument.objects.filter(state=S.SYNCED).count() == 1)
+
+
+def test_run_lock_of_a_killed_worker_lapses_and_a_live_run_keeps_it(
+    test_flow, fake_target, settings
+):
+    """S1 / chaos (#12): GIVEN a run lock left by a worker that was killed mid-run WHEN the
+    lock's lapse time passes without a heartbeat THEN the next scheduled run goes ahead;
+    a live run's heartbeats keep its lock while it works."""
+    import time
+
+    from flows.tasks import RunLock, flow_run
+
+    settings.PORTAL_RUN_LOCK_SECONDS = 1
+    dead = RunLock(test_flow.pk)
+    assert dead.acquire()  # ... and the worker dies: release() never runs
+    assert flow_run(test_flow.pk) == {"skipped": "already running"}
+    time.sleep(1.3)
+    fake_target.source = [
+        SourceRecord(
+            source_key="LOCK-1",
+            payload={"order_no": "LOCK-1", "lines": [{"sku": "A", "qty": 1}]},
+            modified_at=timezone.now(),
+        )
+    ]
+    assert flow_run(test_flow.pk)["synced"] == 1
+
+    live = RunLock(test_flow.pk)
+    assert live.acquire()
+    for _ in range(4):  # a run that works for twice the lapse time, beating as it goes
+        time.sleep(0.5)
+        live.heartbeat()
+    assert flow_run(test_flow.pk) == {"skipped": "already running"}
+    live.release()
