@@ -16,7 +16,13 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ParseError):
+        # A body that is no JSON: name it as the field, with the parser's reason.
+        response.data = {
+            "message": _("The request body is not valid JSON."),
+            "extra": {"fields": {"body": [str(exc.detail)]}},
+        }
+    elif isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         response.data = {
             "message": _("The request is invalid: see the fields listed in extra.fields."),
@@ -24,5 +30,9 @@ def exception_handler(exc, context):
         }
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
-        response.data = {"message": str(detail or exc), "extra": {}}
+        # Exceptions may carry structured data (e.g. the header at fault) in `extra`.
+        response.data = {
+            "message": str(detail or exc),
+            "extra": dict(getattr(exc, "extra", None) or {}),
+        }
     return response

@@ -58,7 +58,19 @@ class ApiClientPrincipal:
 
 
 class Throttled(exceptions.Throttled):
-    pass
+    """The client's per-minute limit is used up (429); extra.field names the key."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(wait=wait)
+        self.extra = {"field": "X-Portal-Key"}
+
+
+class SignatureRejected(exceptions.AuthenticationFailed):
+    """A signed call refused (401), naming the header at fault in extra.field."""
+
+    def __init__(self, message: str, *, header: str) -> None:
+        super().__init__(message)
+        self.extra = {"field": header}
 
 
 class HmacAuthentication(authentication.BaseAuthentication):
@@ -74,28 +86,32 @@ class HmacAuthentication(authentication.BaseAuthentication):
         timestamp = request.headers.get("X-Portal-Timestamp", "")
         signature = request.headers.get("X-Portal-Signature", "")
         if not timestamp or not signature:
-            raise exceptions.AuthenticationFailed(
-                _("Signed calls need X-Portal-Key, X-Portal-Timestamp and X-Portal-Signature.")
+            raise SignatureRejected(
+                _("Signed calls need X-Portal-Key, X-Portal-Timestamp and X-Portal-Signature."),
+                header="X-Portal-Timestamp" if not timestamp else "X-Portal-Signature",
             )
         try:
             skew = abs(time.time() - int(timestamp))
         except ValueError as exc:
-            raise exceptions.AuthenticationFailed(
-                _("X-Portal-Timestamp must be Unix seconds.")
+            raise SignatureRejected(
+                _("X-Portal-Timestamp must be Unix seconds."), header="X-Portal-Timestamp"
             ) from exc
         if skew > REPLAY_WINDOW:
-            raise exceptions.AuthenticationFailed(
+            raise SignatureRejected(
                 _(
                     "X-Portal-Timestamp is %(skew)d s away from the server clock "
                     "(limit %(limit)d s)."
                 )
-                % {"skew": skew, "limit": REPLAY_WINDOW}
+                % {"skew": skew, "limit": REPLAY_WINDOW},
+                header="X-Portal-Timestamp",
             )
         client = (
             ApiClient.objects.select_related("integration").filter(key_id=key, enabled=True).first()
         )
         if client is None:
-            raise exceptions.AuthenticationFailed(_("Unknown or disabled API key."))
+            raise SignatureRejected(
+                _("X-Portal-Key: unknown or disabled API key."), header="X-Portal-Key"
+            )
         expected = signature_for(
             secret=client.secret,
             timestamp=timestamp,
@@ -104,10 +120,16 @@ class HmacAuthentication(authentication.BaseAuthentication):
             body=request.body,
         )
         if not hmac.compare_digest(expected, signature.lower()):
-            raise exceptions.AuthenticationFailed(_("The signature does not match the request."))
+            raise SignatureRejected(
+                _(
+                    "X-Portal-Signature does not match the request (HMAC-SHA256 of timestamp, "
+                    "method, path and body hash)."
+                ),
+                header="X-Portal-Signature",
+            )
         if not cache.add(f"api:sig:{signature}", 1, REPLAY_WINDOW * 2):
-            raise exceptions.AuthenticationFailed(
-                _("This signed request was already used (replay).")
+            raise SignatureRejected(
+                _("This signed request was already used (replay)."), header="X-Portal-Signature"
             )
         minute = int(time.time() // 60)
         counter = f"api:rate:{client.pk}:{minute}"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,8 +15,7 @@ from connectors.models import Integration
 from .. import services
 from ..models import Flow
 from .authentication import ApiClientPrincipal, HmacAuthentication
-
-MAX_ITEMS = 500
+from .schema import MAX_ITEMS, REQUEST_BODIES, push_body
 
 
 class AcceptedSerializer(serializers.Serializer):
@@ -33,6 +32,15 @@ class ErrorSerializer(serializers.Serializer):
     extra = serializers.DictField()
 
 
+class DocumentsRejected(exceptions.ValidationError):
+    """400 listing the rejected documents as they are: DRF would turn every value of a
+    ValidationError into a string, the index and extra data included."""
+
+    def __init__(self, rejected: list[dict]) -> None:
+        super().__init__()
+        self.detail = {"documents": rejected}
+
+
 class CanPushDocuments(permissions.BasePermission):
     """Signed API clients, or staff allowed to change sync documents."""
 
@@ -47,6 +55,20 @@ class FlowPushView(APIView):
     flow_code: str = ""
     authentication_classes = (HmacAuthentication, SessionAuthentication)
     permission_classes = (CanPushDocuments,)
+    parser_classes = (JSONParser,)  # documents are JSON; the signature covers the raw body
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.authenticators and not request.successful_authenticator:
+            # DRF's own "credentials were not provided" does not say which ones.
+            error = exceptions.NotAuthenticated(
+                _(
+                    "Sign the request: send the X-Portal-Key, X-Portal-Timestamp and "
+                    "X-Portal-Signature headers (or log in as staff)."
+                )
+            )
+            error.extra = {"field": "X-Portal-Key"}
+            raise error
+        super().permission_denied(request, message=message, code=code)
 
     def _integration(self, request) -> Integration:
         if isinstance(request.user, ApiClientPrincipal):
@@ -109,7 +131,7 @@ class FlowPushView(APIView):
             )
         ids, rejected = services.push_validate_and_accept(flow=flow, items=items)
         if rejected:
-            raise exceptions.ValidationError({"documents": rejected})
+            raise DocumentsRejected(rejected)
         return Response(
             {"flow": flow.code, "accepted": len(ids), "documents": ids, "pull": False},
             status=status.HTTP_202_ACCEPTED,
@@ -117,6 +139,7 @@ class FlowPushView(APIView):
 
 
 def push_schema(*, flow_code: str, summary: str, description: str, example: dict):
+    """The OpenAPI operation of one endpoint: its document shape, answers and example."""
     return extend_schema(
         operation_id=f"push_{flow_code}",
         summary=summary,
@@ -125,7 +148,7 @@ def push_schema(*, flow_code: str, summary: str, description: str, example: dict
         "`X-Portal-Signature` = hex HMAC-SHA256(secret, timestamp\\nMETHOD\\npath\\nsha256(body)), "
         "or a staff session. An empty body asks for an immediate pull. All documents of a "
         "request are validated first; if one is invalid nothing is stored and the 400 names it.",
-        request=OpenApiTypes.OBJECT,
+        request={"application/json": push_body(REQUEST_BODIES[flow_code])},
         parameters=[
             OpenApiParameter(
                 "integration", str, description="Integration code (staff sessions only)"
@@ -148,9 +171,19 @@ def push_schema(*, flow_code: str, summary: str, description: str, example: dict
 _PUSH_VIEWS = {
     "sales_outbound": (
         "Push shipped orders (F2 sales outbound)",
-        "Jushuitan sales-out documents (one per shipment, the shape of "
-        "/open/orders/out/simple/query rows) become Kingdee SAL_OUTSTOCK.",
-        {"io_id": 1024, "so_id": "112-3456789-0000001", "shop_id": 10001, "status": "Confirmed"},
+        "Jushuitan orders that reached shipped (已发货, status Sent), in the shape of "
+        "/open/orders/single/query rows (o_id, so_id and shop_id are required), become Kingdee "
+        "SAL_OUTSTOCK.",
+        {
+            "o_id": 1024,
+            "so_id": "112-3456789-0000001",
+            "shop_id": 10001,
+            "status": "Sent",
+            "wms_co_id": 20001,
+            "send_date": "2026-11-28 10:15:00",
+            "currency": "USD",
+            "items": [{"sku_id": "SKU-PB-1001", "qty": 2, "price": 21.99}],
+        },
     ),
     "sales_return": (
         "Push returned after-sales (F3 sales returns)",
