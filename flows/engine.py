@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from connectors.errors import AuthError, BusinessError, RateLimited, TransientError, UnknownOutcome
 from core.errors import PortalError
+from core.storable import storable
 from monitoring import services as monitoring
 from monitoring.models import EventLevel
 
@@ -175,9 +176,9 @@ def _ingest_chunk(flow: Flow, records: list[SourceRecord], via: str) -> list[int
                         source_key=record.source_key,
                         idempotency_key=key,
                         source_modified_at=record.modified_at,
-                        source_payload=record.payload,
+                        source_payload=storable(record.payload),
                         state=S.FILTERED if reason else S.RECEIVED,
-                        filter_reason=reason,
+                        filter_reason=reason[:300],
                         platform_order_no=record.platform_order_no[:100],
                         kingdee_bill_no=record.kingdee_bill_no[:100],
                         shop_id=str(record.shop_id or "")[:50],
@@ -188,12 +189,12 @@ def _ingest_chunk(flow: Flow, records: list[SourceRecord], via: str) -> list[int
             if not _accepts_update(doc, record, reason, reopen_synced):
                 continue
             before = doc.state
-            doc.source_payload = record.payload
+            doc.source_payload = storable(record.payload)
             doc.source_modified_at = record.modified_at or doc.source_modified_at
             doc.platform_order_no = record.platform_order_no[:100] or doc.platform_order_no
             doc.shop_id = str(record.shop_id or doc.shop_id)[:50]
             doc.warehouse_code = str(record.warehouse_code or doc.warehouse_code)[:50]
-            doc.filter_reason = reason
+            doc.filter_reason = reason[:300]
             doc.state = S.FILTERED if reason else S.RECEIVED
             if not doc.payload_edited:
                 doc.target_payload = {}

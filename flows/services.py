@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.schedules import periodic_task_ensure
+from core.storable import unstorable
 from monitoring import services as monitoring
 from monitoring.models import EventLevel
 
@@ -76,13 +77,40 @@ def push_validate_and_accept(*, flow: Flow, items: list[dict]) -> tuple[list[int
     definition = definition_for(flow.code)
     ctx = FlowContext(flow)
     records, rejected = [], []
+    key_limit = SyncDocument._meta.get_field("source_key").max_length
     for index, item in enumerate(items):
+        if found := unstorable(item):
+            path, reason = found
+            rejected.append(
+                {
+                    "index": index,
+                    "field": path,
+                    "message": _(
+                        "%(field)s %(reason)s: it cannot be stored. Remove it and "
+                        "send the document again."
+                    )
+                    % {"field": path, "reason": reason},
+                }
+            )
+            continue
         try:
-            records.append(definition.parse_push(ctx, item))
+            record = definition.parse_push(ctx, item)
         except Problem as problem:
             rejected.append(
                 {"index": index, "message": str(problem.message), **jsonable(problem.extra)}
             )
+            continue
+        if len(record.source_key) > key_limit:
+            rejected.append(
+                {
+                    "index": index,
+                    "field": "key",
+                    "message": _("The document's key %(key)s… is longer than %(limit)d characters.")
+                    % {"key": record.source_key[:40], "limit": key_limit},
+                }
+            )
+            continue
+        records.append(record)
     if rejected:
         return [], rejected
     with transaction.atomic():

@@ -306,3 +306,17 @@ def test_events_are_written_for_every_transition(test_flow, fake_target):
     engine.ingest(flow=test_flow, records=[order(60)])
     engine.process(flow=test_flow)
     assert Event.objects.filter(document__source_key="60", platform_order_no="PO-60").count() == 3
+
+
+def test_pulled_record_with_unstorable_text_is_kept_cleaned(test_flow, fake_target):
+    """#12 poison input: GIVEN a pulled record whose payload holds a NUL character and a lone
+    surrogate (PostgreSQL refuses both) next to a normal record WHEN the flow pulls THEN both
+    are stored (the odd characters cleaned) and the normal one syncs."""
+    odd = order(300, minutes_ago=3)
+    odd.payload["remark"] = "gift\x00wrap \udc8a"
+    fake_target.source = [odd, order(301, minutes_ago=2)]
+    engine.pull(flow=test_flow)
+    stored = SyncDocument.objects.get(flow=test_flow, source_key="300")
+    assert stored.source_payload["remark"] == "giftwrap \ufffd"
+    engine.process(flow=test_flow)
+    assert SyncDocument.objects.get(flow=test_flow, source_key="301").state == S.SYNCED
