@@ -145,12 +145,40 @@ class Timeline:
         return start, start + self.hour
 
 
-def flow_ready(flow, *, cursor: datetime) -> None:
+def flow_ready(flow, *, cursor: datetime, catchup_ts: int | None = None) -> None:
     """The flow as a running deployment has it: polled up to just before these orders, its
     catch-up pass done recently (the trailing catch-up is measured by its own figure)."""
     from flows.models import Watermark
 
-    Watermark.objects.filter(flow=flow).update(cursor=cursor, last_catchup_at=timezone.now())
+    version = {"catchup_ts": catchup_ts} if catchup_ts else {}
+    Watermark.objects.filter(flow=flow).update(
+        cursor=cursor, last_catchup_at=timezone.now(), **version
+    )
+
+
+def newest_order_version() -> int:
+    from django.db.models import Max
+
+    from sandbox.jushuitan.models import Order
+
+    return Order.objects.aggregate(ts=Max("ts"))["ts"] or 0
+
+
+def catchup_cost(flow, documents: int) -> dict:
+    """The next catch-up pass (补漏), in this process: by row version it reads the orders
+    changed since the last pass, i.e. this run's, once more."""
+    from flows.engine import pull
+    from flows.models import Flow
+    from monitoring.models import RemoteCall
+
+    before = RemoteCall.objects.filter(system="jushuitan").count()
+    stats = pull(flow=Flow.objects.select_related("integration").get(pk=flow.pk), catchup=True)
+    calls = RemoteCall.objects.filter(system="jushuitan").count() - before
+    return {
+        "calls": calls,
+        "rows_read": stats.pulled,
+        "calls_per_1000": round(calls * 1000 / max(documents, 1), 1),
+    }
 
 
 # --- throughput ---------------------------------------------------------------------------------
@@ -159,8 +187,9 @@ def throughput_run(procs: Processes, flow, timeline: Timeline, *, workers: int, 
 
     start, end = timeline.take()
     tag = f"W{workers}S{seed}"
+    caught_up_to = newest_order_version() + 1  # a catch-up ran just before these orders came
     so_ids = generate_orders(ARGS.orders, tag=tag, start=start, end=end, wms_co_id=20001, seed=seed)
-    flow_ready(flow, cursor=start - timedelta(seconds=1))
+    flow_ready(flow, cursor=start - timedelta(seconds=1), catchup_ts=caught_up_to)
     worker = procs.worker(workers)
     sampler = RssSampler(worker.pid)
     sampler.start()
@@ -183,6 +212,7 @@ def throughput_run(procs: Processes, flow, timeline: Timeline, *, workers: int, 
         "operations": calls_by_operation(began, finished + timedelta(seconds=1)),
         "peak_worker_rss_mb": round(peak / 2**20, 1),
         "exactly_once": exactly_once(so_ids),
+        "catchup": catchup_cost(flow, len(so_ids)),
     }
     log(f"  {json.dumps(figures, ensure_ascii=False)}")
     return figures
@@ -528,6 +558,11 @@ def summary(results: dict) -> None:
             f"portal {workers} worker : {median_of(runs, 'wall_seconds')} s, {rate} docs/s"
             f"{ratio}, {median_of(runs, 'calls_per_1000')} calls/1000 docs, peak worker RSS "
             f"{max(r['peak_worker_rss_mb'] for r in runs)} MB, orders not exactly once: {twice}"
+        )
+        catchup = statistics.median(r["catchup"]["calls_per_1000"] for r in runs)
+        print(
+            f"  + catch-up   : {catchup} Jushuitan calls/1000 docs (the next pass, by row "
+            f"version) → {median_of(runs, 'calls_per_1000') + catchup:.1f} calls/1000 in all"
         )
     for workers, runs in results.get("backlog", {}).items():
         rate = round(statistics.median(r["docs_per_second"] for r in runs), 1)

@@ -1031,6 +1031,7 @@ def _versions_seen(records: Iterable[SourceRecord], top: list[int]) -> Iterator[
 
 
 PULL_ATTEMPTS = 3
+PULL_MAX_FAILURES = 30
 
 
 def _extract_resuming(
@@ -1042,29 +1043,35 @@ def _extract_resuming(
 ) -> Iterator[SourceRecord]:
     """Stream a read (a time window from `first`, or a row-version walk from `first`); reads
     are idempotent, so a transient failure resumes it from the position of the newest record
-    streamed (short backoff with jitter). PULL_ATTEMPTS failures in a row without progress
-    give up, and the circuit breaker counts it. Records streamed twice are no-ops on ingest.
-    `reached[0]` follows the position (for the watermark of a read that gave up)."""
+    streamed (short backoff with jitter). It gives up, and the circuit breaker counts it,
+    after PULL_ATTEMPTS failures in a row that brought no row at all (the source is down) or
+    PULL_MAX_FAILURES in all (a source failing that often is not worth reading on: the
+    watermark keeps what was read). A failure after rows came counts as progress even when the
+    position stayed (more rows than a page share one second: the read restarts at that
+    second). Records streamed twice are no-ops on ingest. `reached[0]` follows the position
+    (for the watermark of a read that gave up)."""
     import time
 
     since = first
-    failures = 0
+    barren = total = 0
     while True:
-        progressed = False
+        streamed = 0
         try:
             for record in produce(since):
+                streamed += 1
                 here = position(record)
                 if here is not None and here > since:
-                    since, progressed = here, True
+                    since = here
                     if reached is not None:
                         reached[0] = here
                 yield record
             return
         except TransientError as exc:
-            failures = 1 if progressed else failures + 1
-            if failures >= PULL_ATTEMPTS:
+            total += 1
+            barren = 0 if streamed else barren + 1
+            if barren >= PULL_ATTEMPTS or total >= PULL_MAX_FAILURES:
                 raise
-            delay = getattr(exc, "retry_after", None) or 0.5 * 2 ** (failures - 1)
+            delay = getattr(exc, "retry_after", None) or 0.5 * 2 ** max(min(barren, 4) - 1, 0)
             time.sleep(min(float(delay), 5.0) * (1 + _rng.uniform(0, 0.2)))
 
 

@@ -162,6 +162,9 @@ class JushuitanClient:
     """One Jushuitan connection's API. Thread-safe; use `client_for(connection)`."""
 
     rate_limit_retries = 5
+    # A read that fails in transit (timeout, 5xx) is asked again this many times.
+    read_retries = 2
+    read_backoff = 0.5
     rate_limit_backoff = 0.5
     limiter_timeout = 120.0
 
@@ -332,12 +335,13 @@ class JushuitanClient:
         """One business call: returns the envelope's `data`, or raises a typed error.
 
         Code 100 refreshes the token once and retries; 180 retries once with a fresh
-        timestamp; 199/200 back off (exponential, jitter) and retry; anything else raises.
+        timestamp; 199/200 back off (exponential, jitter) and retry; a read that fails in
+        transit is asked again (read_retries); anything else raises.
         """
         biz_text = dump_biz(biz)
         keys = _search_keys(biz)
         refreshed = stale_retried = False
-        rate_tries = 0
+        rate_tries = read_tries = 0
         if not self.connection.access_token or self._expired():
             self._ensure_token()
         while True:
@@ -351,7 +355,16 @@ class JushuitanClient:
                 "biz": biz_text,
             }
             form["sign"] = sign(form, self.connection.app_secret)
-            envelope = self._post(path, form, write=write, keys=keys)
+            try:
+                envelope = self._post(path, form, write=write, keys=keys)
+            except TransientError:
+                # A read is idempotent: ask the same page again, a little later. A write is
+                # never repeated here: the engine checks whether it landed first.
+                if write or read_tries >= self.read_retries:
+                    raise
+                read_tries += 1
+                time.sleep(self.read_backoff * (2 ** (read_tries - 1)) * random.uniform(1, 1.5))
+                continue
             code = envelope.get("code")
             if code == 0 or envelope.get("issuccess") is True:
                 return envelope.get("data")

@@ -83,3 +83,40 @@ def test_f2_catchup_walks_row_versions_once_then_only_changes(demo_integration, 
     stats = engine.pull(flow=flow, catchup=True)
     assert _orders_queries() - before == 1
     assert stats.ingested == 0
+
+
+def test_f2_pull_reads_a_backlog_to_its_end_under_read_errors(demo_integration, storefront):
+    """S1 (nothing lost, chaos #12): GIVEN 600 shipped orders (six pages) and the Jushuitan
+    order query failing 30% of its calls WHEN the flow pulls once THEN the read resumes after
+    each failure from the newest order it had, and every order is ingested in that one pull."""
+    from sandbox import faults
+    from sandbox.jushuitan.models import ApiSettings
+
+    jst = ApiSettings.load()
+    jst.allow_negative_stock = True  # 600 shipments from the demo's opening stock
+    jst.save()
+    flow = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_OUTBOUND)
+    orders = [
+        storefront.order(
+            so_id=f"115-{n:07d}-0000001",
+            shop_id=10001,
+            currency="USD",
+            lines=[("SKU-CBL-1201", 1, "8.99")],
+        )
+        for n in range(600)
+    ]
+    for i in range(0, len(orders), 40):
+        storefront.place_and_ship(*orders[i : i + 40])
+    faults.set_profile("jushuitan", error_rate=0.3)
+    try:
+        before = _orders_queries()
+        stats = engine.pull(flow=flow)
+    finally:
+        faults.set_profile("jushuitan")
+    failed = RemoteCall.objects.filter(
+        system="jushuitan", operation__endswith=ORDERS_QUERY
+    ).exclude(error="")
+    assert SyncDocument.objects.filter(flow=flow).count() == 600
+    assert stats.pulled >= 600
+    assert _orders_queries() - before >= 6
+    print(f"failed order queries: {failed.count()}, pulled {stats.pulled}")

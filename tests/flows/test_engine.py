@@ -246,11 +246,11 @@ def test_pull_resumes_where_a_failing_read_stopped(test_flow, fake_target):
 
 
 def test_pull_that_gives_up_keeps_its_progress(test_flow, fake_target):
-    """S1: GIVEN a read that streams four rows and then fails three times in a row without
-    progress WHEN the flow pulls THEN the pull gives up (the circuit breaker counts it) but the
+    """S1: GIVEN a read that streams four rows, fails, and then fails three times in a row
+    without bringing a row WHEN the flow pulls THEN the pull gives up (the circuit breaker counts it) but the
     watermark moves to the newest row read, and the next pull goes on from there."""
     fake_target.source = [order(200 + n, minutes_ago=40 - n) for n in range(10)]
-    fake_target.source_script = [4, 0, 0]
+    fake_target.source_script = [4, 0, 0, 0]
     before = Watermark.objects.filter(flow=test_flow).values_list("cursor", flat=True).first()
     with pytest.raises(TransientError):
         engine.pull(flow=test_flow)
