@@ -22,6 +22,7 @@ bill exists and only Audit has to be retried. Either way the engine must look th
 """
 
 import json
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -184,6 +185,10 @@ def _messages(status: dict) -> str:
 
 class KingdeeClient:
     """The K3Cloud WebAPI of one KingdeeConnection."""
+
+    # A read that fails in transit is asked again this many times (backoff in seconds).
+    read_retries = 2
+    read_backoff = 0.5
 
     def __init__(
         self,
@@ -364,10 +369,19 @@ class KingdeeClient:
         operation: str,
         keys: dict | None = None,
     ) -> Any:
-        """A call with session handling: on MsgCode 1 sign in again and replay once."""
+        """A call with session handling: on MsgCode 1 sign in again and replay once. A read
+        that fails in transit (timeout, 5xx, server busy) is asked again `read_retries`
+        times with backoff; a write never is (the engine checks whether it landed)."""
         if self.connection.auth_mode != KingdeeAuthMode.SIGNATURE and not self.session_id:
             self.login()
-        answer = self._exchange(service, body, write=write, operation=operation, keys=keys)
+        for attempt in range(self.read_retries + 1):
+            try:
+                answer = self._exchange(service, body, write=write, operation=operation, keys=keys)
+                break
+            except TransientError:
+                if write or attempt >= self.read_retries:
+                    raise
+                time.sleep(self.read_backoff * (2**attempt) * random.uniform(1, 1.5))
         if not _context_lost(answer):
             return answer
         # MsgCode 1: nothing was done. Session-login modes log in again; under header signing
