@@ -379,8 +379,11 @@ def tickets_check(flows) -> dict:
     from flows.choices import TRANSIENT_ERRORS
     from monitoring.models import OPEN_TICKET_STATUSES, ExceptionTicket
 
+    # Documents' tickets and the flows' own (a tripped circuit breaker's, for one).
     open_tickets = ExceptionTicket.objects.filter(
-        document__flow__in=flows, status__in=OPEN_TICKET_STATUSES
+        integration_id=flows[0].integration_id,
+        flow_code__in=[f.code for f in flows],
+        status__in=OPEN_TICKET_STATUSES,
     )
     by_class = Counter(open_tickets.values_list("error_class", flat=True))
     return {

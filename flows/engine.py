@@ -548,9 +548,39 @@ def _remote_problem(exc: Exception, *, stage: str) -> Problem:
     )
 
 
+def _outage(exc: Exception) -> bool:
+    """The portal's own services failed (database, Redis, the broker): not the document's
+    fault and not a person's to fix; it passes like a remote timeout."""
+    import redis
+    from django.db import InterfaceError, OperationalError
+    from kombu.exceptions import OperationalError as BrokerError
+
+    return isinstance(
+        exc,
+        redis.exceptions.ConnectionError
+        | redis.exceptions.TimeoutError
+        | OperationalError
+        | InterfaceError
+        | BrokerError
+        | ConnectionError
+        | TimeoutError,
+    )
+
+
 def _internal(exc: Exception, *, stage: str) -> Problem:
     if isinstance(exc, Problem):
         return exc
+    if _outage(exc):
+        return Problem(
+            _(
+                "The portal's own services (database, Redis or the task queue) were "
+                "unreachable (%(error)s). It is retried by itself."
+            )
+            % {"error": f"{type(exc).__name__}: {exc}"[:300]},
+            error_class=ErrorClass.CONNECTION,
+            stage=stage,
+            subject=type(exc).__name__,
+        )
     if isinstance(exc, PortalError):
         return Problem(exc.message, error_class=ErrorClass.INTERNAL, stage=stage, **exc.extra)
     return Problem(f"{type(exc).__name__}: {exc}", error_class=ErrorClass.INTERNAL, stage=stage)

@@ -37,6 +37,7 @@ class FakeTarget:
         self.script: list[str] = []  # "ok", "timeout_after_commit", "down", "no_stock"
         self.source: list[SourceRecord] = []
         self.source_down = False
+        self.transform_error: Exception | None = None  # e.g. Redis down while mapping
         # Per extract call, how many records it streams before failing (None: all of them).
         self.source_script: list[int | None] = []
         self.extract_starts: list[datetime] = []
@@ -86,6 +87,8 @@ class TestFlow(FlowDefinition):
             raise ValidationProblem("The order has no lines.", field_name="lines")
 
     def transform(self, ctx, document):
+        if TARGET.transform_error is not None:
+            raise TARGET.transform_error
         payload = document.source_payload
         shop = str(payload.get("shop", ""))
         if TARGET.known_mappings and shop not in TARGET.known_mappings:

@@ -113,10 +113,6 @@ def test_f2_pull_reads_a_backlog_to_its_end_under_read_errors(demo_integration, 
         stats = engine.pull(flow=flow)
     finally:
         faults.set_profile("jushuitan")
-    failed = RemoteCall.objects.filter(
-        system="jushuitan", operation__endswith=ORDERS_QUERY
-    ).exclude(error="")
     assert SyncDocument.objects.filter(flow=flow).count() == 600
     assert stats.pulled >= 600
     assert _orders_queries() - before >= 6
-    print(f"failed order queries: {failed.count()}, pulled {stats.pulled}")

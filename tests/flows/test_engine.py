@@ -247,8 +247,9 @@ def test_pull_resumes_where_a_failing_read_stopped(test_flow, fake_target):
 
 def test_pull_that_gives_up_keeps_its_progress(test_flow, fake_target):
     """S1: GIVEN a read that streams four rows, fails, and then fails three times in a row
-    without bringing a row WHEN the flow pulls THEN the pull gives up (the circuit breaker counts it) but the
-    watermark moves to the newest row read, and the next pull goes on from there."""
+    without bringing a row WHEN the flow pulls THEN the pull gives up (the circuit breaker
+    counts it) but the watermark moves to the newest row read, and the next pull goes on
+    from there."""
     fake_target.source = [order(200 + n, minutes_ago=40 - n) for n in range(10)]
     fake_target.source_script = [4, 0, 0, 0]
     before = Watermark.objects.filter(flow=test_flow).values_list("cursor", flat=True).first()
@@ -320,3 +321,24 @@ def test_pulled_record_with_unstorable_text_is_kept_cleaned(test_flow, fake_targ
     assert stored.source_payload["remark"] == "giftwrap \ufffd"
     engine.process(flow=test_flow)
     assert SyncDocument.objects.get(flow=test_flow, source_key="301").state == S.SYNCED
+
+
+def test_outage_of_the_portals_own_services_is_retried_not_blocked(test_flow, fake_target):
+    """Chaos (#12): GIVEN Redis unreachable while documents are mapped (a restart) WHEN the
+    batch runs THEN the documents wait for a timed retry (transient: connection), nobody gets
+    a ticket to fix them, and they sync once Redis is back."""
+    import redis
+
+    engine.ingest(flow=test_flow, records=[order(500), order(501)])
+    fake_target.transform_error = redis.exceptions.ConnectionError(
+        "Error 111 connecting to 127.0.0.1:6379. Connection refused."
+    )
+    engine.process(flow=test_flow)
+    docs = SyncDocument.objects.filter(flow=test_flow, source_key__in=["500", "501"])
+    assert {d.state for d in docs} == {S.WAITING}
+    assert {d.last_error_class for d in docs} == {"connection"}
+    assert not ExceptionTicket.objects.filter(document__in=docs).exists()
+    fake_target.transform_error = None
+    SyncDocument.objects.filter(pk__in=[d.pk for d in docs]).update(next_attempt_at=timezone.now())
+    engine.process(flow=test_flow)
+    assert set(docs.values_list("state", flat=True)) == {S.SYNCED}
