@@ -118,8 +118,13 @@ class RedisServer:
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"redis-server exited: is port {self.port} taken?")
             try:
                 if redis.Redis.from_url(self.url, socket_timeout=1).ping():
+                    time.sleep(0.2)
+                    if self.proc.poll() is not None:  # answered by another server
+                        raise SystemExit(f"port {self.port} is taken by another Redis")
                     return
             except redis.RedisError:
                 time.sleep(0.1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -368,6 +369,34 @@ def process(
     return stats
 
 
+class _ClaimKeeper(threading.Thread):
+    """Renews a batch's claim while the batch is being worked: a live worker keeps its
+    documents however long the remote calls take, a dead one stops renewing and its documents
+    become workable once the lease lapses."""
+
+    def __init__(self, claim_token: uuid.UUID) -> None:
+        super().__init__(daemon=True, name=f"claim-keeper-{claim_token}")
+        self.claim_token = claim_token
+        self.lease = claim_lease()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection as thread_connection
+
+        try:
+            while not self.stopped.wait(self.lease.total_seconds() / 3):
+                SyncDocument.objects.filter(claim_token=self.claim_token).update(
+                    claimed_until=timezone.now() + self.lease
+                )
+        except Exception:  # the claim then lapses: another worker checks before resending
+            logger.warning("could not renew claim %s", self.claim_token, exc_info=True)
+        finally:
+            thread_connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
 def _process_batch(
     ctx: FlowContext, definition: FlowDefinition, documents: list[SyncDocument]
 ) -> RunStats:
@@ -375,6 +404,9 @@ def _process_batch(
     batch_id = uuid.uuid4()
     token = monitoring.current_batch.set(batch_id)
     settle = _Settlement(ctx, definition, batch_id)
+    keeper = _ClaimKeeper(documents[0].claim_token) if documents[0].claim_token else None
+    if keeper is not None:
+        keeper.start()
     try:
         ready: list[SyncDocument] = []
         to_check: list[SyncDocument] = []
@@ -402,6 +434,8 @@ def _process_batch(
         if ready:
             _load(ctx, definition, ready, settle)
     finally:
+        if keeper is not None:
+            keeper.stop()
         settle.flush()
         monitoring.current_batch.reset(token)
     stats.synced = settle.synced

@@ -38,6 +38,7 @@ class FakeTarget:
         self.source: list[SourceRecord] = []
         self.source_down = False
         self.transform_error: Exception | None = None  # e.g. Redis down while mapping
+        self.during_load = None  # called with the batch's documents as the write starts
         # Per extract call, how many records it streams before failing (None: all of them).
         self.source_script: list[int | None] = []
         self.extract_starts: list[datetime] = []
@@ -110,6 +111,8 @@ class TestFlow(FlowDefinition):
 
     def load(self, ctx, documents):
         results = {}
+        if TARGET.during_load is not None:
+            TARGET.during_load(documents)
         action = TARGET.next_action()
         if action == "down":
             raise TransientError("target unreachable", system="kingdee")

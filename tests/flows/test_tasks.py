@@ -79,3 +79,38 @@ def test_run_lock_of_a_killed_worker_lapses_and_a_live_run_keeps_it(
         live.heartbeat()
     assert flow_run(test_flow.pk) == {"skipped": "already running"}
     live.release()
+
+
+def test_a_live_batch_keeps_its_claim_however_long_it_takes(test_flow, fake_target, settings):
+    """S1 exactly once (#12 chaos): GIVEN a claim lease of one second and a batch whose write
+    takes three WHEN another worker tries to claim while the write is in flight THEN it gets
+    nothing: the live worker renews its claim (a dead one would not, and its documents would
+    be taken up after the lease); every document is written once."""
+    import time
+
+    settings.PORTAL_CLAIM_LEASE_SECONDS = 1
+    engine.ingest(
+        flow=test_flow,
+        records=[
+            SourceRecord(
+                source_key=f"KEEP-{n}",
+                payload={"order_no": f"KEEP-{n}", "lines": [{"sku": "A", "qty": 1}]},
+                modified_at=timezone.now(),
+            )
+            for n in range(3)
+        ],
+    )
+    stolen: list = []
+
+    def slow_write(documents):
+        time.sleep(3)
+        stolen.extend(engine.claim(flow=test_flow, limit=10))
+
+    fake_target.during_load = slow_write
+    try:
+        engine.process(flow=test_flow)
+    finally:
+        fake_target.during_load = None
+    assert stolen == []
+    assert SyncDocument.objects.filter(flow=test_flow, state=S.SYNCED).count() == 3
+    assert set(fake_target.writes.values()) == {1}
