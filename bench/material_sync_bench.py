@@ -8,10 +8,12 @@ Jushuitan simulator's own rate limit on (the protocol's 5 calls/s and 100 calls/
 and runs the material sync flow until every SKU is in the simulator. Then it reads the
 timestamps of the portal's Jushuitan calls (RemoteCall rows) and prints:
 
-- calls per second and per minute: the busiest 1-s and 60-s windows (must not exceed the
-  limits) and the mean rate over the run as a share of the binding limit (target >= 90%);
-- answers the simulator refused for the rate limit (must be 0: the portal's shared limiter
-  keeps below the limit instead of bouncing off it);
+- calls per second and per minute: the busiest 1-s and 60-s windows of the calls' send times
+  (estimated as answer time − duration, so the 1-s figure can read one high) and the mean
+  rate over the run as a share of the binding limit (target >= 90%);
+- answers the simulator's own limiter refused (must be 0: that limiter is the authority on
+  "never above the limit", and the portal's shared limiter keeps below it instead of
+  bouncing off it);
 - exactly once: SKUs in Jushuitan per material (must be 1) and documents not synced.
 
     .venv/bin/python bench/material_sync_bench.py --materials 50000
@@ -219,15 +221,15 @@ def main() -> None:
         procs.stop_all()
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     ok_rate = (figures.get("share_of_api_limit") or 0) >= 0.9
+    # The simulator's own limiter is the authority (it refuses what exceeds 5/s or 100/min);
+    # the busiest second from the client's timestamps is an estimate (send ≈ answer − duration).
     ok_limit = (
-        figures["busiest_second"] <= ARGS.api_per_second
-        and figures["busiest_minute"] <= ARGS.api_per_minute
-        and figures["refused_for_rate_limit"] == 0
+        figures["busiest_minute"] <= ARGS.api_per_minute and figures["refused_for_rate_limit"] == 0
     )
     log(
         f"mean {figures['mean_calls_per_second']} calls/s = "
         f"{figures['share_of_api_limit']:.0%} of the limit ({'≥' if ok_rate else '<'} 90%); "
-        f"busiest second {figures['busiest_second']}/{ARGS.api_per_second}, busiest minute "
+        f"busiest second ≈{figures['busiest_second']}/{ARGS.api_per_second}, busiest minute "
         f"{figures['busiest_minute']}/{ARGS.api_per_minute}, refused "
         f"{figures['refused_for_rate_limit']}: {'within' if ok_limit else 'ABOVE'} the limits"
     )
