@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from connectors.errors import AuthError, BusinessError, RateLimited, TransientError, UnknownOutcome
 from core.errors import PortalError
-from core.storable import storable
+from core.storable import storable, unstorable
 from monitoring import services as monitoring
 from monitoring.models import EventLevel
 
@@ -177,7 +177,7 @@ def _ingest_chunk(flow: Flow, records: list[SourceRecord], via: str) -> list[int
                         source_key=record.source_key,
                         idempotency_key=key,
                         source_modified_at=record.modified_at,
-                        source_payload=storable(record.payload),
+                        source_payload=_storable_payload(record.payload),
                         state=S.FILTERED if reason else S.RECEIVED,
                         filter_reason=reason[:300],
                         platform_order_no=record.platform_order_no[:100],
@@ -190,7 +190,7 @@ def _ingest_chunk(flow: Flow, records: list[SourceRecord], via: str) -> list[int
             if not _accepts_update(doc, record, reason, reopen_synced):
                 continue
             before = doc.state
-            doc.source_payload = storable(record.payload)
+            doc.source_payload = _storable_payload(record.payload)
             doc.source_modified_at = record.modified_at or doc.source_modified_at
             doc.platform_order_no = record.platform_order_no[:100] or doc.platform_order_no
             doc.shop_id = str(record.shop_id or doc.shop_id)[:50]
@@ -271,6 +271,12 @@ def _ingest_chunk(flow: Flow, records: list[SourceRecord], via: str) -> list[int
         touched = [d.pk for d in new_docs if d.state != S.FILTERED]
         touched += [d.pk for d in changed if d.state != S.FILTERED]
     return touched
+
+
+def _storable_payload(payload: dict) -> dict:
+    """The payload as is (the usual case: no copy on the ingest path), or a cleaned copy when
+    it holds text the database cannot store."""
+    return payload if unstorable(payload) is None else storable(payload)
 
 
 def _accepts_update(
