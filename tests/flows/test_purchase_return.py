@@ -11,6 +11,14 @@ from flows.models import Flow, SyncDocument
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _written_back(flow) -> bool:
+    """The write-back runs after the document is marked synced: wait for its outcome (an
+    event at stage "writeback", success or failure), not for the state alone."""
+    from monitoring.models import Event
+
+    return Event.objects.filter(document__flow=flow, stage="writeback").exists()
+
+
 def test_f5_return_reduces_jushuitan_stock_and_writes_the_reason_back(
     demo_integration, kingdee_desk, jst_warehouse, run_flow_until
 ):
@@ -28,8 +36,10 @@ def test_f5_return_reduces_jushuitan_stock_and_writes_the_reason_back(
         lines=[("SKU-CBL-1201", "20001", 3, "6.50", "CGRK-0099")],
     )
     flow = Flow.objects.get(integration=demo_integration, code=FlowCode.PURCHASE_RETURN)
-    run_flow_until(flow, lambda: SyncDocument.objects.filter(flow=flow, state=S.SYNCED).exists())
-    run_flow_until(flow, lambda: True)  # a second run writes nothing more
+    run_flow_until(flow, lambda: _written_back(flow))
+    first = Flow.objects.get(pk=flow.pk).last_success_at
+    # a second whole run writes nothing more
+    run_flow_until(flow, lambda: Flow.objects.get(pk=flow.pk).last_success_at > first)
 
     docs = jst_warehouse.documents("purchase_out", [number])
     assert len(docs[number]) == 1
@@ -67,8 +77,9 @@ def test_f5_writeback_refused_opens_a_ticket_but_keeps_the_return_synced(
         reason="wrong colour",
         lines=[("SKU-CBL-1201", "20001", 1, "6.50", "")],
     )
-    run_flow_until(flow, lambda: SyncDocument.objects.filter(flow=flow, state=S.SYNCED).exists())
+    run_flow_until(flow, lambda: _written_back(flow))
     doc = SyncDocument.objects.get(flow=flow)
+    assert doc.state == S.SYNCED
     ticket = ExceptionTicket.objects.get(trace_key=f"{doc.trace_key}:writeback")
     assert ticket.status == "open"
     assert number in ticket.message and "F_PAEZ_LockedReason" in ticket.message

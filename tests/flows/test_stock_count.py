@@ -174,6 +174,8 @@ def test_f8_1_counts_become_audited_misc_bills_exactly_once_and_f8_2_revalues_ov
     assert Decimal(str(lo["adjustamount"])) == Decimal("-528.00")  # -11 × 48.00
 
     tickets = ExceptionTicket.objects.filter(error_class="revaluation_review").order_by("trace_key")
+    # the review tickets are opened just after the documents are marked synced: wait for them
+    wait_until(lambda: tickets.count() == 2, 30)
     assert [(t.role, t.status) for t in tickets] == [("finance", "open"), ("finance", "open")]
     assert {(t.detail["bill_no"], t.detail["cost_adjust_no"]) for t in tickets} == {
         (f"JSTPD{io_id}-PY", f"JSTPD{io_id}-PY-CA"),
