@@ -183,6 +183,9 @@ def propose_pairs(
     return plan
 
 
+LOOKUP_CHUNK = 2000  # codes per IN (...) lookup: under every backend's parameter limit
+
+
 def record_known_codes(
     *,
     integration,
@@ -196,10 +199,19 @@ def record_known_codes(
     now = timezone.now()
     records = {str(r.code).strip(): r for r in records if str(r.code).strip()}
     rows = KnownCode.objects.filter(integration=integration, system=system, kind=kind)
-    existing = {row.code: row for row in rows}
+    # Only the listed codes are read: the snapshot holds every code of the system (50,000
+    # materials), and the material flow records each synced batch of 50 here.
+    listed = list(records)
+    existing = {
+        row.code: row
+        for start in range(0, len(listed), LOOKUP_CHUNK)
+        for row in rows.filter(code__in=listed[start : start + LOOKUP_CHUNK])
+    }
     with transaction.atomic():
         if complete:
-            rows.exclude(code__in=list(records)).delete()
+            stale = [pk for pk, code in rows.values_list("pk", "code") if code not in records]
+            for start in range(0, len(stale), LOOKUP_CHUNK):
+                KnownCode.objects.filter(pk__in=stale[start : start + LOOKUP_CHUNK]).delete()
         new, changed = [], []
         for code, record in records.items():
             row = existing.get(code)

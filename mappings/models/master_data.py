@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -325,6 +327,16 @@ class KnownCode(models.Model):
             models.UniqueConstraint(
                 fields=("integration", "system", "kind", "code"),
                 name="mappings_knowncode_unique",
+            ),
+        ]
+        indexes = [
+            # the M4 look-alike check (a SKU differing only in letter case), per material
+            models.Index(
+                F("integration"),
+                F("system"),
+                F("kind"),
+                Upper("code"),
+                name="mappings_knowncode_upper",
             ),
         ]
 
