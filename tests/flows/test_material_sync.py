@@ -6,6 +6,7 @@ through a real Celery worker, with every F1.2 field; code conflicts go through t
 import time
 
 import pytest
+from django.utils import timezone
 
 from flows import engine
 from flows.choices import DocumentState as S
@@ -140,22 +141,33 @@ def test_f1_1_pushed_material_is_synced_and_invalid_push_is_refused(
 def test_f1_3_code_jushuitan_cannot_take_goes_through_the_code_map(
     demo_integration, kingdee_master, jushuitan_items, celery_worker, wait_until
 ):
-    """F1.3: GIVEN a material whose code is 46 characters (Jushuitan takes 40) and one whose
-    code another material already maps to WHEN synced THEN both are blocked with a ticket to
-    the master-data admins naming the reason; WHEN a SKU ↔ material mapping row gives the SKU
-    to use THEN the first is released and lands in Jushuitan under the mapped SKU."""
+    """F1.3: GIVEN a material whose code is 46 characters (Jushuitan takes 40), one whose code
+    another material already maps to and one Jushuitan holds in other letter case WHEN synced
+    THEN all three are blocked with a ticket to the master-data admins naming the reason; WHEN
+    a SKU ↔ material mapping row gives the SKU to use THEN the first is released and lands in
+    Jushuitan under the mapped SKU."""
     long_code = "1.01.0001-POWERBANK-30000MAH-BLACK-EU-PLUG-V02"
     assert len(long_code) > 40
     MaterialMapping.objects.create(
         integration=demo_integration, sku_id="SKU-CASE-7001", material_number="OLD-CASE-7001"
     )
-    kingdee_master.materials(material_model(long_code), material_model("SKU-CASE-7001"))
+    KnownCode.objects.create(
+        integration=demo_integration,
+        system="jushuitan",
+        kind="sku",
+        code="sku-case-7002",
+        seen_at=timezone.now(),
+    )
+    kingdee_master.materials(
+        material_model(long_code), material_model("SKU-CASE-7001"), material_model("SKU-CASE-7002")
+    )
     flow = f1_flow(demo_integration)
 
     flow_run.delay(flow.pk)
     wait_until(
-        lambda: (
-            state_of(flow, long_code) == S.BLOCKED and state_of(flow, "SKU-CASE-7001") == S.BLOCKED
+        lambda: all(
+            state_of(flow, code) == S.BLOCKED
+            for code in (long_code, "SKU-CASE-7001", "SKU-CASE-7002")
         ),
         60,
     )
@@ -164,6 +176,8 @@ def test_f1_3_code_jushuitan_cannot_take_goes_through_the_code_map(
     assert "at most 40" in ticket.message and "SKU ↔ material" in ticket.message
     clash = ExceptionTicket.objects.get(document=doc_for(flow, "SKU-CASE-7001"), status="open")
     assert "already belongs to material OLD-CASE-7001" in clash.message
+    lookalike = ExceptionTicket.objects.get(document=doc_for(flow, "SKU-CASE-7002"), status="open")
+    assert "sku-case-7002" in lookalike.message and "letter case" in lookalike.message
 
     MaterialMapping.objects.create(
         integration=demo_integration, sku_id="PB30K-BLK-EU-V02", material_number=long_code

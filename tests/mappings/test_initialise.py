@@ -105,3 +105,43 @@ def test_preview_changes_no_mapping(integration):
     assert result.plan.counts()["rule"] == 22
     assert not ShopCustomerMapping.objects.exists()
     assert KnownCode.objects.filter(integration=integration).count() == result.known_codes
+
+
+def test_record_known_codes_touches_only_listed_codes_unless_the_listing_is_complete(integration):
+    """M4 snapshot (#11): GIVEN 4,500 known SKUs WHEN a synced batch records 3 codes (one new)
+    THEN only those are written and the rest stay; WHEN a complete listing of 2 codes arrives
+    THEN every other code is forgotten. Listings longer than one IN (...) lookup work too."""
+    from mappings.initialise import LOOKUP_CHUNK, record_known_codes
+
+    codes = [f"BM-{n:05d}" for n in range(4500)]
+    assert len(codes) > 2 * LOOKUP_CHUNK
+    kept = record_known_codes(
+        integration=integration,
+        system=System.JUSHUITAN,
+        kind=MasterKind.SKU,
+        records=[MasterRecord(c, "first") for c in codes],
+    )
+    assert kept == 4500
+    snapshot = KnownCode.objects.filter(integration=integration, system=System.JUSHUITAN)
+
+    record_known_codes(
+        integration=integration,
+        system=System.JUSHUITAN,
+        kind=MasterKind.SKU,
+        records=[MasterRecord("BM-00007", "renamed"), MasterRecord("BM-09999", "new")],
+        complete=False,
+    )
+    assert snapshot.count() == 4501
+    assert dict(snapshot.filter(name__in=["renamed", "new"]).values_list("code", "name")) == {
+        "BM-00007": "renamed",
+        "BM-09999": "new",
+    }
+    assert snapshot.filter(name="first").count() == 4499
+
+    record_known_codes(
+        integration=integration,
+        system=System.JUSHUITAN,
+        kind=MasterKind.SKU,
+        records=[MasterRecord("BM-00007", "renamed"), MasterRecord("BM-00008", "again")],
+    )
+    assert sorted(snapshot.values_list("code", flat=True)) == ["BM-00007", "BM-00008"]
