@@ -263,6 +263,20 @@ def measure(documents: int, repeats: int) -> None:
     print(f"  GET /monitoring/metrics  {metrics_ms:8.1f} ms (every state of every document)")
 
 
+def create_database_if_missing() -> None:
+    """The benchmark's database is created on first use (its tables are wiped on every run)."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    name = connection.settings_dict["NAME"]
+    admin = {k: v for k, v in params.items() if k in ("host", "port", "user", "password")}
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return
+        conn.execute(f'CREATE DATABASE "{name}"')
+        log(f"created database {name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=1_000_000)
@@ -273,6 +287,7 @@ def main() -> None:
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database reserved for the benchmark.")
+    create_database_if_missing()
     call_command("migrate", verbosity=0)
     if not args.skip_fill:
         started = time.monotonic()
