@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 
 from connectors.ratelimit import (
+    Limiter,
     LocalLimiter,
     RateLimitTimeout,
     RedisLimiter,
@@ -20,47 +21,61 @@ from connectors.ratelimit import (
 WINDOWS = (Window(5, 1.0), Window(12, 3.0))
 
 
-# Stamps are read after acquire() returns, so each lags its admission by the time the thread
-# waits for the GIL and the stamp lock: tens of milliseconds when CI runs three test processes
-# on two cores. Windows shortened by this much still catch a limiter that ignores a window or
-# admits a call more than 50 ms early.
-JITTER = 0.05
+class Bracketed(Limiter):
+    """The limiter under test, its admissions bracketed: each slot taken is recorded as
+    (before, after) the call that took it, so the admission instant lies inside. A stamp read
+    after acquire() returns can lag by tens of milliseconds when CI runs three test processes
+    on two cores (the thread waits for a core and the GIL), and lagging stamps make lawful
+    calls look crowded; brackets never do."""
+
+    def __init__(self, inner: Limiter) -> None:
+        self.inner = inner
+        self.spans: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
+
+    def try_acquire(self, key: str, windows: tuple[Window, ...]) -> float:
+        before = time.time()
+        wait = self.inner.try_acquire(key, windows)
+        after = time.time()
+        if wait <= 0:
+            with self._lock:
+                self.spans.append((before, after))
+        return wait
+
+    def reset(self, key: str) -> None:
+        self.inner.reset(key)
 
 
-def _max_in_any_window(stamps: list[float], seconds: float) -> int:
-    stamps = sorted(stamps)
-    best = 0
-    left = 0
-    for right, moment in enumerate(stamps):
-        while moment - stamps[left] >= seconds - JITTER:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
+def _max_in_any_window(spans: list[tuple[float, float]], seconds: float) -> int:
+    """Most admissions certainly inside one window of `seconds`: admissions whose brackets
+    all start at or after the earliest one's start and end less than `seconds` after it."""
+    return max(
+        sum(1 for before, after in spans if before >= start and after < start + seconds)
+        for start, _end in spans
+    )
 
 
-def _hammer(limiter, key: str, callers: int, each: int) -> list[float]:
-    stamps: list[float] = []
-    lock = threading.Lock()
+def _hammer(limiter: Limiter, key: str, callers: int, each: int) -> list[tuple[float, float]]:
+    bracketed = Bracketed(limiter)
 
     def worker():
         for _ in range(each):
-            limiter.acquire(key, windows=WINDOWS, timeout=30)
-            with lock:
-                stamps.append(time.time())
+            bracketed.acquire(key, windows=WINDOWS, timeout=30)
 
     threads = [threading.Thread(target=worker) for _ in range(callers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return stamps
+    return bracketed.spans
 
 
 def _process_worker(url: str, key: str, each: int, out) -> None:
-    limiter = RedisLimiter(url)
+    limiter = Bracketed(RedisLimiter(url))
     for _ in range(each):
         limiter.acquire(key, windows=WINDOWS, timeout=30)
-        out.put(time.time())
+    for span in limiter.spans:
+        out.put(span)
 
 
 def test_threads_never_exceed_the_limit_together():
