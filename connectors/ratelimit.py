@@ -4,7 +4,7 @@ Limits are sliding windows ("at most N calls in any W seconds"), several per key
 Jushuitan's 5/s and 100/min). `acquire()` blocks until every window of the key has room,
 or raises RateLimitTimeout. The Redis variant keeps one sorted set per window and decides
 in a Lua script using the Redis server's clock, so workers on several machines (with
-drifting clocks) share one budget.
+drifting clocks) share one budget. Windows are held `GUARD_SECONDS` longer than they say.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ from django.utils.translation import gettext_noop
 
 from .errors import RateLimited
 
+# Every window is held this much longer than it says. Between taking a slot and the request
+# reaching the remote, a thread can wait for a core (and Redis stamps a slot with the time its
+# command began, which can trail the real time by milliseconds on a busy machine), so calls
+# spaced exactly one window apart can arrive a little closer together. 25 ms costs 2.4% of a
+# 1-second limit's bursts and 0.04% of a 1-minute limit.
+GUARD_SECONDS = 0.025
+
 
 @dataclass(frozen=True)
 class Window:
@@ -29,6 +36,11 @@ class Window:
 
     calls: int
     seconds: float
+
+    @property
+    def held(self) -> float:
+        """The span the limiter holds: the window plus the guard."""
+        return self.seconds + GUARD_SECONDS
 
 
 class RateLimitTimeout(RateLimited):
@@ -73,10 +85,10 @@ class LocalLimiter(Limiter):
             logs = []
             for window in windows:
                 log = self._calls.setdefault((key, window), deque())
-                while log and log[0] <= now - window.seconds:
+                while log and log[0] <= now - window.held:
                     log.popleft()
                 if len(log) >= window.calls:
-                    wait = max(wait, log[0] + window.seconds - now)
+                    wait = max(wait, log[0] + window.held - now)
                 logs.append(log)
             if wait > 0:
                 return wait
@@ -133,7 +145,7 @@ class RedisLimiter(Limiter):
     def try_acquire(self, key: str, windows: tuple[Window, ...]) -> float:
         args: list = [uuid.uuid4().hex]
         for window in windows:
-            args += [window.calls, int(window.seconds * 1000)]
+            args += [window.calls, round(window.held * 1000)]
         wait_ms = int(self._script(keys=self._keys(key, windows), args=args))
         return wait_ms / 1000
 

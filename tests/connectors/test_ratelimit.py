@@ -46,13 +46,28 @@ class Bracketed(Limiter):
         self.inner.reset(key)
 
 
+class Crowded(int):
+    """A count that shows the admissions behind it when an assertion fails."""
+
+    spans: list[tuple[float, float]]
+
+    def __repr__(self) -> str:
+        first = min(before for before, _after in self.spans)
+        shown = ", ".join(f"{b - first:.4f}-{a - first:.4f}" for b, a in sorted(self.spans))
+        return f"{int(self)} (admissions, s after the first: {shown})"
+
+
 def _max_in_any_window(spans: list[tuple[float, float]], seconds: float) -> int:
     """Most admissions certainly inside one window of `seconds`: admissions whose brackets
     all start at or after the earliest one's start and end less than `seconds` after it."""
-    return max(
-        sum(1 for before, after in spans if before >= start and after < start + seconds)
-        for start, _end in spans
+    count = Crowded(
+        max(
+            sum(1 for before, after in spans if before >= start and after < start + seconds)
+            for start, _end in spans
+        )
     )
+    count.spans = spans
+    return count
 
 
 def _hammer(limiter: Limiter, key: str, callers: int, each: int) -> list[tuple[float, float]]:

@@ -32,10 +32,14 @@ def test_f8_3_kingdee_adjustments_reach_jushuitan_once(
         "STK_MisDelivery", "900123-PK", lines=[("SKU-EAR-1101", "20001", 1)]
     )
     flow = Flow.objects.get(integration=demo_integration, code=FlowCode.INVENTORY_ADJUST)
+    docs = SyncDocument.objects.filter(flow=flow)
     run_flow_until(
-        flow, lambda: SyncDocument.objects.filter(flow=flow, state=S.SYNCED).count() == 2
+        flow,
+        lambda: (
+            docs.filter(state=S.SYNCED).count() == 2 and docs.filter(kingdee_bill_no=count).exists()
+        ),
     )
-    run_flow_until(flow, lambda: True)
+    run_flow_until(flow)  # one more whole run writes nothing
 
     keys = [f"{gain}-20001-QTIN", f"{loss}-20002-QTOUT", f"{count}-20001-QTOUT"]
     docs = jst_warehouse.documents("other_inout", keys)

@@ -68,7 +68,7 @@ def test_f4_inbound_reaches_jushuitan_once_and_releases_held_outbound(
         timeout=60,
     )
     for _again in range(2):  # more runs find nothing new
-        run_flow_until([inbound, outbound], lambda: True)
+        run_flow_until([inbound, outbound])
 
     keys = [f"{number}-20003", f"{number}-20001"]
     docs = jst_warehouse.documents("purchase_in", keys)

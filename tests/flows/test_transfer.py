@@ -24,7 +24,7 @@ def test_f7_transfer_moves_stock_out_then_in_exactly_once(
     )
     flow = Flow.objects.get(integration=demo_integration, code=FlowCode.TRANSFER)
     run_flow_until(flow, lambda: SyncDocument.objects.filter(flow=flow, state=S.SYNCED).exists())
-    run_flow_until(flow, lambda: True)
+    run_flow_until(flow)
 
     legs = jst_warehouse.documents("other_inout", [f"{number}-OUT", f"{number}-IN"])
     assert {k: len(v) for k, v in legs.items()} == {f"{number}-OUT": 1, f"{number}-IN": 1}
