@@ -115,8 +115,11 @@ def ticket_open_or_update(
 ) -> ExceptionTicket:
     """Open the ticket of this trace key, or update the open one (a newer failure of the same
     record replaces its message: finance never works a stale error)."""
+    from flows.choices import System
+
     default_role, title_template, fix = problem_for(error_class)
-    title = str(title_template).format(subject=subject, system=system or "")[:300]
+    system_label = System(system).label if system in System.values else system
+    title = str(title_template).format(subject=subject, system=system_label or "")[:300]
     fields = {
         "error_class": error_class,
         "role": role or default_role,

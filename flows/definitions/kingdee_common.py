@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from connectors.errors import BusinessError
+from mappings.choices import MappingKind
 from mappings.errors import MappingMissing, RateUnavailable
 
 from ..choices import ErrorClass
@@ -65,10 +66,11 @@ def business_date(value: Any) -> date | None:
 
 
 def mapping_problem(exc: MappingMissing) -> Problem:
+    kind = MappingKind(exc.kind).label if exc.kind in MappingKind.values else exc.kind
     return Problem(
         exc.message,
         error_class=ErrorClass.MISSING_MAPPING,
-        subject=f"{exc.kind} {exc.key}",
+        subject=f"{kind} {exc.key}",  # the ticket title: "缺少映射：SKU → 物料 SKU-GIFT-9001"
         stage="map",
         kind=exc.kind,
         key=exc.key,

@@ -211,3 +211,42 @@ def test_bulk_actions_per_ticket_outcome_O4(world, demo_users, browser):
         tickets=ExceptionTicket.objects.all(), user=demo_users["operator"], action="resolve"
     )
     assert not outcome.done and len(outcome.refused) == 4  # already closed: said so, per ticket
+
+
+def test_ticket_titles_name_the_system_and_mapping_kind_in_the_users_language_O4():
+    """O4: GIVEN a Kingdee rejection and a missing SKU → material mapping WHEN their tickets are
+    opened THEN the titles name the system and the mapping kind by their labels, in Chinese by
+    default ("被金蝶拒绝", "SKU → 物料") and in English when that is the language, never by
+    internal codes such as "kingdee" or "material"."""
+    from django.utils import translation
+
+    from flows.definitions.kingdee_common import mapping_problem
+    from mappings.choices import MappingKind
+    from mappings.errors import MappingMissing
+
+    def titles(trace: str) -> tuple[str, str]:
+        problem = mapping_problem(
+            MappingMissing(kind=MappingKind.MATERIAL, key="SKU-GIFT-9001", integration_id=None)
+        )
+        rejected = services.ticket_open_or_update(
+            trace_key=f"{trace}:rejected",
+            error_class="remote_rejected",
+            message="单据编号重复",
+            subject="XSCKD-0001",
+            system="kingdee",
+        )
+        missing = services.ticket_open_or_update(
+            trace_key=f"{trace}:mapping",
+            error_class="missing_mapping",
+            message=problem.message,
+            subject=problem.subject,
+        )
+        return rejected.title, missing.title
+
+    with translation.override("zh-hans"):
+        assert titles("zh") == ("被金蝶拒绝：XSCKD-0001", "缺少映射：SKU → 物料 SKU-GIFT-9001")
+    with translation.override("en"):
+        assert titles("en") == (
+            "Rejected by Kingdee: XSCKD-0001",
+            "Missing mapping: SKU → material SKU-GIFT-9001",
+        )
