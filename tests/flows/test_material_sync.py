@@ -60,7 +60,16 @@ def test_f1_1_f1_2_pulled_material_reaches_jushuitan_with_every_field(
     flow = f1_flow(demo_integration)
 
     flow_run.delay(flow.pk)
-    wait_until(lambda: state_of(flow, "SKU-PB-2001") == S.SYNCED, 60)
+    # after_synced records the codes (M4) just after the state is settled: wait for both
+    wait_until(
+        lambda: (
+            state_of(flow, "SKU-PB-2001") == S.SYNCED
+            and KnownCode.objects.filter(
+                integration=demo_integration, system="kingdee", kind="material", code="SKU-PB-2001"
+            ).exists()
+        ),
+        60,
+    )
 
     sku = jushuitan_items.sku("SKU-PB-2001")
     doc = doc_for(flow, "SKU-PB-2001")
@@ -100,8 +109,14 @@ def test_f1_1_f1_2_pulled_material_reaches_jushuitan_with_every_field(
     # A modification in Kingdee reaches Jushuitan again (the battery flag is cleared).
     kingdee_master.update_material("SKU-PB-2001", {"F_PAEZ_IsBattery": False})
     flow_run.delay(flow.pk)
-    wait_until(lambda: "带电" not in (jushuitan_items.sku("SKU-PB-2001")["labels"] or []), 60)
-    assert doc_for(flow, "SKU-PB-2001").state == S.SYNCED
+    # the SKU changes in Jushuitan before the document is settled as synced: wait for both
+    wait_until(
+        lambda: (
+            "带电" not in (jushuitan_items.sku("SKU-PB-2001")["labels"] or [])
+            and state_of(flow, "SKU-PB-2001") == S.SYNCED
+        ),
+        60,
+    )
 
 
 def test_f1_1_pushed_material_is_synced_and_invalid_push_is_refused(
