@@ -46,3 +46,49 @@ class Integration(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PreflightRun(TimeStampedModel):
+    """One preflight of an Integration (G-checklist, `manage.py preflight`, the connection
+    buttons): every check the registered providers ran against the live tenant, with the
+    remote system's own message and the fix for each one that failed."""
+
+    integration = models.ForeignKey(
+        Integration,
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="preflight_runs",
+    )
+    systems = models.CharField(
+        verbose_name=_("systems checked"),
+        max_length=100,
+        blank=True,
+        help_text=_("Comma-separated systems, e.g. kingdee,jushuitan; empty means all"),
+    )
+    ok = models.BooleanField(
+        verbose_name=_("passed"),
+        default=False,
+    )
+    results = models.JSONField(
+        verbose_name=_("results"),
+        default=list,
+        blank=True,
+    )
+    requested_by = models.CharField(
+        verbose_name=_("requested by"),
+        max_length=150,
+        blank=True,
+    )
+    finished_at = models.DateTimeField(
+        verbose_name=_("finished at"),
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("preflight run")
+        verbose_name_plural = _("preflight runs")
+
+    def __str__(self) -> str:
+        return f"{self.integration} · {self.created_at:%Y-%m-%d %H:%M}"
