@@ -26,6 +26,7 @@ class CheckItem:
     details: list[str] = field(default_factory=list)
     fix_url: str = ""
     fix_label: str = ""
+    role: str = ""  # the role that fixes it (core.roles.Role), shown next to the link
 
     @property
     def ok(self) -> bool:
@@ -163,6 +164,55 @@ def check_g3_tax_templates(integration) -> CheckItem:
     )
 
 
+REFRESH_SCHEDULE_TASK = "connectors.jushuitan.tasks.refresh_tokens"
+
+
+def _schedule_state(task_path: str) -> str:
+    """ "ok", "missing" or "disabled" for the declared system schedule running `task_path`."""
+    from core.schedules import schedules_status
+
+    states = [state for entry, state in schedules_status() if entry["task"] == task_path]
+    return states[0] if states else "missing"
+
+
+def check_schedules(integration) -> CheckItem:
+    """Issue 24 point 1: every system schedule the apps declare is installed and enabled."""
+    from core.schedules import schedules_status
+
+    title = _("Schedules: system periodic tasks installed and enabled")
+    status = schedules_status()
+    missing = [entry["name"] for entry, state in status if state == "missing"]
+    disabled = [entry["name"] for entry, state in status if state == "disabled"]
+    fix = _admin("django_celery_beat_periodictask_changelist")
+    if missing or disabled:
+        details = [_("missing: %(name)s") % {"name": name} for name in missing] + [
+            _("disabled: %(name)s") % {"name": name} for name in disabled
+        ]
+        return CheckItem(
+            "S1",
+            title,
+            MISSING,
+            _(
+                "%(m)d system schedules are missing and %(d)d disabled: what they do (token "
+                "refresh, FX fetch, sweeps, alerts, purges, checks) does not happen."
+            )
+            % {"m": len(missing), "d": len(disabled)},
+            details=details,
+            fix_url=fix,
+            fix_label=_(
+                "Enable them under Periodic tasks; missing ones come back with "
+                "`manage.py migrate` or `manage.py setup_schedules`"
+            ),
+            role="operator",
+        )
+    return CheckItem(
+        "S1",
+        title,
+        OK,
+        _("All %(n)d system schedules are installed and enabled.") % {"n": len(status)},
+    )
+
+
 def check_g4_tokens(integration) -> CheckItem:
     connection = integration.jushuitan
     title = _("G4 Shop authorisation tokens fresh")
@@ -200,13 +250,47 @@ def check_g4_tokens(integration) -> CheckItem:
             fix_url=fix,
             fix_label=_("Refresh token now"),
         )
+    valid_until = timezone.localtime(connection.token_expires_at).strftime("%Y-%m-%d %H:%M")
+    schedule = _schedule_state(REFRESH_SCHEDULE_TASK)
+    if schedule != "ok":
+        # Only say "refreshed automatically" when the refresh schedule really runs.
+        return CheckItem(
+            "G4",
+            title,
+            WARN,
+            _(
+                "Valid until %(at)s, but the token refresh schedule is %(state)s: nothing "
+                "refreshes it before it expires."
+            )
+            % {
+                "at": valid_until,
+                "state": _("missing") if schedule == "missing" else _("disabled"),
+            },
+            fix_url=_admin("django_celery_beat_periodictask_changelist"),
+            fix_label=_("Enable the schedule 'Jushuitan: keep tokens fresh'"),
+            role="operator",
+        )
     return CheckItem(
         "G4",
         title,
         OK,
-        _("Valid until %(at)s; refreshed automatically.")
-        % {"at": timezone.localtime(connection.token_expires_at).strftime("%Y-%m-%d %H:%M")},
+        _("Valid until %(at)s; refreshed automatically every %(m)d minutes.")
+        % {"at": valid_until, "m": _token_refresh_minutes()},
     )
+
+
+def _token_refresh_minutes() -> int:
+    from django_celery_beat.models import PeriodicTask
+
+    task = (
+        PeriodicTask.objects.filter(task=REFRESH_SCHEDULE_TASK).select_related("interval").first()
+    )
+    if task is None or task.interval is None:
+        return 0
+    seconds = task.interval.every * {"days": 86400, "hours": 3600, "minutes": 60}.get(
+        task.interval.period, 1
+    )
+    return seconds // 60
 
 
 def check_g5_accounts(integration) -> CheckItem:
@@ -293,6 +377,7 @@ def check_g6_canary(integration) -> CheckItem:
 
 
 CHECKS = (
+    check_schedules,
     check_g1_mappings,
     check_g2_opening_inventory,
     check_g3_tax_templates,
