@@ -23,11 +23,17 @@ class FlowAdmin(admin.ModelAdmin):
         "paused_until",
         "last_run_at",
         "last_success_at",
+        "last_idle_at",
     )
     list_filter = ("enabled", "integration", "code")
     list_select_related = ("integration",)
     inlines = (WatermarkInline,)
-    actions = ("run_now",)
+    actions = ("run_now", "resume")
+
+    @admin.action(description=_("Resume paused flows"), permissions=["change"])
+    def resume(self, request, queryset):
+        resumed = sum(services.flow_resume(flow=flow, user=request.user) for flow in queryset)
+        self.message_user(request, _("%(n)d flows resumed.") % {"n": resumed})
 
     @admin.action(description=_("Pull and process now"))
     def run_now(self, request, queryset):

@@ -71,7 +71,10 @@ class Flow(TimeStampedModel):
         verbose_name=_("paused until"),
         null=True,
         blank=True,
-        help_text=_("Set by the circuit breaker while the connection keeps failing."),
+        help_text=_(
+            "Set by the circuit breaker while the connection keeps failing; after a rejected "
+            "login it stays paused until a person resumes the flow."
+        ),
     )
     consecutive_failures = models.PositiveIntegerField(
         verbose_name=_("consecutive connection failures"),
@@ -86,6 +89,13 @@ class Flow(TimeStampedModel):
         verbose_name=_("last successful run"),
         null=True,
         blank=True,
+        help_text=_("The last run that synced at least one document."),
+    )
+    last_idle_at = models.DateTimeField(
+        verbose_name=_("last run with nothing due"),
+        null=True,
+        blank=True,
+        help_text=_("The last run that ended without errors and found nothing to sync."),
     )
     last_error = models.TextField(
         verbose_name=_("last run error"),
