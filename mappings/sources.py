@@ -61,7 +61,13 @@ def jushuitan_master_data(*, integration, kingdee: KingdeeMasterData) -> Jushuit
 
     client = client_for(integration.jushuitan)
     shops = [
-        MasterRecord(code=str(s["shop_id"]), name=str(s.get("shop_name") or ""))
+        MasterRecord(
+            code=str(s["shop_id"]),
+            name=str(s.get("shop_name") or ""),
+            # The shop's currency, where the listing gives one: the checklist (FX1) checks it
+            # has a Kingdee currency number before the first order needs it.
+            extra={"currency": str(s["currency"]).upper()} if s.get("currency") else {},
+        )
         for s in client.shops()
     ]
     warehouses = [

@@ -54,3 +54,15 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+
+
+def alert_error_classes() -> list[str]:
+    """Every error class an alert can carry: the engine's (flows ErrorClass), the finance
+    ones and the robots' own configuration error. An alert rule naming anything else never
+    matches (the go-live checklist R1 says so)."""
+    from finance.reconciliation import ALERT_CLASS
+    from flows.choices import ErrorClass
+
+    from .alerts import CONFIG_ERROR_CLASS
+
+    return sorted({*ErrorClass.values, "fx_voucher", ALERT_CLASS, CONFIG_ERROR_CLASS})

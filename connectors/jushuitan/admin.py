@@ -20,7 +20,15 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
     )
     list_filter = ("app_kind", "token_state")
     search_fields = ("name", "app_key", "company_id")
-    readonly_fields = ("token_state", "token_expires_at", "token_refreshed_at", "token_error")
+    readonly_fields = (
+        "token_state",
+        "token_expires_at",
+        "token_refreshed_at",
+        "token_error",
+        "last_checked_at",
+        "last_check_ok",
+        "last_check_message",
+    )
     actions = ("test_connection", "refresh_token_now")
 
     @admin.action(description=_("Test connection"))
