@@ -59,10 +59,9 @@ def test_planted_misconfigurations_show_before_the_first_order(
     mapping), a wrong Kingdee app secret, a canary of 2 shops + 2 warehouses and an alert rule
     using the help text's old values WHEN the checklist is read (and its two live actions run)
     THEN each shows, named, with its fix, and no order was pulled at all."""
-    from sandbox.jushuitan.models import Partner, Shop
-
     from mappings.sources import initialise_from_connections
     from monitoring.models import AlertRule
+    from sandbox.jushuitan.models import Partner, Shop
 
     # C1 passes after a live test of both systems.
     assert by_code(demo_integration)["C1"].status == "missing"  # never tested
