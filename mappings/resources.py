@@ -23,11 +23,12 @@ from simple_history.utils import bulk_create_with_history, get_history_manager_f
 
 from connectors.models import Integration
 
-from .choices import MappingSource, RateSource
+from .choices import MappingSource, MasterKind, RateSource, System
 from .models import (
     AccountMapping,
     CodeMapping,
     ExchangeRate,
+    KnownCode,
     MaterialMapping,
     ShopCustomerMapping,
     SupplierMapping,
@@ -79,6 +80,25 @@ def _key_part(value):
     return value
 
 
+def _list_valid_choices(instance, errors: dict) -> None:
+    """A value outside a field's choices is rejected with the valid values listed (value and
+    label), not only "not a valid choice"."""
+    for name in list(errors):
+        field = next((f for f in instance._meta.fields if f.name == name), None)
+        if field is None or not field.choices:
+            continue
+        valid = [value for value, _label in field.flatchoices]
+        if getattr(instance, field.attname, None) in valid:
+            continue
+        errors[name] = [
+            _("“%(value)s” is not one of the allowed values: %(valid)s")
+            % {
+                "value": getattr(instance, field.attname, ""),
+                "valid": "; ".join(f"{v} ({label})" for v, label in field.flatchoices),
+            }
+        ]
+
+
 class NaturalKeyResource(resources.ModelResource):
     """Base of the mapping resources: natural-key matching, in-memory unique checks, batched
     writes with history, all-or-nothing."""
@@ -91,6 +111,9 @@ class NaturalKeyResource(resources.ModelResource):
     scope_field = "integration"
     #: rows between two progress reports
     progress_every = 100
+    #: field -> (system, KnownCode kind): the code must exist in that system's snapshot
+    #: (M4, taken at initialisation) when one exists (issue 24: a dry run checks the codes)
+    snapshot_checks: dict[str, tuple[str, str]] = {}
 
     def __init__(self, *, progress: Callable[[int, int], None] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -101,6 +124,7 @@ class NaturalKeyResource(resources.ModelResource):
         self._seen: dict[tuple, int] = {}
         self._user = None
         self._row_number = 0
+        self._snapshots: dict[tuple[int, str, str], set[str] | None] = {}
 
     # --- loading ----------------------------------------------------------------------
     def _key_of_instance(self, instance, names) -> tuple:
@@ -174,6 +198,25 @@ class NaturalKeyResource(resources.ModelResource):
             )
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
+        _list_valid_choices(instance, errors)
+        for name, (system, kind) in self.snapshot_checks.items():
+            value = _key_part(getattr(instance, name, ""))
+            if name in errors or not value or not instance.integration_id:
+                continue
+            known = self._snapshot(instance.integration_id, system, kind)
+            if known is not None and value not in known:
+                errors[name] = [
+                    _(
+                        "“%(value)s” is not a %(kind)s in %(system)s (the codes read at "
+                        "initialisation): check the code, or run 'Initialise mappings from "
+                        "both systems' again if it was created since."
+                    )
+                    % {
+                        "value": value,
+                        "kind": MasterKind(kind).label.lower(),
+                        "system": System(system).label,
+                    }
+                ]
         if not errors:
             key = self._key_of_instance(instance, self._meta.import_id_fields)
             if key in self._seen:
@@ -195,6 +238,18 @@ class NaturalKeyResource(resources.ModelResource):
                         self._unique[names][value] = key
         if errors:
             raise ValidationError(errors)
+
+    def _snapshot(self, integration_id: int, system: str, kind: str) -> set[str] | None:
+        """The codes `system` listed for `kind` (None when it never listed any)."""
+        key = (integration_id, system, kind)
+        if key not in self._snapshots:
+            codes = set(
+                KnownCode.objects.filter(
+                    integration_id=integration_id, system=system, kind=kind
+                ).values_list("code", flat=True)
+            )
+            self._snapshots[key] = codes or None
+        return self._snapshots[key]
 
     # --- saving -----------------------------------------------------------------------
     def before_save_instance(self, instance, row, **kwargs):
@@ -314,6 +369,10 @@ def _source_field() -> fields.Field:
 
 
 class ShopCustomerMappingResource(NaturalKeyResource):
+    snapshot_checks = {
+        "shop_id": (System.JUSHUITAN, MasterKind.SHOP),
+        "customer_number": (System.KINGDEE, MasterKind.CUSTOMER),
+    }
     integration = _integration_field()
     shop_id = _code("shop_id")
     customer_number = _code("customer_number")
@@ -337,6 +396,10 @@ class ShopCustomerMappingResource(NaturalKeyResource):
 
 
 class WarehouseMappingResource(NaturalKeyResource):
+    snapshot_checks = {
+        "wms_co_id": (System.JUSHUITAN, MasterKind.WAREHOUSE),
+        "stock_number": (System.KINGDEE, MasterKind.WAREHOUSE),
+    }
     integration = _integration_field()
     wms_co_id = _code("wms_co_id")
     stock_number = _code("stock_number")
@@ -360,6 +423,10 @@ class WarehouseMappingResource(NaturalKeyResource):
 
 
 class SupplierMappingResource(NaturalKeyResource):
+    snapshot_checks = {
+        "jst_supplier_code": (System.JUSHUITAN, MasterKind.SUPPLIER),
+        "supplier_number": (System.KINGDEE, MasterKind.SUPPLIER),
+    }
     integration = _integration_field()
     jst_supplier_code = _code("jst_supplier_code")
     supplier_number = _code("supplier_number")
@@ -383,6 +450,10 @@ class SupplierMappingResource(NaturalKeyResource):
 
 
 class MaterialMappingResource(NaturalKeyResource):
+    snapshot_checks = {
+        "sku_id": (System.JUSHUITAN, MasterKind.SKU),
+        "material_number": (System.KINGDEE, MasterKind.MATERIAL),
+    }
     integration = _integration_field()
     sku_id = _code("sku_id")
     material_number = _code("material_number")
