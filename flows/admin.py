@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import services
@@ -10,6 +12,59 @@ class WatermarkInline(admin.StackedInline):
     model = Watermark
     can_delete = False
     extra = 0
+    # Where the pull stands: moved by the engine only (issue 24 point 7).
+    readonly_fields = ("cursor", "last_catchup_at", "catchup_ts")
+
+
+def _scope_choices(integration, system_kinds) -> list[tuple[str, str]]:
+    from mappings.models import KnownCode
+
+    rows = KnownCode.objects.filter(kind__in=[kind for _system, kind in system_kinds])
+    rows = rows.filter(system__in=[system for system, _kind in system_kinds])
+    if integration is not None:
+        rows = rows.filter(integration=integration)
+    seen: dict[str, str] = {}
+    for system, code, name in rows.order_by("system", "code").values_list("system", "code", "name"):
+        label = {"jushuitan": _("Jushuitan"), "kingdee": _("Kingdee")}.get(system, system)
+        seen.setdefault(code, f"{code} {name} ({label})".strip())
+    return list(seen.items())
+
+
+class FlowAdminForm(forms.ModelForm):
+    """The canary scope is picked from the shops and warehouses the systems listed (G6),
+    not typed as JSON (issue 24 point 7)."""
+
+    canary_shops = forms.MultipleChoiceField(
+        label=_("canary shops"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("G6: tick one shop for the canary; none ticked syncs every shop."),
+    )
+    canary_warehouses = forms.MultipleChoiceField(
+        label=_("canary warehouses"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("G6: tick one warehouse for the canary; none ticked syncs every warehouse."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        integration = getattr(self.instance, "integration", None) if self.instance.pk else None
+        for name, system_kinds in (
+            ("canary_shops", [("jushuitan", "shop")]),
+            ("canary_warehouses", [("jushuitan", "warehouse"), ("kingdee", "warehouse")]),
+        ):
+            choices = _scope_choices(integration, system_kinds)
+            current = [str(v) for v in (getattr(self.instance, name, None) or [])]
+            known = {code for code, _label in choices}
+            self.fields[name].choices = choices + [(v, v) for v in current if v not in known]
+            self.initial[name] = current
+
+    def clean_canary_shops(self):
+        return list(self.cleaned_data["canary_shops"])
+
+    def clean_canary_warehouses(self):
+        return list(self.cleaned_data["canary_warehouses"])
 
 
 @admin.register(Flow)
@@ -29,6 +84,17 @@ class FlowAdmin(admin.ModelAdmin):
     list_select_related = ("integration",)
     inlines = (WatermarkInline,)
     actions = ("run_now", "resume")
+    form = FlowAdminForm
+    # Kept by the engine and the circuit breaker; people read them (issue 24 point 7).
+    readonly_fields = (
+        "canary_since",
+        "paused_until",
+        "consecutive_failures",
+        "last_run_at",
+        "last_success_at",
+        "last_idle_at",
+        "last_error",
+    )
 
     @admin.action(description=_("Resume paused flows"), permissions=["change"])
     def resume(self, request, queryset):
@@ -42,6 +108,10 @@ class FlowAdmin(admin.ModelAdmin):
         self.message_user(request, _("%(n)d flows queued.") % {"n": queryset.count()})
 
     def save_model(self, request, obj, form, change):
+        if {"canary_shops", "canary_warehouses"} & set(form.changed_data):
+            obj.canary_since = (
+                timezone.now() if (obj.canary_shops or obj.canary_warehouses) else None
+            )
         super().save_model(request, obj, form, change)
         services.flow_schedule_ensure(flow=obj)
 

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from connectors.errors import ConnectorError
@@ -30,6 +31,20 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
         "last_check_message",
     )
     actions = ("test_connection", "refresh_token_now")
+    change_form_template = "admin/connectors/change_form_test.html"
+
+    def response_change(self, request, obj):
+        """ "Save and test connection" on the change page (issue 24 point 7): saved, then
+        tested live; the result shows here and on the go-live checklist (C1)."""
+        if "_test_connection" in request.POST:
+            check = services.connection_test(connection=obj)
+            self.message_user(
+                request,
+                f"{obj}: {check.message}",
+                messages.SUCCESS if check.ok else messages.ERROR,
+            )
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     @admin.action(description=_("Test connection"))
     def test_connection(self, request, queryset):

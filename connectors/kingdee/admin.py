@@ -1,6 +1,7 @@
 """Admin of Kingdee connections, with a "test connection" action."""
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from .models import KingdeeConnection
@@ -23,6 +24,21 @@ class KingdeeConnectionAdmin(admin.ModelAdmin):
     search_fields = ("name", "acct_id", "username", "server_url")
     readonly_fields = ("last_checked_at", "last_check_ok", "last_check_message")
     actions = ("test_connection",)
+    change_form_template = "admin/connectors/change_form_test.html"
+
+    def response_change(self, request, obj):
+        """ "Save and test connection" on the change page (issue 24 point 7): saved, then
+        tested live; the result shows here and on the go-live checklist (C1)."""
+        if "_test_connection" in request.POST:
+            check = connection_test(connection=obj)
+            self.message_user(
+                request,
+                f"{obj}: {check.message}",
+                messages.SUCCESS if check.ok else messages.ERROR,
+            )
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
     fieldsets = (
         (None, {"fields": ("name", "server_url", "acct_id", "org_number", "lcid")}),
         (
