@@ -1,11 +1,17 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .definitions.base import Problem
-from .models import ApiClient, Flow, StockHold, SyncDocument, Watermark
+from .models import ApiClient, Flow, ShadowRun, StockHold, SyncDocument, Watermark
 
 
 class WatermarkInline(admin.StackedInline):
@@ -83,7 +89,7 @@ class FlowAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "integration", "code")
     list_select_related = ("integration",)
     inlines = (WatermarkInline,)
-    actions = ("run_now", "resume")
+    actions = ("run_now", "resume", "shadow")
     form = FlowAdminForm
     # Kept by the engine and the circuit breaker; people read them (issue 24 point 7).
     readonly_fields = (
@@ -95,6 +101,62 @@ class FlowAdmin(admin.ModelAdmin):
         "last_idle_at",
         "last_error",
     )
+
+    @admin.action(
+        description=_("Map-only dry run over the last 7 days (writes nothing)"),
+        permissions=["change"],
+    )
+    def shadow(self, request, queryset):
+        from .shadow import shadow_run
+
+        runs = [
+            shadow_run(flow=flow, days=7, requested_by=request.user.get_username())
+            for flow in queryset
+        ]
+        if len(runs) == 1:
+            return HttpResponseRedirect(
+                reverse("admin:flows_flow_shadow", args=[runs[0].flow_id, runs[0].pk])
+            )
+        for run in runs:
+            self.message_user(
+                request,
+                format_html(
+                    '{}: <a href="{}">{}</a>',
+                    run.flow,
+                    reverse("admin:flows_flow_shadow", args=[run.flow_id, run.pk]),
+                    _("map-only dry run report"),
+                ),
+            )
+        return None
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:flow_id>/shadow/<int:run_id>/",
+                self.admin_site.admin_view(self.shadow_view),
+                name="flows_flow_shadow",
+            ),
+            *super().get_urls(),
+        ]
+
+    def shadow_view(self, request, flow_id: int, run_id: int):
+        from .models import ShadowRun
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(ShadowRun, pk=run_id, flow_id=flow_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Map-only dry run: %(flow)s") % {"flow": run.flow},
+            "run": run,
+            "opts": self.model._meta,
+            "blocked": [d for d in run.documents if d["outcome"] == "would_block"],
+            "writing": [d for d in run.documents if d["outcome"] == "would_write"],
+            "others": [
+                d for d in run.documents if d["outcome"] not in ("would_block", "would_write")
+            ],
+        }
+        return TemplateResponse(request, "admin/flows/shadow_run.html", context)
 
     @admin.action(description=_("Resume paused flows"), permissions=["change"])
     def resume(self, request, queryset):
@@ -220,3 +282,26 @@ class ApiClientAdmin(admin.ModelAdmin):
     list_display = ("name", "key_id", "integration", "enabled", "requests_per_minute")
     list_filter = ("enabled", "integration")
     search_fields = ("name", "key_id")
+
+
+@admin.register(ShadowRun)
+class ShadowRunAdmin(admin.ModelAdmin):
+    """Map-only dry runs, newest first; each opens its report (runs day after day compare)."""
+
+    list_display = ("flow", "started_at", "days", "totals", "report")
+    list_filter = ("flow__code", "flow__integration")
+    list_select_related = ("flow", "flow__integration")
+
+    @admin.display(description=_("report"))
+    def report(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:flows_flow_shadow", args=[obj.flow_id, obj.pk]),
+            _("open"),
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

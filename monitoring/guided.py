@@ -3,7 +3,7 @@ that does it, its live status (read from the go-live checklist where an item cov
 the page where it is done. The admin home shows it as its first section.
 
 connections → integration → initialise → mappings and code tables → tax → accounts → FX →
-robot and rules → opening inventory → preflight → canary → widen.
+robot and rules → opening inventory → preflight → dry run → canary → widen.
 """
 
 from __future__ import annotations
@@ -192,7 +192,42 @@ def guided_steps(*, integration=None) -> list[Step]:
             item.fix_url or reverse("monitoring:checklist"),
             item.fix_label or _("Go-live checklist"),
         )
-    # 11. Canary, 12. Widen
+    # 11. Map-only dry run
+    from flows.models import ShadowRun
+
+    latest = (
+        ShadowRun.objects.filter(flow__integration=integration, finished_at__isnull=False)
+        .order_by("-started_at")
+        .first()
+    )
+    if latest is None:
+        status, summary = (
+            TODO,
+            _(
+                "Run 'Map-only dry run over the last 7 days' on the flows: it maps real documents "
+                "and writes nothing."
+            ),
+        )
+    else:
+        blocked = (latest.totals or {}).get("would_block", 0)
+        status = WARN if blocked or latest.error else OK
+        summary = _("Last dry run %(at)s: %(ok)d would be written, %(bad)d would block.") % {
+            "at": timezone.localtime(latest.started_at).strftime("%Y-%m-%d %H:%M"),
+            "ok": (latest.totals or {}).get("would_write", 0),
+            "bad": blocked,
+        }
+    add(
+        "dryrun",
+        _("Map-only dry run over recent documents"),
+        Role.OPERATOR,
+        status,
+        summary,
+        reverse("admin:flows_flow_shadow", args=[latest.flow_id, latest.pk])
+        if latest is not None
+        else _admin("flows_flow_changelist"),
+        _("Dry run report") if latest is not None else _("Flows"),
+    )
+    # 12. Canary, 13. Widen
     g6 = checklist["G6"]
     add(
         "canary",

@@ -20,6 +20,7 @@ ORDER = [
     "alerts",
     "opening",
     "preflight",
+    "dryrun",
     "canary",
     "widen",
 ]
@@ -49,7 +50,7 @@ def test_empty_portal_home_starts_with_the_guided_setup(admin_client):
 def test_guided_page_lists_every_step_in_order_with_live_status_and_role_links(
     demo_integration, admin_client, client
 ):
-    """GIVEN the demo integration WHEN the guided page is read THEN all twelve steps appear in
+    """GIVEN the demo integration WHEN the guided page is read THEN all thirteen steps appear in
     the go-live order with their live status (initialise done, opening inventory missing); a
     finance user sees the operator's steps named with their role instead of a link that
     would answer 403, and gets the links of finance's own steps."""
