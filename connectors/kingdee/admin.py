@@ -27,17 +27,26 @@ class KingdeeConnectionAdmin(admin.ModelAdmin):
     change_form_template = "admin/connectors/change_form_test.html"
 
     def response_change(self, request, obj):
-        """ "Save and test connection" on the change page (issue 24 point 7): saved, then
-        tested live; the result shows here and on the go-live checklist (C1)."""
         if "_test_connection" in request.POST:
+            return HttpResponseRedirect(request.path)  # tested below, once saved
+        return super().response_change(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """ "Save and test connection" on the change page (issue 24 point 7): saved, then
+        tested live once the save is committed (the test must not hold the save's
+        transaction open while it waits on the remote); the result shows here and on the
+        go-live checklist (C1)."""
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        testing = request.method == "POST" and "_test_connection" in request.POST
+        if testing and object_id and response.status_code == 302:
+            obj = self.get_object(request, object_id)
             check = connection_test(connection=obj)
             self.message_user(
                 request,
                 f"{obj}: {check.message}",
                 messages.SUCCESS if check.ok else messages.ERROR,
             )
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
+        return response
 
     fieldsets = (
         (None, {"fields": ("name", "server_url", "acct_id", "org_number", "lcid")}),
