@@ -107,10 +107,10 @@ class FlowAdmin(admin.ModelAdmin):
         permissions=["change"],
     )
     def shadow(self, request, queryset):
-        from .shadow import shadow_run
+        from .shadow import shadow_run_queue
 
         runs = [
-            shadow_run(flow=flow, days=7, requested_by=request.user.get_username())
+            shadow_run_queue(flow=flow, days=7, requested_by=request.user.get_username())
             for flow in queryset
         ]
         if len(runs) == 1:

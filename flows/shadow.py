@@ -45,6 +45,27 @@ _FIX_PAGES = {
 def shadow_run(*, flow: Flow, days: int = 7, requested_by: str = "") -> ShadowRun:
     """Run the map-only dry run of `flow` over the last `days` days and store its report."""
     run = ShadowRun.objects.create(flow=flow, days=days, requested_by=requested_by[:150])
+    return shadow_run_fill(run=run)
+
+
+def shadow_run_queue(*, flow: Flow, days: int = 7, requested_by: str = "") -> ShadowRun:
+    """Store a pending run and let a worker fill it (a week of documents outlasts a web
+    request); without a broker it runs here."""
+    from .tasks import shadow_run_task
+
+    run = ShadowRun.objects.create(flow=flow, days=days, requested_by=requested_by[:150])
+    try:
+        shadow_run_task.delay(run.pk)
+    except Exception:
+        logger.warning("broker unavailable: map-only dry run %s runs in the request", run.pk)
+        shadow_run_fill(run=run)
+    return run
+
+
+def shadow_run_fill(*, run: ShadowRun) -> ShadowRun:
+    """Read, map and transform the documents of `run`'s window; store the report."""
+    flow = Flow.objects.select_related("integration").get(pk=run.flow_id)
+    days = run.days
     definition = definition_for(flow.code)
     ctx = FlowContext(flow)
     end = timezone.now()

@@ -116,3 +116,15 @@ def holds_check() -> int:
         except Exception:  # one unreachable ERP never stops the other integrations
             logger.exception("holds check of %s failed", integration)
     return released
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def shadow_run_task(run_id: int) -> dict:
+    """Fill a queued map-only dry run (issue 24 point 4); writes nothing but its report."""
+    from .models import ShadowRun
+    from .shadow import shadow_run_fill
+
+    run = ShadowRun.objects.filter(pk=run_id, finished_at__isnull=True).first()
+    if run is None:
+        return {"skipped": "done or gone"}
+    return shadow_run_fill(run=run).totals

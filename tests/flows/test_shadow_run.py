@@ -11,13 +11,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_shadow_run_lists_what_would_block_over_the_last_7_days_and_writes_nothing(
-    demo_integration, storefront, admin_client
+    demo_integration, storefront, admin_client, celery_worker, wait_until
 ):
     """GIVEN four shipped orders of the last days in Jushuitan: two fine (USD, JPY), two
     carrying the gift SKU that has no Kingdee material WHEN the admin runs the flow's
-    "Map-only dry run over the last 7 days" THEN the report says two would be written (with
-    their payload) and two would block, grouped under one cause (SKU → material
-    SKU-GIFT-9001) whose link opens the material mappings; no document, ticket or Kingdee
+    "Map-only dry run over the last 7 days" (filled by a worker) THEN the report says two
+    would be written (with their payload) and two would block, grouped under one cause
+    (SKU → material SKU-GIFT-9001) whose link opens the material mappings; no document, ticket or Kingdee
     write exists afterwards."""
     from monitoring.models import ExceptionTicket, RemoteCall
 
@@ -55,8 +55,12 @@ def test_shadow_run_lists_what_would_block_over_the_last_7_days_and_writes_nothi
         HTTP_ACCEPT_LANGUAGE="en",
         follow=True,
     )
-    page = response.content.decode()
-    run = ShadowRun.objects.get(flow=flow)
+    assert response.redirect_chain  # to the report, filled by a worker
+    run = wait_until(
+        lambda: ShadowRun.objects.filter(flow=flow, finished_at__isnull=False).first(), 60
+    )
+    page = admin_client.get(response.redirect_chain[-1][0], HTTP_ACCEPT_LANGUAGE="en")
+    page = page.content.decode()
     assert run.totals == {"would_write": 2, "would_block": 2}, run.documents
     by_order = {d["platform_order_no"]: d for d in run.documents}
     assert by_order["112-0000024-1000001"]["outcome"] == "would_write"
