@@ -17,8 +17,8 @@ def test_shadow_run_lists_what_would_block_over_the_last_7_days_and_writes_nothi
     carrying the gift SKU that has no Kingdee material WHEN the admin runs the flow's
     "Map-only dry run over the last 7 days" (filled by a worker) THEN the report says two
     would be written (with their payload) and two would block, grouped under one cause
-    (SKU → material SKU-GIFT-9001) whose link opens the material mappings; no document, ticket or Kingdee
-    write exists afterwards."""
+    (SKU → material SKU-GIFT-9001) whose link opens the material mappings; no document,
+    ticket or Kingdee write exists afterwards."""
     from monitoring.models import ExceptionTicket, RemoteCall
 
     good = [
