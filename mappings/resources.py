@@ -125,6 +125,7 @@ class NaturalKeyResource(resources.ModelResource):
         self._user = None
         self._row_number = 0
         self._snapshots: dict[tuple[int, str, str], set[str] | None] = {}
+        self._troubles: dict[tuple[int, str], str] = {}
 
     # --- loading ----------------------------------------------------------------------
     def _key_of_instance(self, instance, names) -> tuple:
@@ -204,6 +205,17 @@ class NaturalKeyResource(resources.ModelResource):
             if name in errors or not value or not instance.integration_id:
                 continue
             known = self._snapshot(instance.integration_id, system, kind)
+            if known is not None and value not in known and system == System.KINGDEE:
+                trouble = self._troubles.get((instance.integration_id, kind), "")
+                if trouble:
+                    errors[name] = [
+                        _(
+                            "“%(value)s” is not among the codes read from Kingdee and Kingdee "
+                            "could not be asked now (%(error)s): try the dry run again."
+                        )
+                        % {"value": value, "error": trouble}
+                    ]
+                    continue
             if known is not None and value not in known:
                 errors[name] = [
                     _(
@@ -238,6 +250,44 @@ class NaturalKeyResource(resources.ModelResource):
                         self._unique[names][value] = key
         if errors:
             raise ValidationError(errors)
+
+    def snapshot_prepare(self, dataset) -> None:
+        """Before importing: ask Kingdee about the file's codes its snapshot lacks (created
+        since the initialisation); those it has join the snapshot, and a Kingdee that cannot
+        be asked is remembered, so the rows name it instead of calling the code unknown."""
+        from connectors.errors import ConnectorError
+        from connectors.models import Integration
+
+        from .sources import kingdee_codes_confirm
+
+        self._troubles: dict[tuple[int, str], str] = {}
+        checks = {
+            name: kind
+            for name, (system, kind) in self.snapshot_checks.items()
+            if system == System.KINGDEE and name in dataset.headers
+        }
+        if not checks or "integration" not in dataset.headers:
+            return
+        codes = {CodeWidget().clean(v) for v in dataset["integration"]} - {""}
+        for integration in Integration.objects.filter(code__in=codes).select_related("kingdee"):
+            rows = [
+                r
+                for r in dataset.dict
+                if CodeWidget().clean(r.get("integration")) == integration.code
+            ]
+            for name, kind in checks.items():
+                known = self._snapshot(integration.pk, System.KINGDEE, kind)
+                wanted = {_key_part(CodeWidget().clean(r.get(name))) for r in rows} - {""}
+                missing = sorted(wanted - known) if known is not None else []
+                for start in range(0, len(missing), 500):
+                    try:
+                        found = kingdee_codes_confirm(
+                            integration=integration, kind=kind, codes=missing[start : start + 500]
+                        )
+                    except ConnectorError as exc:
+                        self._troubles[(integration.pk, kind)] = str(exc.message)
+                        break
+                    known |= found
 
     def _snapshot(self, integration_id: int, system: str, kind: str) -> set[str] | None:
         """The codes `system` listed for `kind` (None when it never listed any)."""
@@ -423,10 +473,8 @@ class WarehouseMappingResource(NaturalKeyResource):
 
 
 class SupplierMappingResource(NaturalKeyResource):
-    snapshot_checks = {
-        "jst_supplier_code": (System.JUSHUITAN, MasterKind.SUPPLIER),
-        "supplier_number": (System.KINGDEE, MasterKind.SUPPLIER),
-    }
+    # Jushuitan's suppliers are read only where Kingdee has the code (a partial snapshot).
+    snapshot_checks = {"supplier_number": (System.KINGDEE, MasterKind.SUPPLIER)}
     integration = _integration_field()
     jst_supplier_code = _code("jst_supplier_code")
     supplier_number = _code("supplier_number")
@@ -450,10 +498,8 @@ class SupplierMappingResource(NaturalKeyResource):
 
 
 class MaterialMappingResource(NaturalKeyResource):
-    snapshot_checks = {
-        "sku_id": (System.JUSHUITAN, MasterKind.SKU),
-        "material_number": (System.KINGDEE, MasterKind.MATERIAL),
-    }
+    # Jushuitan's SKUs are read partly (Kingdee's codes, recent changes): Kingdee only.
+    snapshot_checks = {"material_number": (System.KINGDEE, MasterKind.MATERIAL)}
     integration = _integration_field()
     sku_id = _code("sku_id")
     material_number = _code("material_number")

@@ -18,6 +18,7 @@ from .initialise import (
     KingdeeMasterData,
     MasterRecord,
     initialise_from_systems,
+    record_known_codes,
 )
 
 # Custom material fields the sandbox and the demo tenant use (header level, F_PAEZ_ prefix).
@@ -54,6 +55,34 @@ def kingdee_master_data(*, integration) -> KingdeeMasterData:
         suppliers=listing("BD_Supplier"),
         materials=listing("BD_MATERIAL", MATERIAL_FIELDS),
     )
+
+
+KINGDEE_FORMS = {
+    "customer": "BD_Customer",
+    "warehouse": "BD_STOCK",
+    "supplier": "BD_Supplier",
+    "material": "BD_MATERIAL",
+}
+
+
+def kingdee_codes_confirm(*, integration, kind: str, codes: list[str]) -> set[str]:
+    """Which of `codes` Kingdee has now (e.g. a material created after the snapshot); those
+    found join the snapshot. Raises ConnectorError when Kingdee cannot be asked."""
+    from connectors.kingdee.client import client_for, quote
+
+    if not codes or kind not in KINGDEE_FORMS:
+        return set()
+    client = client_for(integration.kingdee)
+    numbers = ",".join(quote(code) for code in codes)
+    org = f"FUseOrgId.FNumber = {quote(integration.kingdee.org_number)}"
+    rows = client.iter_bill_query(
+        KINGDEE_FORMS[kind], ["FNumber", "FName"], filter_string=f"{org} AND FNumber in ({numbers})"
+    )
+    found = [MasterRecord(code=str(r["FNumber"]), name=str(r.get("FName") or "")) for r in rows]
+    record_known_codes(
+        integration=integration, system="kingdee", kind=kind, records=found, complete=False
+    )
+    return {record.code for record in found}
 
 
 def jushuitan_master_data(*, integration, kingdee: KingdeeMasterData) -> JushuitanMasterData:

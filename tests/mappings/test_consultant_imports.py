@@ -5,8 +5,6 @@ the target system listed (the M4 snapshot), alert-rule fields as choices."""
 import pytest
 import tablib
 
-from mappings.choices import MasterKind, System
-from mappings.initialise import MasterRecord, record_known_codes
 from mappings.services import import_table
 
 pytestmark = pytest.mark.django_db
@@ -52,32 +50,55 @@ def test_a_wrong_choice_is_rejected_with_the_valid_values_listed(integration):
     assert "duty" in message and "tariff" in message and "fx_gain_loss" in message
 
 
-def test_dry_run_checks_codes_against_the_target_systems_snapshot(integration):
-    """GIVEN Kingdee listed customers 10001 and CUST-AMZ-DE at initialisation WHEN a shop
-    mapping naming customer CUST-NOPE is dry-run imported THEN that row is refused, naming
-    the code and Kingdee; a row naming CUST-AMZ-DE passes."""
-    record_known_codes(
-        integration=integration,
-        system=System.KINGDEE,
-        kind=MasterKind.CUSTOMER,
-        records=[MasterRecord("10001"), MasterRecord("CUST-AMZ-DE")],
-    )
+@pytest.mark.django_db(transaction=True)
+def test_dry_run_checks_codes_against_the_target_systems_snapshot(demo_integration):
+    """GIVEN an initialised integration (Kingdee's customers read into the snapshot) WHEN a
+    shop mapping naming customer CUST-NOPE is dry-run imported THEN that row is refused,
+    naming the code and Kingdee (asked again, it still has no such customer); a row naming
+    CUST-AMZ-DE passes, and so does a customer created in Kingdee after the initialisation
+    (Kingdee is asked about codes the snapshot lacks, and the snapshot learns them)."""
+    from connectors.kingdee.client import client_for
+    from mappings.models import KnownCode
+
+    code = demo_integration.code
     bad = import_table(
         table="shop_customer",
-        content=csv("integration,shop_id,customer_number", f"{integration.code},10006,CUST-NOPE"),
+        content=csv("integration,shop_id,customer_number", f"{code},10001,CUST-NOPE"),
         file_format="csv",
         dry_run=True,
     )
     assert not bad.ok
     errors = " ".join(text for _row, text in bad.row_errors)
-    assert "CUST-NOPE" in errors and "金蝶" in errors, errors
+    assert "CUST-NOPE" in errors and "金蝶" in errors and "初始化" in errors, errors
     good = import_table(
         table="shop_customer",
-        content=csv("integration,shop_id,customer_number", f"{integration.code},10005,CUST-AMZ-DE"),
+        content=csv("integration,shop_id,customer_number", f"{code},10005,CUST-AMZ-DE"),
         file_format="csv",
         dry_run=True,
     )
     assert good.ok, good.row_errors
+
+    created = client_for(demo_integration.kingdee).save(
+        "BD_Customer",
+        {
+            "FNumber": "CUST-NEW-24",
+            "FName": "New customer",
+            "FCreateOrgId": {"FNumber": "100"},
+            "FUseOrgId": {"FNumber": "100"},
+        },
+        auto_submit_audit=True,
+    )
+    assert created.ok, created.errors
+    later = import_table(
+        table="shop_customer",
+        content=csv("integration,shop_id,customer_number", f"{code},10002,CUST-NEW-24"),
+        file_format="csv",
+        dry_run=True,
+    )
+    assert later.ok, later.row_errors
+    assert KnownCode.objects.filter(
+        integration=demo_integration, system="kingdee", kind="customer", code="CUST-NEW-24"
+    ).exists()
 
 
 def test_alert_rule_fields_are_choices(admin_client):
