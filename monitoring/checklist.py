@@ -63,20 +63,30 @@ def check_g1_mappings(integration) -> CheckItem:
         )
     one_side = one_side_codes(integration)
     if one_side:
-        kinds = sorted({kind for _label, kind, _code, _name in one_side})
+        kinds = sorted({kind for _label, kind, _code, _name, _system in one_side})
         fix_url, _kind = _g1_fix(kinds[0])
+        # A Jushuitan code without its Kingdee pair blocks documents; a Kingdee warehouse
+        # Jushuitan never lists may be one the shop side does not use: a warning.
+        blocking = any(system == "jushuitan" for *_rest, system in one_side)
         return CheckItem(
             "G1",
             title,
-            MISSING,
-            _(
-                "%(n)d codes exist in one system only: documents using them would block. "
-                "Map each one (or create it in the other system)."
+            MISSING if blocking else WARN,
+            (
+                _(
+                    "%(n)d codes exist in one system only: documents using them would block. "
+                    "Map each one (or create it in the other system)."
+                )
+                if blocking
+                else _(
+                    "%(n)d Kingdee warehouses have no Jushuitan warehouse: map those Jushuitan "
+                    "uses; the others can stay."
+                )
             )
             % {"n": len(one_side)},
             details=[
                 f"{label}: {code}" + (f" ({name})" if name else "")
-                for label, _kind, code, name in one_side[:50]
+                for label, _kind, code, name, _system in one_side[:50]
             ],
             fix_url=fix_url,
             fix_label=_("Add the missing mappings"),
@@ -592,9 +602,9 @@ def _one_side_rules():
     )
 
 
-def one_side_codes(integration) -> list[tuple[str, str, str, str]]:
+def one_side_codes(integration) -> list[tuple[str, str, str, str, str]]:
     """Codes listed by one system at initialisation that no mapping or 1:1 rule pairs with
-    the other: (label, kind, code, name)."""
+    the other: (label, kind, code, name, system that lists it)."""
     from mappings.errors import MappingMissing
     from mappings.models import KnownCode
     from mappings.selectors import MappingResolver
@@ -607,7 +617,7 @@ def one_side_codes(integration) -> list[tuple[str, str, str, str]]:
             try:
                 getattr(resolver, method)(code)
             except MappingMissing:
-                found.append((str(label), kind, code, name))
+                found.append((str(label), kind, code, name, system))
     return found
 
 

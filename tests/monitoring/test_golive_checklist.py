@@ -161,3 +161,30 @@ def test_each_link_is_right_for_the_role_that_follows_it(demo_integration, clien
     assert 'href="/admin/connectors/integration/"' in row
     listing = client.get("/admin/connectors/integration/", HTTP_ACCEPT_LANGUAGE="en")
     assert listing.status_code == 200 and "initialise_mappings" in listing.content.decode()
+
+
+@pytest.mark.usefixtures("english")
+def test_a_kingdee_only_warehouse_warns_and_a_jushuitan_only_one_blocks(make_integration):
+    """GIVEN initialised codes where Kingdee has a warehouse Jushuitan does not list THEN G1
+    warns (it may be a warehouse the shops never use); GIVEN also a Jushuitan warehouse with
+    no Kingdee pair THEN G1 is missing (its documents would block)."""
+    from mappings.initialise import MasterRecord, record_known_codes
+
+    integration = make_integration()
+    for system, codes in (("kingdee", ["20001", "CK-99"]), ("jushuitan", ["20001"])):
+        record_known_codes(
+            integration=integration,
+            system=system,
+            kind="warehouse",
+            records=[MasterRecord(code) for code in codes],
+        )
+    g1 = by_code(integration)["G1"]
+    assert g1.status == "warning" and g1.details == ["warehouse only in Kingdee: CK-99"]
+    record_known_codes(
+        integration=integration,
+        system="jushuitan",
+        kind="warehouse",
+        records=[MasterRecord("20001"), MasterRecord("20009")],
+    )
+    g1 = by_code(integration)["G1"]
+    assert g1.status == "missing" and "warehouse only in Jushuitan: 20009" in g1.details
