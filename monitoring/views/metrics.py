@@ -60,9 +60,27 @@ class PortalCollector:
             key = (flow.integration.code, flow.code)
             backlog.add_metric(list(key), per_flow.get(key, 0))
             paused.add_metric(list(key), 1 if flow.paused_until and flow.paused_until > now else 0)
+        workable = GaugeMetricFamily(
+            "portal_workable_documents",
+            "Documents the engine may claim now (loading without a live claim included).",
+            labels=["integration", "flow"],
+        )
+        stuck = GaugeMetricFamily(
+            "portal_stuck_documents",
+            "Documents the watchdog calls stuck (in progress past the flow's bound, retry "
+            "overdue).",
+            labels=["integration", "flow"],
+        )
+        for integration, flow, n_workable, n_stuck in selectors.metrics_documents_flow_health(
+            now=now
+        ):
+            workable.add_metric([integration, flow], n_workable)
+            stuck.add_metric([integration, flow], n_stuck)
         yield documents
         yield backlog
         yield paused
+        yield workable
+        yield stuck
         for window, delta in (("1h", timedelta(hours=1)), ("24h", timedelta(days=1))):
             calls = GaugeMetricFamily(
                 f"portal_remote_calls_{window}",
