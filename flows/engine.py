@@ -439,6 +439,7 @@ def _process_batch(
                 settle.problem(doc, _remote_problem(exc, stage="transform"))
                 continue
             except Exception as exc:
+                _reraise_stop(exc)
                 logger.exception("flow %s: preparing %s failed", ctx.flow, doc.source_key)
                 settle.problem(doc, _internal(exc, stage="transform"))
                 continue
@@ -525,6 +526,7 @@ def _check_before_resend(
                     settle.problem(doc, problem)
                     continue
                 except Exception as exc:
+                    _reraise_stop(exc)
                     settle.problem(doc, _internal(exc, stage="transform"))
                     continue
             resend.append(doc)
@@ -558,6 +560,7 @@ def _load(
             settle.problem(doc, _remote_problem(exc, stage="load"))
         return
     except Exception as exc:
+        _reraise_stop(exc)
         logger.exception("flow %s: load failed", ctx.flow)
         for doc in docs:
             settle.problem(doc, _internal(exc, stage="load"), unknown=True)
@@ -886,6 +889,15 @@ class _Settlement:
                 self.definition.after_synced(self.ctx, self.landed_docs)
             except Exception:
                 logger.exception("flow %s: after_synced failed", self.ctx.flow)
+
+
+def _reraise_stop(exc: Exception) -> None:
+    """Celery's soft time limit (and a terminate) interrupt the task: not the document's
+    fault, so the batch is handed back like on any other stop instead of being blocked."""
+    from billiard.exceptions import SoftTimeLimitExceeded, Terminated
+
+    if isinstance(exc, SoftTimeLimitExceeded | Terminated):
+        raise exc
 
 
 def _stop_reason(exc: BaseException) -> str:
