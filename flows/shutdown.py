@@ -66,9 +66,10 @@ def _on_alarm(signum, frame) -> None:
 
 def _on_term(signum, frame) -> None:
     if not _running.is_set():
-        # Idle between tasks: nothing to hand back; stop the way Celery expects a child to.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        # Idle between tasks: nothing to hand back; exit the way billiard's own handler does.
+        from billiard.common import _shutdown_cleanup
+
+        _shutdown_cleanup(signum, frame)
         return
     if not _stop.is_set():
         logger.warning(
@@ -80,10 +81,15 @@ def _on_term(signum, frame) -> None:
 
 
 def _child_init(**_kwargs) -> None:
-    """In each pool child (worker_process_init): take SIGTERM over from the default."""
+    """In each pool child (worker_process_init). The handlers are installed at the first task:
+    billiard sets its own SIGTERM handler (sys.exit at once) after this initializer."""
     _pool_child.set()
-    signal.signal(signal.SIGTERM, _on_term)
-    signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def _install() -> None:
+    if signal.getsignal(signal.SIGTERM) is not _on_term:
+        signal.signal(signal.SIGTERM, _on_term)
+        signal.signal(signal.SIGALRM, _on_alarm)
 
 
 def _task_started(**_kwargs) -> None:
@@ -93,6 +99,7 @@ def _task_started(**_kwargs) -> None:
         # A stopping child was handed a new task: leave it unacknowledged (acks_late and
         # reject_on_worker_lost put it back in the queue) and go.
         os._exit(0)
+    _install()
     _running.set()
 
 
