@@ -48,8 +48,9 @@ def test_chaos_nothing_lost_nothing_twice(chaos_database_url, tmp_path):
     """F2.1/F4.1/F7.1 exactly once under chaos: GIVEN 240 shipped orders in four waves, 8
     audited purchase inbounds and 8 transfers, both simulators failing 20% of calls with
     latency spikes, answers lost after commit, session/token expiry and rate-limit answers,
-    one worker SIGKILLed, one stopped with SIGTERM to its process group and Redis restarted (losing every queued task) WHEN the portal's own
-    processes (web, beat, two workers) run until drained THEN every order has exactly one
+    one worker SIGKILLed, one stopped with SIGTERM to its process group (issue 15) and Redis
+    restarted (losing every queued task) WHEN the portal's own processes (web, beat, two
+    workers) run until drained THEN every order has exactly one
     audited Kingdee outbound, every Kingdee bill exactly one Jushuitan document per external
     id, stock in both systems and money per currency equal the independent calculation, and
     no ticket is left for a transient cause."""
