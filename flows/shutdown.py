@@ -2,8 +2,9 @@
 
 `systemctl stop`, `docker stop`, Kubernetes and Ctrl-C under honcho send SIGTERM, often to the
 whole process group. Celery's main process then does its warm shutdown (stops taking tasks,
-waits for the running ones), but its prefork pool children would die at once (Celery resets
-their SIGTERM to the default action): the batch in flight would be left to its claim lease.
+waits for the running ones), but in its prefork pool children billiard's own SIGTERM handler
+raises SystemExit at once, in the middle of the batch (issue 15: the settle then wrote the
+in-flight documents back as loading without a claim, and nothing took them again).
 
 Here a pool child that gets SIGTERM while it runs a task sets a stop flag instead: the engine
 takes no new batch and reads no further page, the batch in hand finishes (its write is

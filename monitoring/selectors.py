@@ -104,6 +104,7 @@ class FlowRow:
     filtered_day: Cell
     retrying: Cell
     stuck: Cell
+    workable: int
     retry_attempts: int
     reasons: list[tuple[str, str, Cell]]
     open_tickets: int
@@ -158,6 +159,7 @@ class FlowRow:
             "filtered_last_day": self.filtered_day.value,
             "retrying": self.retrying.value,
             "stuck": self.stuck.value,
+            "workable": self.workable,
             "retry_attempts": self.retry_attempts,
             "failure_reasons": {code: cell.value for code, _label, cell in self.reasons},
             "open_tickets": self.open_tickets,
@@ -299,7 +301,16 @@ def board_build(*, integration_id: int | None = None, now: datetime | None = Non
         tickets[(row["integration_id"], row["flow_code"])] = row["n"]
 
     oldest_ids = _oldest_waiting_ids(flows=[f for f in flows if f.pk in oldest])
-    # Issue 15: what the watchdog calls stuck (one indexed count per flow with a backlog).
+    # Issue 15: what the engine may claim now (its own definition: loading without a live
+    # claim is an interrupted write, workable) and what the watchdog calls stuck.
+    workable = dict(
+        docs.workable(now)
+        .values("flow_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("flow_id", "n")
+    )
+    # Stuck: one indexed count per flow with a backlog.
     stuck = {
         f.pk: SyncDocument.objects.stuck(f, now).count()
         for f in flows
@@ -380,6 +391,7 @@ def board_build(*, integration_id: int | None = None, now: datetime | None = Non
                     stuck.get(fid, 0),
                     documents_url(**base, stuck="1"),
                 ),
+                workable=workable.get(fid, 0),
                 retry_attempts=retry_sum.get(fid, 0),
                 reasons=[
                     (

@@ -131,10 +131,11 @@ def test_loading_without_a_claim_is_workable_swept_and_checked(test_flow, fake_t
     assert set(engine._workable(test_flow, timezone.now()).values_list("pk", flat=True)) == (
         orphans
     )
-    from monitoring.selectors import metrics_documents_flow_health
+    from monitoring.selectors import board_build, metrics_documents_flow_health
 
     health = {(f, w) for _i, f, w, _s in metrics_documents_flow_health()}
     assert (test_flow.code, 2) in health
+    assert next(r for r in board_build().rows if r.flow_id == test_flow.pk).workable == 2
     queued = []
     tasks.flow_process.delay = lambda flow_id, ids=None: queued.append(flow_id)
     try:
