@@ -46,7 +46,9 @@ def test_worker_stops_leave_no_document_behind(chaos_database_url, tmp_path):  #
     }
     for point in ("pull", "write", "settle"):
         term = stops[(point, "TERM")]
-        assert term["stop_seconds"] <= 8 + 6, term  # the grace, plus the worker's own exit
+        # The grace, plus Celery's own warm shutdown (seconds on a busy machine); far below
+        # the stop timeouts the README asks for (45 s).
+        assert term["stop_seconds"] <= 8 + 15, term
         assert term["loading_after_stop"] == 0 and term["claimed_after_stop"] == 0, term
     # The write in flight was handed back as outcome unknown; the settle finished its batch.
     assert stops[("write", "TERM")]["waiting_unknown_after_stop"] == 8
