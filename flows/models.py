@@ -1,9 +1,11 @@
 """The sync engine's rows: flows, their watermarks, one SyncDocument per business document."""
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -106,6 +108,22 @@ class Flow(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.integration} · {self.get_code_display()}"
+
+    def clean(self) -> None:
+        super().clean()
+        raw = (
+            (self.settings or {}).get("stuck_minutes") if isinstance(self.settings, dict) else None
+        )
+        if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0):
+            raise ValidationError(
+                {
+                    "settings": _(
+                        '"stuck_minutes" (the watchdog\'s bound) must be a whole number of '
+                        "minutes above 0, e.g. 30; got %(value)s."
+                    )
+                    % {"value": json.dumps(raw)}
+                }
+            )
 
 
 class Watermark(models.Model):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from core.schedules import declared_schedules, schedules_setup
@@ -24,9 +25,11 @@ def _age(flow, minutes, **filters):
     )
 
 
+@pytest.mark.usefixtures("english")
 def test_bound_is_a_flow_setting_with_f2_at_30_minutes(make_integration):
     """Issue 15.4: GIVEN flows without a setting and one with "stuck_minutes" THEN the bound is
-    10 minutes by default, 30 for F2 (the brief's hard bound) and the setting where given."""
+    10 minutes by default, 30 for F2 (the brief's hard bound) and the setting where given; a
+    setting that is not a whole number of minutes is refused, naming the key."""
     from flows.services import flow_ensure
 
     integration = make_integration()
@@ -35,6 +38,11 @@ def test_bound_is_a_flow_setting_with_f2_at_30_minutes(make_integration):
     assert stuck_minutes(f2) == 30 and stuck_minutes(f4) == 10
     f4.settings = {"stuck_minutes": 3}
     assert stuck_minutes(f4) == 3
+    f4.full_clean()
+    f4.settings = {"stuck_minutes": "ten"}
+    with pytest.raises(ValidationError) as refused:
+        f4.full_clean()
+    assert "stuck_minutes" in str(refused.value.message_dict["settings"])
 
 
 @pytest.mark.django_db(transaction=True)
