@@ -16,6 +16,12 @@ SIGTERM to the main process only (`docker stop`) stops them the same way.
 
 Set the stop timeout of the supervisor above the grace (README, Production): systemd
 `TimeoutStopSec`, `docker stop -t`, Kubernetes `terminationGracePeriodSeconds`.
+
+Sources: Celery's Workers Guide, "Stopping the worker" (docs.celeryq.dev, userguide/workers:
+shutdown with TERM; the worker finishes the tasks it runs before it terminates); billiard
+4.x `pool.Worker.after_fork` and `common.reset_signals` (installed after the pool
+initializer, so `worker_process_init` cannot keep SIGTERM; hence the install at the first
+task) and `common._shutdown_cleanup` (its handler: `sys.exit`).
 """
 
 from __future__ import annotations
