@@ -81,6 +81,8 @@ def test_stuck_documents_one_alert_one_ticket_closed_when_they_move(
     for source_key in ("1", "2", "3"):
         assert f" {source_key} · " in ticket.message
     assert Alert.objects.filter(dedupe_key=f"ticket:{key}:stuck_documents").count() == 1
+    detail = admin_client.get(f"/monitoring/tickets/{ticket.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert detail.status_code == 200 and b"Documents stuck" in detail.content
 
     page = admin_client.get("/monitoring/board/", HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200
