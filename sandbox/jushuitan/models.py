@@ -132,6 +132,15 @@ class ApiSettings(models.Model):
             "and B2B shops; on lets the demo stand in for a platform's order download, e.g. False"
         ),
     )
+    denied_paths = models.JSONField(
+        verbose_name=_("APIs without permission"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Paths answered with code 190 (the app's API package lacks them), e.g. "
+            '["/open/webapi/wmsapi/purchasein/createbatch"]'
+        ),
+    )
     allow_negative_stock = models.BooleanField(
         verbose_name=_("allow negative stock"),
         default=False,

@@ -132,7 +132,7 @@ def _business(request: HttpRequest, path: str, fault) -> JsonResponse:
     if faults.roll(fault.busy_rate):
         raise ApiError(150, "系统内部错误，请稍后重试")
     handler = api.HANDLERS.get(path)
-    if handler is None:
+    if handler is None or path in (settings.denied_paths or []):
         raise ApiError(190, "接口不存在或没有权限")
     try:
         biz = json.loads(form.get("biz") or "{}")
