@@ -164,9 +164,12 @@ def flow_ready(flow, *, cursor: datetime, catchup_ts: int | None = None) -> None
 def newest_order_version() -> int:
     from django.db.models import Max
 
-    from sandbox.jushuitan.models import Order
+    from sandbox.jushuitan.models import Order, StockDocument
 
-    return Order.objects.aggregate(ts=Max("ts"))["ts"] or 0
+    return max(
+        Order.objects.aggregate(ts=Max("ts"))["ts"] or 0,
+        StockDocument.objects.aggregate(ts=Max("ts"))["ts"] or 0,
+    )
 
 
 def catchup_cost(flow, documents: int) -> dict:
@@ -207,11 +210,18 @@ def throughput_run(procs: Processes, flow, timeline: Timeline, *, workers: int, 
     wall = (finished - began).total_seconds()
     calls = remote_calls(began, finished + timedelta(seconds=1))
     total_calls = sum(calls.values())
+    connection = flow.integration.jushuitan
+    connection.refresh_from_db()
+    page = 50 if (flow.settings or {}).get("source", "sales_out") == "sales_out" else 100
+    # The read ceiling: full pages at the portal's share of the per-minute limit.
+    ceiling = page * connection.rate_per_minute / 60
     figures = {
         "workers": workers,
         "documents": len(so_ids),
         "wall_seconds": round(wall, 1),
         "docs_per_second": round(len(so_ids) / wall, 1),
+        "read_ceiling_docs_per_second": round(ceiling, 1),
+        "share_of_ceiling": round(len(so_ids) / wall / ceiling, 3),
         "calls": calls,
         "calls_per_1000": round(total_calls * 1000 / len(so_ids), 1),
         "operations": calls_by_operation(began, finished + timedelta(seconds=1)),
@@ -561,7 +571,9 @@ def summary(results: dict) -> None:
         twice = sum(r["exactly_once"]["twice"] + r["exactly_once"]["missing"] for r in runs)
         print(
             f"portal {workers} worker : {median_of(runs, 'wall_seconds')} s, {rate} docs/s"
-            f"{ratio}, {median_of(runs, 'calls_per_1000')} calls/1000 docs, peak worker RSS "
+            f"{ratio} ({statistics.median(r['share_of_ceiling'] for r in runs):.1%} of the read "
+            f"ceiling {runs[0]['read_ceiling_docs_per_second']} docs/s), "
+            f"{median_of(runs, 'calls_per_1000')} calls/1000 docs, peak worker RSS "
             f"{max(r['peak_worker_rss_mb'] for r in runs)} MB, orders not exactly once: {twice}"
         )
         if runs[0]["catchup"] is None:
