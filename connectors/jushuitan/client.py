@@ -1,6 +1,6 @@
 """Jushuitan (聚水潭) open-platform client: signing, tokens, rate limit, paging, typed errors.
 
-Wire protocol: ../shared/protocols/jushuitan-openapi.md. Every call is a signed form POST;
+Wire protocol: docs/protocols/jushuitan.md (§ numbers below). Every call is a signed form POST;
 the answer is `{"code", "msg", "data"}`. `call()` returns `data` or raises a typed error
 from connectors.errors, keeping Jushuitan's code and msg. The client knows no flows.
 """
