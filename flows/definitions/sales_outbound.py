@@ -195,15 +195,19 @@ class SalesOutbound(KingdeeBillFlow):
         yield from self._guarded(ctx, self._completed(ctx, source, (make(r) for r in rows)))
 
     def _completed(self, ctx: FlowContext, source: str, records):
-        """Row-version rows carry no cross-border finance: the ones not stored yet (and to be
-        synced) are read again by id with it; rows already stored pass as they are."""
+        """Row-version rows carry no cross-border finance: the ones to be synced are read again
+        by id with it; rows of documents already synced pass as they are (ingest keeps them)."""
         from ..models import SyncDocument
 
         for chunk in _chunks(records, 200):
             wanted = [r for r in chunk if not r.filter_reason]
+            # Synced (or ignored) documents are never reopened by a pull; every other one
+            # would take this row as its new source, so it must carry the finance too.
             known = set(
                 SyncDocument.objects.filter(
-                    flow=ctx.flow, source_key__in=[r.source_key for r in wanted]
+                    flow=ctx.flow,
+                    source_key__in=[r.source_key for r in wanted],
+                    state__in=(DocumentState.SYNCED, DocumentState.IGNORED),
                 ).values_list("source_key", flat=True)
             )
             missing = [r for r in wanted if r.source_key not in known]

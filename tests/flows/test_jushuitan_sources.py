@@ -159,3 +159,41 @@ def test_lost_purchase_in_answer_is_found_although_not_confirmed(
     assert doc["status"] == "WaitConfirm"
     synced = SyncDocument.objects.get(flow=flow)
     assert synced.progress["done"] == {inbound: str(doc["io_id"])}
+
+
+def test_row_version_catchup_rechecks_the_status_itself(demo_integration, storefront):
+    """Issue 18 point 3: GIVEN a shipment whose sales-out document is still WaitConfirm (待出库)
+    WHEN the catch-up walks row versions, sending no status filter THEN the flow keeps it as
+    filtered with the status named; WHEN it turns Confirmed (new row version) THEN the next
+    catch-up books it, with the cross-border finance read again by id."""
+    from django.db.models import Max
+
+    from flows import engine
+    from sandbox.jushuitan.models import StockDocument
+    from sandbox.jushuitan.services import next_number
+
+    flow = _flow(demo_integration)
+    start_ts = (StockDocument.objects.aggregate(ts=Max("ts"))["ts"] or 0) + 1
+    Watermark.objects.update_or_create(flow=flow, defaults={"catchup_ts": start_ts})
+    order = storefront.order(
+        so_id="WAIT-0001",
+        shop_id=10001,
+        currency="USD",
+        lines=[("SKU-CBL-1201", 1, "8.99")],
+        commission="1.35",
+    )
+    storefront.place_and_ship(order)
+    StockDocument.objects.filter(so_id="WAIT-0001").update(
+        status="WaitConfirm", ts=next_number("ts")
+    )
+    engine.pull(flow=flow, catchup=True)
+    doc = SyncDocument.objects.get(flow=flow, platform_order_no="WAIT-0001")
+    assert doc.state == S.FILTERED and "WaitConfirm" in doc.filter_reason
+
+    StockDocument.objects.filter(so_id="WAIT-0001").update(status="Confirmed", ts=next_number("ts"))
+    engine.pull(flow=flow, catchup=True)
+    engine.process(flow=flow)
+    doc.refresh_from_db()
+    assert doc.state == S.SYNCED, (doc.last_error_class, doc.last_error_message)
+    assert doc.source_payload["cb_finances"]["platform_commission"] in ("1.35", 1.35)
+    assert Decimal(str(doc.target_payload["F_PAEZ_Commission"])) == Decimal("1.35")
