@@ -197,3 +197,30 @@ def test_row_version_catchup_rechecks_the_status_itself(demo_integration, storef
     assert doc.state == S.SYNCED, (doc.last_error_class, doc.last_error_message)
     assert doc.source_payload["cb_finances"]["platform_commission"] in ("1.35", 1.35)
     assert Decimal(str(doc.target_payload["F_PAEZ_Commission"])) == Decimal("1.35")
+
+
+def test_currency_missing_on_the_row_comes_from_the_shop_mapping(demo_integration, storefront):
+    """Issue 18 point 7: GIVEN shop rows carry no currency and a shipment row without one WHEN
+    F2 books it THEN the currency is the shop mapping's settlement currency (USD here), with
+    the CNY amounts at its parity, not CNY."""
+    from flows import engine
+    from mappings.models import ShopCustomerMapping
+    from sandbox.jushuitan.models import StockDocument
+
+    ShopCustomerMapping.objects.filter(integration=demo_integration, shop_id="10001").update(
+        settle_currency="USD"
+    )
+    order = storefront.order(
+        so_id="NOCUR-0001", shop_id=10001, currency="USD", lines=[("SKU-CBL-1201", 1, "8.99")]
+    )
+    storefront.place_and_ship(order)
+    for out in StockDocument.objects.filter(so_id="NOCUR-0001"):
+        out.data.pop("currency", None)
+        out.save()
+    flow = _flow(demo_integration)
+    engine.run_flow(flow=flow, catchup=False)
+    doc = SyncDocument.objects.get(flow=flow, platform_order_no="NOCUR-0001")
+    assert "currency" not in doc.source_payload
+    assert doc.state == S.SYNCED, (doc.last_error_class, doc.last_error_message)
+    assert doc.target_payload["F_PAEZ_Currency"] == "USD"
+    assert doc.progress["fx"]["currency"] == "USD"
