@@ -293,8 +293,9 @@ class SalesOutbound(KingdeeBillFlow):
                 )
         if business_date(order.get("send_date")) is None:
             raise ValidationProblem(
-                _("send_date %(value)r is not a date.") % {"value": order.get("send_date")},
-                field_name="send_date",
+                _("%(field)s %(value)r is not a date.")
+                % {"field": date_field, "value": order.get("send_date")},
+                field_name=date_field,
                 missing=False,
             )
         raw_items = order.get("items")
