@@ -1,5 +1,8 @@
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from connectors.errors import ConnectorError
@@ -30,8 +33,9 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
         "last_check_ok",
         "last_check_message",
     )
-    actions = ("test_connection", "refresh_token_now")
-    change_form_template = "admin/connectors/change_form_test.html"
+    actions = ("test_connection", "refresh_token_now", "run_preflight")
+    # Run preflight (object tools) and "Save and test connection" (submit row).
+    change_form_template = "admin/jushuitan/jushuitanconnection/change_form.html"
 
     def response_change(self, request, obj):
         if "_test_connection" in request.POST:
@@ -54,6 +58,62 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
                 messages.SUCCESS if check.ok else messages.ERROR,
             )
         return response
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/preflight/",
+                self.admin_site.admin_view(self.preflight_view),
+                name="jushuitan_jushuitanconnection_preflight",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preflight_view(self, request, object_id):
+        """The "Run preflight" button of the change page (POST, change permission)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        connection = get_object_or_404(JushuitanConnection, pk=object_id)
+        if not self.has_change_permission(request, connection):
+            return redirect("admin:index")
+        self._preflight(request, [connection])
+        return redirect(reverse("admin:jushuitan_jushuitanconnection_change", args=[connection.pk]))
+
+    def _preflight(self, request, connections) -> None:
+        from connectors.preflight import checks_of, preflight_run
+
+        for connection in connections:
+            integrations = list(connection.integrations.all())
+            if not integrations:
+                self.message_user(
+                    request,
+                    gettext("%(c)s: no integration uses this connection yet.") % {"c": connection},
+                    messages.WARNING,
+                )
+            for integration in integrations:
+                run = preflight_run(
+                    integration=integration,
+                    systems=["jushuitan"],
+                    requested_by=request.user.get_username(),
+                )
+                failed = [c for c in checks_of(run) if not c.ok and not c.info]
+                summary = gettext("%(i)s: preflight %(result)s, %(n)d check(s), %(f)d failed.") % {
+                    "i": integration,
+                    "result": gettext("passed") if run.ok else gettext("failed"),
+                    "n": len(run.results),
+                    "f": len(failed),
+                }
+                self.message_user(request, summary, messages.SUCCESS if run.ok else messages.ERROR)
+                for check in failed:
+                    self.message_user(
+                        request,
+                        f"{check.title}: {check.detail} → {check.fix}",
+                        messages.ERROR,
+                    )
+
+    @admin.action(description=_("Run preflight"), permissions=["change"])
+    def run_preflight(self, request, queryset):
+        self._preflight(request, list(queryset))
 
     @admin.action(description=_("Test connection"))
     def test_connection(self, request, queryset):
