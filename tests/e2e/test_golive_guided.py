@@ -103,9 +103,9 @@ def test_guided_setup_from_an_empty_portal_to_a_synced_canary_order(
     """GIVEN an empty portal and the customer's seeded systems, with a Jushuitan-only
     warehouse and a shop without a Kingdee customer WHEN the admin follows the guided setup,
     entering a wrong Kingdee app secret THEN the checklist shows the wrong secret (C1), the
-    two one-side codes (G1) and the missing currency mappings (FX1) before any order is
-    pulled; once each is fixed as the checklist says, a canary of one shop and one warehouse
-    syncs a shipped order into Kingdee."""
+    two one-side codes (G1) and, once the shop's currency is set, its missing currency
+    mapping (FX1) before any order is pulled; once each is fixed as the checklist says, a
+    canary of one shop and one warehouse syncs a shipped order into Kingdee."""
     from connectors.models import Integration
     from sandbox import demo_setup
     from sandbox.jushuitan.services import DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_CO_ID
@@ -167,7 +167,7 @@ def test_guided_setup_from_an_empty_portal_to_a_synced_canary_order(
     g1 = _checklist_row(page, "G1")
     assert "warehouse only in Jushuitan: 20004" in g1, g1
     assert "shop without a Kingdee customer: 10006" in g1, g1
-    assert "USD" in _checklist_row(page, "FX1")
+    assert "No shop has a settlement currency yet" in _checklist_row(page, "FX1")
     shot(page, "golive-03-one-side-codes")
     assert not SyncDocument.objects.exists()  # all caught before the first order
 
@@ -183,6 +183,8 @@ def test_guided_setup_from_an_empty_portal_to_a_synced_canary_order(
     page.fill("#id_wms_co_id", "20004")
     page.fill("#id_stock_number", "20003")
     page.click("input[name=_save]")
+    fx1 = _checklist_row(page, "FX1")  # the new shop sells in USD: no currency number yet
+    assert "USD → ?" in fx1, fx1
     demo_setup.fx_sources_ensure(base_url=live_server.url)
     from mappings.rates import fetch_latest_rates
 

@@ -90,6 +90,15 @@ def test_planted_misconfigurations_show_before_the_first_order(
     assert any("warehouse only in Jushuitan: 20004" in d for d in items["G1"].details)
     assert any("shop without a Kingdee customer: 10006" in d for d in items["G1"].details)
     assert items["G1"].role == "master_data_admin"
+    # Jushuitan's shop rows carry no currency: FX1 asks for the shops' settlement currency,
+    # and once one is set without a Kingdee currency number, names it.
+    assert items["FX1"].status == "warning"
+    from mappings.models import ShopCustomerMapping
+
+    ShopCustomerMapping.objects.filter(integration=demo_integration, shop_id="10001").update(
+        settle_currency="CAD"
+    )
+    items = by_code(demo_integration)
     assert items["FX1"].status == "missing" and items["FX1"].details[0].startswith("CAD")
 
     # A wrong Kingdee secret, saved as the admin does: stale until tested, then failed.
