@@ -38,6 +38,7 @@ def tenant(demo_integration, storefront, jushuitan_sandbox):
     return demo_integration
 
 
+@pytest.mark.usefixtures("english")  # asserts the English details (the .mo translates them)
 def test_preflight_reports_each_point(tenant):
     """Issue 18 point 8: GIVEN the tenant above WHEN the Jushuitan preflight runs THEN it shows
     the token with its expiry; the createbatch route without permission fails F4 only (code
