@@ -50,7 +50,10 @@ class FinanceSettingsAdmin(admin.ModelAdmin):
     search_fields = ("integration__name", "integration__code")
     actions = ("collect_and_post_fx",)
 
-    @admin.action(description=_("Collect FX differences of the last 7 days and post vouchers"))
+    @admin.action(
+        description=_("Collect FX differences of the last 7 days and post vouchers"),
+        permissions=("change",),
+    )
     def collect_and_post_fx(self, request, queryset):
         today = timezone.localdate()
         for row in queryset.select_related("integration"):
@@ -152,7 +155,9 @@ class FxVoucherAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Rebuild and post the selected failed vouchers"))
+    @admin.action(
+        description=_("Rebuild and post the selected failed vouchers"), permissions=("change",)
+    )
     def retry_failed(self, request, queryset):
         touched = 0
         for voucher in queryset.filter(status=VoucherStatus.FAILED):
@@ -266,10 +271,10 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
-    @admin.action(description=_("Export the mismatches (xlsx)"))
+    @admin.action(description=_("Export the mismatches (xlsx)"), permissions=("view",))
     def export_xlsx(self, request, queryset):
         return self._export(request, queryset, "xlsx")
 
-    @admin.action(description=_("Export the mismatches (csv)"))
+    @admin.action(description=_("Export the mismatches (csv)"), permissions=("view",))
     def export_csv(self, request, queryset):
         return self._export(request, queryset, "csv")

@@ -57,7 +57,7 @@ ALLOWED_INTERNAL_HOSTS = env.list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.apps.PortalAdminConfig",  # the admin, on core.admin_site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

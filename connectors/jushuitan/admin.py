@@ -23,7 +23,7 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
     readonly_fields = ("token_state", "token_expires_at", "token_refreshed_at", "token_error")
     actions = ("test_connection", "refresh_token_now")
 
-    @admin.action(description=_("Test connection"))
+    @admin.action(description=_("Test connection"), permissions=("change",))
     def test_connection(self, request, queryset):
         for connection in queryset:
             check = services.connection_test(connection=connection)
@@ -33,7 +33,7 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
                 messages.SUCCESS if check.ok else messages.ERROR,
             )
 
-    @admin.action(description=_("Refresh token now"))
+    @admin.action(description=_("Refresh token now"), permissions=("change",))
     def refresh_token_now(self, request, queryset):
         for connection in queryset:
             try:
