@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.exports import attachment
+
 from .choices import RunStatus, RunTrigger, VoucherStatus
 from .fx_differences import (
     fx_differences_collect,
@@ -268,7 +270,7 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return None
         content, content_type, name = mismatches_export(run=queryset.get(), fmt=fmt)
         response = HttpResponse(content, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Content-Disposition"] = attachment(name)
         return response
 
     @admin.action(description=_("Export the mismatches (xlsx)"), permissions=("view",))

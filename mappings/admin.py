@@ -19,6 +19,8 @@ from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.exports import attachment
+
 from . import resources
 from .choices import MappingSource, RateSource
 from .errors import ImportNotConfirmable
@@ -183,7 +185,7 @@ class MappingAdminBase(ImportExportModelAdmin, SimpleHistoryAdmin):
         fmt = FORMATS[file_format]()
         response = HttpResponse(content, content_type=fmt.get_content_type())
         filename = f"{self.opts.model_name}-template.{fmt.get_extension()}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = attachment(filename)
         return response
 
 
