@@ -423,3 +423,14 @@ def test_admin_work_queues(client, users, world, django_user_model):
     client.logout()
     assert edited.status_code == 302
     assert SyncDocument.objects.get(pk=finance_doc.pk).target_payload == {"edited": True}
+
+
+def test_api_schema_and_docs_are_for_staff(client, users):
+    """Issue 16 #10: GIVEN the OpenAPI schema and its docs page WHEN asked anonymously THEN
+    they are refused; WHEN a signed-in staff member of any role asks THEN they are served."""
+    for url in ("/api/schema/", "/api/docs/"):
+        assert client.get(url).status_code in (401, 403), url
+        for username in ROLES:
+            client.force_login(users[username])
+            assert client.get(url).status_code == 200, (url, username)
+            client.logout()
