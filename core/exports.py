@@ -1,7 +1,7 @@
 """What every file the portal exports must respect (spreadsheet exports, downloads).
 
-- Formula injection: a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
-  return is run as a formula by Excel, WPS and LibreOffice (e.g. a platform order number
+- Formula injection: a text cell that starts with `=`, `+`, `-`, `@`, a tab, a carriage
+  return or NUL is run as a formula by Excel, WPS and LibreOffice (e.g. a platform order number
   `=HYPERLINK("http://…","x")`). `neutralise()` prefixes such text with a single quote, the
   spreadsheet's own "this is text" mark (OWASP, CSV injection). Numbers and dates stay numbers
   and dates. Imports take the quote off again with `restore()`, so a file exported, edited and
@@ -22,7 +22,8 @@ from typing import Any
 
 from django.utils.http import content_disposition_header
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# OWASP "CSV Injection" and ASVS 5.0 V1.2.10 (docs/security.md): = + - @ tab CR and NUL.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 _UNSAFE_NAME = re.compile(r"[^\w.\-]+", re.UNICODE)
 
 

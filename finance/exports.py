@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
 from core.exports import neutralise
 
 
@@ -28,7 +30,8 @@ def _text(value) -> str:
 def _xlsx_value(value):
     if isinstance(value, Decimal | int | float):
         return value
-    return _text(value)
+    # Control characters cannot be stored in an xlsx cell: remote text keeps the rest.
+    return ILLEGAL_CHARACTERS_RE.sub("", _text(value))
 
 
 def table_csv(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:

