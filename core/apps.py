@@ -11,6 +11,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Portal core")
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the deployment checks
         from .logging import install_masking_record_factory
         from .roles import sync_role_permissions
 

@@ -151,3 +151,30 @@ def test_check_deploy_is_clean_in_production(tmp_path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
+
+
+def test_check_deploy_warns_while_the_sandbox_is_on(tmp_path):
+    """Issue 16 (docs/security.md): GIVEN production settings with the sandbox switched on
+    THEN `check --deploy` names it (the simulators must stay off in production)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env.update(
+        PORTAL_READ_DOTENV="false",
+        PORTAL_DEBUG="false",
+        PORTAL_SANDBOX_ENABLED="true",
+        PORTAL_VAR_DIR=str(tmp_path),
+        PORTAL_SECRET_KEY=STRONG_KEY,
+        PORTAL_ENCRYPTION_KEY="ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
+        PORTAL_ALLOWED_HOSTS="portal.example.com",
+        DJANGO_SETTINGS_MODULE="integration_portal.settings",
+        **SERVICES,
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode != 0
+    assert "portal.W001" in out.stdout + out.stderr
