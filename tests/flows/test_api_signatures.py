@@ -110,3 +110,49 @@ def test_no_api_client_without_a_strong_secret(client, api):
     refused = _post(client, _signed(blank, secret=""))
     assert refused.status_code == 401
     assert refused.json()["extra"] == {"field": "X-Portal-Signature"}
+
+
+def test_operators_set_generate_and_rotate_secrets_in_the_admin(client, api):
+    """Issue 16 #1/#9: GIVEN the operator in the admin WHEN an API client is added with a weak
+    secret THEN the form refuses it naming the rule; WHEN added with the secret left blank THEN
+    a strong one is generated and shown once (never cached), and the change page afterwards
+    shows no secret; WHEN the secret is rotated THEN the new one is shown once, works, and the
+    old one is refused."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from core.roles import Role
+
+    operator = get_user_model().objects.create_user("ops-admin", is_staff=True)
+    operator.groups.set([Group.objects.get(name=Role.OPERATOR)])
+    client.force_login(operator)
+    form = {
+        "name": "new plug-in",
+        "integration": api.integration_id,
+        "enabled": "on",
+        "requests_per_minute": 600,
+    }
+    weak = client.post(
+        "/admin/flows/apiclient/add/", {**form, "secret": "hook-secret"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert weak.status_code == 200
+    assert "at least 32 characters" in weak.content.decode()
+    assert not ApiClient.objects.filter(name="new plug-in").exists()
+
+    added = client.post("/admin/flows/apiclient/add/", {**form, "secret": ""})
+    assert added.status_code == 200 and "no-store" in added["Cache-Control"]
+    created = ApiClient.objects.get(name="new plug-in")
+    assert len(created.secret) >= 32 and created.secret in added.content.decode()
+    change_page = client.get(f"/admin/flows/apiclient/{created.pk}/change/").content.decode()
+    assert created.secret not in change_page
+
+    old = api.secret
+    rotated = client.post(
+        "/admin/flows/apiclient/",
+        {"action": "rotate_secret", "_selected_action": [api.pk], "index": "0"},
+    )
+    api.refresh_from_db()
+    assert api.secret != old and api.secret in rotated.content.decode()
+    client.logout()
+    assert _post(client, _signed(api, secret=old)).status_code == 401
+    assert _post(client, _signed(api, secret=api.secret)).status_code == 202
