@@ -191,11 +191,9 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Rotate the signing secret"), permissions=("change",))
     def rotate_secret(self, request, queryset):
-        shown = []
-        for client in queryset:
-            client.secret = new_secret()
-            client.save(update_fields=["secret", "updated_at"])
-            shown.append((client, client.secret))
+        shown = [
+            (client, services.api_client_secret_rotate(api_client=client)) for client in queryset
+        ]
         return self._show_once(request, shown)
 
     def _show_once(self, request, shown):
