@@ -255,14 +255,17 @@ def test_dns_rebinding_is_refused_at_connect_time(settings, fake_dns):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("english")
 def test_redirect_to_an_internal_address_is_never_followed(settings, fake_dns):
     """Issue 16 #6 (redirects): GIVEN an allowed server that answers 307 to an internal address
     WHEN the Kingdee client logs in THEN it does not follow (the login body never reaches the
     internal server) and says the server URL is wrong; WHEN an FX source (which follows
     redirects) is sent there THEN the hop to the internal address is refused at connect time,
-    also for a trailing-dot metadata name."""
+    also for a trailing-dot metadata name. Jushuitan, like Kingdee, never follows."""
     from connectors.errors import BusinessError, DestinationRefused
     from connectors.fx.client import CfetsClient
+    from connectors.jushuitan.client import JushuitanClient
+    from connectors.jushuitan.models import JushuitanConnection
     from connectors.kingdee.client import KingdeeClient
 
     fake_dns["erp.example.com"] = "127.0.0.1"
@@ -277,6 +280,12 @@ def test_redirect_to_an_internal_address_is_never_followed(settings, fake_dns):
             KingdeeClient(_kingdee(front + "/k3cloud/")).login()
         assert "redirect" in wrong_url.value.message
         assert len(outside.seen) == 1 and inside.seen == []
+
+        jst = JushuitanConnection(name="probe", base_url=front, app_key="k", app_secret="s")
+        with pytest.raises(BusinessError) as wrong_url:
+            JushuitanClient(jst).get_init_token()
+        assert "redirect" in wrong_url.value.message
+        assert len(outside.seen) == 2 and inside.seen == []
 
         with pytest.raises(DestinationRefused) as refused:
             CfetsClient(base_url=front)._get("probe", "/rates")
