@@ -154,7 +154,7 @@ class KingdeeBillFlow(FlowDefinition):
         )
         duplicates = []
         for index, doc in enumerate(documents):
-            saved = answer.success_for(index)
+            saved = answer.saved(index, str(doc.target_payload.get("FBillNo") or ""))
             errors = answer.errors_for(index)
             if saved is not None and not errors:
                 results[doc.pk] = LoadResult.landed(target_id=saved.id, target_number=saved.number)
@@ -231,14 +231,14 @@ class KingdeeBillFlow(FlowDefinition):
         return refs
 
     def _finish(self, ctx: FlowContext, pending) -> dict[int, LoadResult]:
-        """Submit (when still created) and audit bills that were saved earlier."""
+        """Submit (when still created) and audit bills that were saved earlier; outcomes
+        matched by bill number (KingdeeClient.finish_bills), never by position."""
         results: dict[int, LoadResult] = {}
-        created = [ref.number for _doc, ref in pending if ref.status in ("Z", "A", "D")]
-        if created:
-            ctx.kingdee.submit(self.form_id, numbers=created)
-        answer = ctx.kingdee.audit(self.form_id, numbers=[ref.number for _doc, ref in pending])
-        for index, (doc, ref) in enumerate(pending):
-            errors = answer.errors_for(index)
+        outcome = ctx.kingdee.finish_bills(
+            self.form_id, {ref.number: ref.status for _doc, ref in pending}
+        )
+        for doc, ref in pending:
+            errors = outcome.get(ref.number, [])
             if errors:
                 results[doc.pk] = LoadResult(problem=self.problem_from(doc, errors))
             else:

@@ -19,7 +19,7 @@ from django.db.models import CharField, DecimalField, F, Q, QuerySet, lookups
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from . import forms
+from . import bos, forms
 from .filters import BoolOp, Comparison, FilterSyntaxError, Node, Not, parse, parse_order
 from .models import KdBaseData, KdBill, KdBillCustomField, KdBillEntry, KdStockBalance
 
@@ -98,7 +98,7 @@ _INVENTORY_CONSTANTS = {
 }
 
 
-def _resolve_bill(spec: forms.FormSpec, key: str, entry_level: bool) -> Col:
+def _resolve_bill(spec: forms.FormSpec, key: str, entry_level: bool, custom: dict) -> Col:
     hp = "bill__" if entry_level else ""
     base, _, sub = key.partition(".")
     if key in (spec.pk_key, "fid"):
@@ -113,9 +113,9 @@ def _resolve_bill(spec: forms.FormSpec, key: str, entry_level: bool) -> Col:
     org_key = spec.org_key
     if key == f"{org_key}.fnumber" and base not in spec.entry:
         return Col(key, hp + "org_number", "text")
-    if base in spec.header or forms.CUSTOM_FIELD.match(base):
-        return _json_col(key, hp + "fields", base, sub, custom=bool(forms.CUSTOM_FIELD.match(base)))
-    if base in spec.entry:
+    if base in spec.header or custom.get(base) == "header":
+        return _json_col(key, hp + "fields", base, sub, custom=base in custom)
+    if base in spec.entry or custom.get(base) == "entry":
         columns = {
             "fmaterialid": "material_number",
             spec.stock_key: "stock_number",
@@ -137,26 +137,26 @@ def _reference_col(
     kind = "json" if json else "text"
     if sub == "fnumber":
         return Col(key, path, kind, entry_level=entry_level)
-    if sub == "fname":
+    if sub in ("fname", "fdatavalue"):  # assistant data shows its value as FDataValue
         return Col(key, path, kind, lookup=(target, "name"), entry_level=entry_level)
     return Col(key, path, kind, lookup=(target, "id"), entry_level=entry_level)
 
 
 def _json_col(key: str, root: str, base: str, sub: str, *, custom: bool = False) -> Col:
-    if base in forms.REFERENCES and sub in ("", "fname"):
+    if base in forms.REFERENCES and sub in ("", "fname", "fdatavalue"):
         return _reference_col(key, f"{root}__{base}__fnumber", base, sub, json=True)
     path = f"{root}__{base}" + (f"__{sub}" if sub else "")
     return Col(key, path, "json", custom=base if custom and not sub else "")
 
 
-def _resolve_base(spec: forms.FormSpec, key: str) -> Col:
+def _resolve_base(spec: forms.FormSpec, key: str, custom: dict) -> Col:
     base, _, sub = key.partition(".")
     if key in (spec.pk_key, "fmasterid", "fid"):
         return Col(key, "id", "int")
     if key in _BASE_COLUMNS:
         path, kind = _BASE_COLUMNS[key]
         return Col(key, path, kind)
-    if base in spec.header or forms.CUSTOM_FIELD.match(base):
+    if base in spec.header or base in custom:
         return _json_col(key, "fields", base, sub)
     raise UnknownField(key)
 
@@ -183,6 +183,8 @@ class Query:
         self, spec: forms.FormSpec, field_keys: list[str], filter_string: str, order_string: str
     ) -> None:
         self.spec = spec
+        # Custom fields exist only once created in BOS (bos.declare); others are MsgCode 9.
+        self.custom = bos.custom_fields(spec.form_id) if spec.kind != "inventory" else {}
         self.keys = [k.strip() for k in field_keys if k.strip()]
         if not self.keys:
             raise QueryParameterError("data数据包中的参数FieldKeys的值不能为空。")
@@ -202,8 +204,8 @@ class Query:
         if self.spec.kind == "inventory":
             return _resolve_inventory(key)
         if self.spec.kind == "base":
-            return _resolve_base(self.spec, key)
-        return _resolve_bill(self.spec, key, entry_level)
+            return _resolve_base(self.spec, key, self.custom)
+        return _resolve_bill(self.spec, key, entry_level, self.custom)
 
     # -- building the queryset -------------------------------------------------------------
     def queryset(self) -> QuerySet:
