@@ -101,6 +101,9 @@ class SaveResult:
     need_return_data: list[dict] = field(default_factory=list)
     # Audit fills SuccessMessages ("…审核成功！"); kept for the events, never parsed for ids.
     success_messages: list[str] = field(default_factory=list)
+    # IsSuccess as Kingdee reported it: true with no SuccessEntitys is an older build's
+    # success; its objects are confirmed by number (lookup_bills), never an unknown outcome.
+    reported_success: bool = False
 
     @property
     def ok(self) -> bool:
@@ -510,7 +513,9 @@ class KingdeeClient:
         return answer
 
     # -- writes ----------------------------------------------------------------------------
-    def _write(self, operation: str, form_id: str, data: dict, *, keys: dict) -> SaveResult:
+    def _write(
+        self, operation: str, form_id: str, data: dict, *, keys: dict, single: bool = False
+    ) -> SaveResult:
         answer = self._call(
             f"{DYNAMIC_FORM}.{operation}",
             {"formid": form_id, "data": data},
@@ -518,9 +523,11 @@ class KingdeeClient:
             operation=operation,
             keys={"form_id": form_id, **keys},
         )
-        return self._save_result(answer, operation=operation, form_id=form_id)
+        return self._save_result(answer, operation=operation, form_id=form_id, single=single)
 
-    def _save_result(self, answer: Any, *, operation: str, form_id: str) -> SaveResult:
+    def _save_result(
+        self, answer: Any, *, operation: str, form_id: str, single: bool = False
+    ) -> SaveResult:
         status = _response_status(answer)
         if status is None:
             raise UnknownOutcome(
@@ -556,12 +563,12 @@ class KingdeeClient:
         result = answer.get("Result") if isinstance(answer, dict) else None
         if not failed and not successes and isinstance(result, dict) and result.get("Number"):
             # An older build: {"IsSuccess": true}, "Id", "Number" and no SuccessEntitys. A
-            # success, matched by Number (Save has one model: DIndex 0; otherwise unknown).
+            # success, matched by Number (one model: DIndex 0; otherwise unknown).
             successes.append(
                 SavedEntity(
                     id=_int(result.get("Id"), 0) or 0,
                     number=str(result.get("Number")),
-                    dindex=0 if operation == "Save" else -1,
+                    dindex=0 if single else -1,
                 )
             )
         if (
@@ -590,7 +597,7 @@ class KingdeeClient:
             for item in status.get("SuccessMessages") or []
             if isinstance(item, dict)
         ]
-        return SaveResult(successes, errors, msg_code, need_return, messages)
+        return SaveResult(successes, errors, msg_code, need_return, messages, not failed)
 
     def batch_save(
         self,
@@ -618,7 +625,9 @@ class KingdeeClient:
         if batch_count:
             data["BatchCount"] = batch_count
         numbers = [str(m.get("FBillNo") or m.get("FNumber") or "") for m in models][:100]
-        return self._write("BatchSave", form_id, data, keys={"numbers": numbers})
+        return self._write(
+            "BatchSave", form_id, data, keys={"numbers": numbers}, single=len(models) == 1
+        )
 
     def save(
         self,
@@ -643,7 +652,9 @@ class KingdeeClient:
         )
         data["Model"] = model
         number = str(model.get("FBillNo") or model.get("FNumber") or "")
-        return self._write("Save", form_id, data, keys={"numbers": [number] if number else []})
+        return self._write(
+            "Save", form_id, data, keys={"numbers": [number] if number else []}, single=True
+        )
 
     @staticmethod
     def _save_options(

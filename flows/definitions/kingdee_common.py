@@ -152,7 +152,7 @@ class KingdeeBillFlow(FlowDefinition):
             auto_submit_audit=True,
             validate_base_data=True,
         )
-        duplicates = []
+        duplicates, unconfirmed = [], []
         for index, doc in enumerate(documents):
             saved = answer.saved(index, str(doc.target_payload.get("FBillNo") or ""))
             errors = answer.errors_for(index)
@@ -162,15 +162,14 @@ class KingdeeBillFlow(FlowDefinition):
                 duplicates.append(doc)  # ours from an earlier attempt? look it up below
             elif errors:
                 results[doc.pk] = LoadResult(problem=self.problem_from(doc, errors))
+            elif answer.reported_success:
+                unconfirmed.append(doc)  # an older build's bare success: confirm by number
             else:
-                results[doc.pk] = LoadResult(
-                    problem=Problem(
-                        _("Kingdee returned neither a success nor an error for this bill."),
-                        error_class=ErrorClass.UNKNOWN_OUTCOME,
-                        stage="load",
-                    ),
-                    unknown=True,
-                )
+                results[doc.pk] = self._unknown()
+        if unconfirmed:
+            found = self.find_existing(ctx, unconfirmed)
+            for doc in unconfirmed:
+                results[doc.pk] = found.get(doc.pk) or self._unknown()
         if duplicates:
             found = self.find_existing(ctx, duplicates)
             for doc in duplicates:
@@ -185,6 +184,17 @@ class KingdeeBillFlow(FlowDefinition):
                     )
                 )
         return results
+
+    @staticmethod
+    def _unknown() -> LoadResult:
+        return LoadResult(
+            problem=Problem(
+                _("Kingdee returned neither a success nor an error for this bill."),
+                error_class=ErrorClass.UNKNOWN_OUTCOME,
+                stage="load",
+            ),
+            unknown=True,
+        )
 
     def find_existing(self, ctx: FlowContext, documents) -> dict[int, LoadResult]:
         """Look the bills up by the platform order no. header field (FBillNo for documents

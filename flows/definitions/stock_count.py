@@ -386,7 +386,7 @@ class StockCount(KingdeeBillFlow):
             form, [model for _doc, model in pairs], auto_submit_audit=True, validate_base_data=True
         )
         out: dict[int, tuple | LoadResult] = {}
-        duplicates = []
+        duplicates, unconfirmed = [], []
         for index, (doc, model) in enumerate(pairs):
             saved, errors = answer.saved(index, model["FBillNo"]), answer.errors_for(index)
             if saved is not None and not errors:
@@ -395,15 +395,14 @@ class StockCount(KingdeeBillFlow):
                 duplicates.append((doc, model["FBillNo"]))
             elif errors:
                 out[doc.pk] = LoadResult(problem=self.problem_from(doc, errors))
+            elif answer.reported_success:
+                unconfirmed.append((doc, model["FBillNo"]))  # bare success: confirm by number
             else:
-                out[doc.pk] = LoadResult(
-                    problem=Problem(
-                        _("Kingdee returned neither a success nor an error for this bill."),
-                        error_class=ErrorClass.UNKNOWN_OUTCOME,
-                        stage="load",
-                    ),
-                    unknown=True,
-                )
+                out[doc.pk] = self._unknown()
+        if unconfirmed:
+            found = self._existing(ctx, form, unconfirmed)
+            for doc, _number in unconfirmed:
+                out[doc.pk] = found.get(doc.pk) or self._unknown()
         if duplicates:
             found = self._existing(ctx, form, duplicates)
             for doc, number in duplicates:

@@ -20,6 +20,12 @@ def custom_fields(form_id: str) -> dict[str, str]:
     return {key.lower(): level for key, level in rows}
 
 
+def spellings(form_id: str) -> dict[str, str]:
+    """Lower-case key -> the key as created in BOS (View answers use that spelling)."""
+    keys = KdCustomField.objects.filter(form_id__iexact=form_id).values_list("key", flat=True)
+    return {key.lower(): key for key in keys}
+
+
 def declare(
     form_id: str,
     keys: Iterable[str] | dict[str, dict],

@@ -183,6 +183,7 @@ class Query:
         self, spec: forms.FormSpec, field_keys: list[str], filter_string: str, order_string: str
     ) -> None:
         self.spec = spec
+        self.paged = False
         # Custom fields exist only once created in BOS (bos.declare); others are MsgCode 9.
         self.custom = bos.custom_fields(spec.form_id) if spec.kind != "inventory" else {}
         self.keys = [k.strip() for k in field_keys if k.strip()]
@@ -227,11 +228,27 @@ class Query:
                 continue
             expr = KT(col.path) if col.kind == "json" else F(col.path)
             ordering.append(expr.desc() if desc else expr.asc())
+        if self.paged and not self._unique_order():
+            # A real server leaves ties in an order the database picks per query, so paging
+            # on a sort key that is not unique loses or repeats rows without a word
+            # (docs/protocols/kingdee.md §2.6): ties here are broken at random.
+            return qs.order_by(*ordering, "?")
         if self.entry_level:
             ordering += [F("bill_id").asc(), F("seq").asc(), F("id").asc()]
         else:
             ordering.append(F("id").asc())
         return qs.order_by(*ordering)
+
+    def _unique_order(self) -> bool:
+        """True when the OrderString ends in keys that identify a row: the primary key (FID,
+        the form's own id), and the entry id as well when rows are entry rows."""
+        named = [key for key, _desc in self.order]
+        spec = self.spec
+        pk = {spec.pk_key, "fid"} if spec.kind != "base" else {spec.pk_key, "fmasterid"}
+        has_pk = any(key in pk for key in named)
+        if not self.entry_level:
+            return has_pk
+        return has_pk and f"{spec.entry_key}_fentryid" in named
 
     def _q(self, node: Node) -> Q:
         if isinstance(node, BoolOp):
@@ -291,6 +308,7 @@ class Query:
 
     # -- running ---------------------------------------------------------------------------
     def rows(self, *, start_row: int = 0, limit: int = 0, top: int = 0) -> list[list]:
+        self.paged = bool(start_row or limit)
         qs = self.queryset()
         selected: dict[str, Any] = {}
         for index, col in enumerate(self.cols):

@@ -84,6 +84,18 @@ class Outcome:
         result["NeedReturnData"] = self.need_return or [{}]
         return {"Result": result}
 
+    def legacy_envelope(self) -> dict:
+        """An older build's success: `{"IsSuccess": true}` and the last object's Id and
+        Number, no SuccessEntitys (docs/protocols/kingdee.md §2.1)."""
+        last = self.successes[-1] if self.successes else {}
+        return {
+            "Result": {
+                "ResponseStatus": {"IsSuccess": True},
+                "Id": last.get("Id", ""),
+                "Number": last.get("Number", ""),
+            }
+        }
+
 
 class ModelRejected(Exception):
     """One model / object failed; its messages go to the answer and its savepoint rolls back."""
@@ -593,7 +605,12 @@ def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
                 [Message(f"{spec.name}不存在或已被删除（内码{pk}）。", None, dindex, MSG_NOT_FOUND)]
             )
         if existing.document_status not in EDITABLE_STATUSES:
-            if _editable_after_audit(header, options):
+            # Unlocked fields of an audited bill may be saved, rows untouched: with
+            # IsDeleteEntry true (the default) a payload without rows would delete them, which
+            # an audited bill never allows (docs/protocols/kingdee.md §2.2).
+            if _editable_after_audit(header, options) and (
+                not options.is_delete_entry or not spec.entry_key
+            ):
                 return _update_unlocked_fields(spec, existing, header)
             raise ModelRejected(
                 [_status_message(spec, existing.bill_no, existing.document_status, "修改", dindex)]
@@ -1068,16 +1085,21 @@ def view(spec: forms.FormSpec, data: dict) -> dict | None:
     out["ModifyDate"] = _view_value("", row.modified_at, cache)
     # What the metadata no longer has (a custom field deleted in BOS) is not in the answer.
     custom = bos.custom_fields(spec.form_id)
+    spelled = bos.spellings(spec.form_id)
+
+    def name(key: str) -> str:
+        return spelled.get(key) or _orm_name(key)
+
     for key, value in row.fields.items():
         if spec.level_of(key, custom) == "header":
-            out.setdefault(_orm_name(key), _view_value(key, value, cache))
+            out.setdefault(name(key), _view_value(key, value, cache))
     if isinstance(row, KdBill) and spec.entry_key:
         out[spec.view_entry] = [
             {
                 "Id": entry.pk,
                 "Seq": entry.seq,
                 **{
-                    _orm_name(k): _view_value(k, v, cache)
+                    name(k): _view_value(k, v, cache)
                     for k, v in entry.fields.items()
                     if spec.level_of(k, custom) == "entry"
                 },

@@ -208,6 +208,8 @@ def _dispatch(op: str, formid: str, data: Any, settings: conf.SandboxSettings) -
                     ),
                 )
         outcome = services.save_models(spec, models, services.SaveOptions.from_data(data))
+        if settings.success_envelope == "legacy" and not outcome.errors:
+            return _answer(op, outcome.legacy_envelope())
         return _answer(op, outcome.envelope(single_save=op == "save"))
     outcome = services.run_operation(spec, op, data)
     return _answer(op, outcome.envelope())
