@@ -2,7 +2,9 @@
 (STK_MISCELLANEOUS, 盘盈 gains) and other outbound (STK_MisDelivery, 盘亏 losses) bills, per
 warehouse and material, exactly once (REQUIREMENTS F8.1, field-maps.md §5b); a line whose
 variance exceeds the threshold (±2 % of book quantity by default) is revalued with a Kingdee
-cost adjustment document and a finance review ticket links both (F8.2).
+cost adjustment bill (HS_AdjustmentBill, built from the `cost_adjust` setting; off until the
+Kingdee preflight proved it: docs/protocols/kingdee.md §4.16) and a finance review ticket links
+both (F8.2).
 
 One count yields up to two source records, `count:<io_id>:gain` and `count:<io_id>:loss`, so a
 gain bill that landed is never held back by a loss bill waiting for stock. Lines of the same
