@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import pgettext_lazy
 
 from connectors.errors import ConnectorError
 from connectors.models import Integration
@@ -29,11 +29,11 @@ from .client import KingdeeClient, primary_key, quote
 
 SYSTEM = "kingdee"
 KIND_LABELS = {
-    "text": gettext_noop("text"),
-    "decimal": gettext_noop("decimal"),
-    "date": gettext_noop("date"),
-    "boolean": gettext_noop("check box"),
-    "base data": gettext_noop("base data"),
+    "text": pgettext_lazy("field type", "text"),
+    "decimal": pgettext_lazy("field type", "decimal"),
+    "date": pgettext_lazy("field type", "date"),
+    "boolean": pgettext_lazy("field type", "check box"),
+    "base data": pgettext_lazy("field type", "base data"),
 }
 # Base data whose status columns the preflight also reads (org-specific master data).
 STATUS_FORMS = {"BD_CUSTOMER", "BD_STOCK", "BD_ACCOUNT"}
@@ -51,7 +51,7 @@ def _field_fix(need, flows: set[str]) -> str:
     if need.custom:
         size = f" ({need.length})" if need.length else ""
         text = _("Create %(kind)s field %(key)s%(size)s on %(where)s in BOS") % {
-            "kind": _(KIND_LABELS.get(need.kind, need.kind)),
+            "kind": str(KIND_LABELS.get(need.kind, need.kind)),
             "key": need.key,
             "size": size,
             "where": where,
