@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext_lazy
 
 from connectors.errors import ConnectorError
 from connectors.models import Integration
@@ -29,11 +29,11 @@ from .client import KingdeeClient, primary_key, quote
 
 SYSTEM = "kingdee"
 KIND_LABELS = {
-    "text": pgettext_lazy("field type", "text"),
-    "decimal": pgettext_lazy("field type", "decimal"),
-    "date": pgettext_lazy("field type", "date"),
-    "boolean": pgettext_lazy("field type", "check box"),
-    "base data": pgettext_lazy("field type", "base data"),
+    "text": gettext_lazy("text field"),
+    "decimal": gettext_lazy("decimal field"),
+    "date": gettext_lazy("date field"),
+    "boolean": gettext_lazy("check box field"),
+    "base data": gettext_lazy("base data field"),
 }
 # Base data whose status columns the preflight also reads (org-specific master data).
 STATUS_FORMS = {"BD_CUSTOMER", "BD_STOCK", "BD_ACCOUNT"}
@@ -50,8 +50,8 @@ def _field_fix(need, flows: set[str]) -> str:
     where = where % {"form": need.form_id}
     if need.custom:
         size = f" ({need.length})" if need.length else ""
-        text = _("Create %(kind)s field %(key)s%(size)s on %(where)s in BOS") % {
-            "kind": str(KIND_LABELS.get(need.kind, need.kind)),
+        text = _("Create %(kind)s %(key)s%(size)s on %(where)s in BOS") % {
+            "kind": str(KIND_LABELS.get(need.kind, f"{need.kind} field")),
             "key": need.key,
             "size": size,
             "where": where,
