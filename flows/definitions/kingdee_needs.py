@@ -5,7 +5,7 @@ one-row query before a flow may be switched on (docs/protocols/kingdee.md §7).
 
 Keep this in step with the flows' transforms: the sandbox refuses any key a tenant has not
 created (MsgCode 9), and tests/connectors/kingdee/test_preflight.py checks that the demo tenant
-declares exactly the custom fields listed here.
+declares every custom field listed here (plus two read outside the flows' defaults).
 """
 
 from __future__ import annotations
