@@ -614,6 +614,12 @@ class ApiClient(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # Never an empty secret: a client without one gets a generated, strong secret.
+        if not self.secret:
+            self.secret = new_secret()
+        super().save(*args, **kwargs)
+
 
 class FlowPreflightOverride(models.Model):
     """A person switched a flow on although the latest preflight had failures gating it
@@ -664,9 +670,3 @@ class FlowPreflightOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow} · {self.username} · {self.created_at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args, **kwargs) -> None:
-        # Never an empty secret: a client without one gets a generated, strong secret.
-        if not self.secret:
-            self.secret = new_secret()
-        super().save(*args, **kwargs)
