@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -14,15 +14,15 @@ from monitoring.permissions import document_can_act
 
 from . import services
 from .definitions.base import Problem
-from .models import ApiClient, Flow, ShadowRun, StockHold, SyncDocument, Watermark
-
-
-class WatermarkInline(admin.StackedInline):
-    model = Watermark
-    can_delete = False
-    extra = 0
-    # Where the pull stands: moved by the engine only (issue 24 point 7).
-    readonly_fields = ("cursor", "last_catchup_at", "catchup_ts")
+from .models import (
+    ApiClient,
+    Flow,
+    FlowPreflightOverride,
+    ShadowRun,
+    StockHold,
+    SyncDocument,
+    Watermark,
+)
 
 
 def _scope_choices(integration, system_kinds) -> list[tuple[str, str]]:
@@ -40,8 +40,18 @@ def _scope_choices(integration, system_kinds) -> list[tuple[str, str]]:
 
 
 class FlowAdminForm(forms.ModelForm):
-    """The canary scope is picked from the shops and warehouses the systems listed (G6),
-    not typed as JSON (issue 24 point 7)."""
+    """Switching a flow on passes the preflight gate (services.flow_enable): with failures
+    gating it, the form names them and asks for an override reason, which is recorded."""
+
+    preflight_override = forms.CharField(
+        label=_("Preflight override reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Only to enable the flow although the preflight still fails for it, e.g. "
+            "'field created in BOS, preflight re-run tonight'. Recorded with your name."
+        ),
+    )
 
     canary_shops = forms.MultipleChoiceField(
         label=_("canary shops"),
@@ -55,6 +65,25 @@ class FlowAdminForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("G6: tick one warehouse for the canary; none ticked syncs every warehouse."),
     )
+
+    class Meta:
+        model = Flow
+        fields = (
+            "integration",
+            "code",
+            "enabled",
+            "batch_size",
+            "poll_seconds",
+            "canary_shops",
+            "canary_warehouses",
+            "canary_since",
+            "settings",
+            "paused_until",
+            "consecutive_failures",
+            "last_run_at",
+            "last_success_at",
+            "last_error",
+        )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,6 +103,38 @@ class FlowAdminForm(forms.ModelForm):
 
     def clean_canary_warehouses(self):
         return list(self.cleaned_data["canary_warehouses"])
+
+    def enabling(self) -> bool:
+        was = bool(self.instance.pk and Flow.objects.filter(pk=self.instance.pk, enabled=True))
+        return bool(self.cleaned_data.get("enabled")) and not was
+
+    def clean(self):
+        data = super().clean()
+        if not self.enabling() or not data.get("integration") or not data.get("code"):
+            return data
+        probe = Flow(integration=data["integration"], code=data["code"])
+        failures = services.flow_gate_failures(flow=probe)
+        if failures and not (data.get("preflight_override") or "").strip():
+            lines = [f"{c.title}: {c.detail}" + (f" → {c.fix}" if c.fix else "") for c in failures]
+            raise ValidationError(
+                [
+                    _(
+                        "The preflight has %(n)d failure(s) for this flow; fix them and run the "
+                        "preflight again, or give an override reason."
+                    )
+                    % {"n": len(failures)},
+                    *lines[:20],
+                ]
+            )
+        return data
+
+
+class WatermarkInline(admin.StackedInline):
+    model = Watermark
+    can_delete = False
+    extra = 0
+    # Where the pull stands: moved by the engine only (issue 24 point 7).
+    readonly_fields = ("cursor", "last_catchup_at", "catchup_ts")
 
 
 @admin.register(Flow)
@@ -177,8 +238,38 @@ class FlowAdmin(admin.ModelAdmin):
             obj.canary_since = (
                 timezone.now() if (obj.canary_shops or obj.canary_warehouses) else None
             )
+        enabling = form.enabling()
+        if enabling:
+            obj.enabled = False  # switched on below, through the preflight gate
         super().save_model(request, obj, form, change)
+        if enabling:
+            services.flow_enable(
+                flow=obj,
+                user=request.user,
+                override_reason=form.cleaned_data.get("preflight_override", ""),
+            )
         services.flow_schedule_ensure(flow=obj)
+
+
+@admin.register(FlowPreflightOverride)
+class FlowPreflightOverrideAdmin(admin.ModelAdmin):
+    list_display = ("flow", "username", "created_at", "reason")
+    list_filter = ("flow__code",)
+    readonly_fields = (
+        "flow",
+        "user",
+        "username",
+        "reason",
+        "failures",
+        "preflight_runs",
+        "created_at",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class StuckFilter(admin.SimpleListFilter):
