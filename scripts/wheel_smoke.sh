@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The wheel test (issue 22): what a deployment gets, proved from outside the checkout.
+#
+#   1. export the committed tree (git archive, so nothing untracked or ignored slips in),
+#   2. build the wheel from that export,
+#   3. install it non-editable into a fresh virtual environment, requirements.lock as constraints,
+#   4. from an empty directory outside the checkout, with production settings (PORTAL_DEBUG off,
+#      secrets, DATABASE_URL on its own PostgreSQL database, REDIS_URL):
+#      `check --deploy` (warnings fail), `makemigrations --check` (the packaged migrations are
+#      complete), `migrate`, `collectstatic`, then gunicorn answering /healthz, the admin login
+#      page and a static file.
+#
+# deploy/ (systemd units, Dockerfile) installs the portal with the same steps.
+# Environment (all optional): PORTAL_SMOKE_REF (git ref, default HEAD), PORTAL_SMOKE_PORT (8099),
+# PORTAL_SMOKE_DB (portal_wheel_smoke, dropped and created), PORTAL_SMOKE_PG
+# (postgres://postgres@127.0.0.1:5432), PORTAL_SMOKE_REDIS_URL (redis://127.0.0.1:6379/15),
+# PORTAL_SMOKE_KEEP=1 keeps the work directory, PYTHON (python3).
+# The pip cache (~/.cache/pip) is reused, so a second run installs without downloading.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REF=${PORTAL_SMOKE_REF:-HEAD}
+PORT=${PORTAL_SMOKE_PORT:-8099}
+DB=${PORTAL_SMOKE_DB:-portal_wheel_smoke}
+PG=${PORTAL_SMOKE_PG:-postgres://postgres@127.0.0.1:5432}
+REDIS=${PORTAL_SMOKE_REDIS_URL:-redis://127.0.0.1:6379/15}
+PYTHON=${PYTHON:-python3}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/portal-wheel-smoke.XXXXXX")
+START=$(date +%s)
+step_start=$START
+gunicorn_pid=""
+
+step() {
+  local now
+  now=$(date +%s)
+  printf '=== wheel smoke: %s (+%ss, %ss total)\n' "$*" "$((now - step_start))" "$((now - START))"
+  step_start=$now
+}
+
+cleanup() {
+  local rc=$?
+  if [ -n "$gunicorn_pid" ]; then
+    kill -TERM -- "-$gunicorn_pid" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$gunicorn_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$gunicorn_pid" 2>/dev/null || true
+  fi
+  if [ "$rc" -ne 0 ] && [ -f "$WORK/gunicorn.log" ]; then
+    echo "--- gunicorn log"; tail -n 60 "$WORK/gunicorn.log"
+  fi
+  dropdb --if-exists -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB" 2>/dev/null || true
+  if [ "${PORTAL_SMOKE_KEEP:-}" = "1" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+
+# postgres://user@host:port -> parts for createdb/dropdb.
+PG_REST=${PG#*://}
+PG_USER=${PG_REST%%@*}
+PG_HOSTPORT=${PG_REST#*@}
+PG_HOST=${PG_HOSTPORT%%:*}
+PG_PORT=${PG_HOSTPORT##*:}
+trap cleanup EXIT
+
+step "export $REF from $ROOT"
+mkdir -p "$WORK/src" "$WORK/dist" "$WORK/run"
+git -C "$ROOT" archive --format=tar "$REF" | tar -x -C "$WORK/src"
+
+step "virtual environment"
+"$PYTHON" -m venv "$WORK/venv"
+VPY="$WORK/venv/bin/python"
+
+step "build the wheel"
+"$VPY" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/dist" "$WORK/src" 2>"$WORK/build.log" \
+  || { cat "$WORK/build.log"; exit 1; }
+wheel=$(ls "$WORK"/dist/integration_portal-*.whl)
+echo "$(basename "$wheel"): $(unzip -Z1 "$wheel" | wc -l) files"
+
+step "install the wheel (non-editable, requirements.lock as constraints)"
+"$VPY" -m pip install --quiet -c "$ROOT/requirements.lock" "$wheel"
+rm -rf "$WORK/src"  # nothing of the checkout is left to fall back on
+
+# Production settings, as deploy/ sets them. Outside the checkout: no manage.py, no .env.
+cd "$WORK/run"
+export PATH="$WORK/venv/bin:$PATH"
+unset PYTHONPATH DJANGO_SETTINGS_MODULE CELERY_BROKER_URL
+export PORTAL_DEBUG=false
+export PORTAL_SECRET_KEY
+PORTAL_SECRET_KEY=$("$VPY" -c 'import secrets; print(secrets.token_urlsafe(64))')
+export PORTAL_ENCRYPTION_KEY
+PORTAL_ENCRYPTION_KEY=$("$VPY" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
+export PORTAL_ALLOWED_HOSTS=127.0.0.1,localhost
+export PORTAL_BEHIND_PROXY=true  # TLS ends at the proxy: it sends X-Forwarded-Proto
+export DATABASE_URL="$PG/$DB"
+export REDIS_URL=$REDIS
+export PORTAL_KEY_PREFIX="wheel-smoke-$$"
+export PORTAL_VAR_DIR="$WORK/var"
+export PORTAL_SANDBOX_ENABLED=false PORTAL_DEMO=false
+
+step "the installed code is the wheel's, not the checkout's"
+"$VPY" - "$WORK/venv" <<'EOF'
+import importlib, sys
+from pathlib import Path
+venv = Path(sys.argv[1]).resolve()
+for name in ("integration_portal", "core", "connectors", "mappings", "flows", "monitoring",
+             "masterdata", "finance", "sandbox"):
+    where = Path(importlib.import_module(name).__file__).resolve()
+    assert venv in where.parents, f"{name} imported from {where}, not from the wheel"
+import integration_portal
+package = Path(integration_portal.__file__).resolve().parent
+for asset in ("templates/admin/index.html", "static/monitoring/operations.css",
+              "locale/zh_Hans/LC_MESSAGES/django.mo"):
+    assert (package / asset).is_file(), f"{asset} is not in the wheel"
+print("apps, templates, static files and translations come from", venv)
+EOF
+
+step "check --deploy (warnings fail)"
+integration-portal check --deploy --fail-level WARNING
+
+step "makemigrations --check (the packaged migrations match the models)"
+integration-portal makemigrations --check --dry-run
+
+step "migrate on PostgreSQL ($DB)"
+dropdb --if-exists -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB"
+createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB"
+integration-portal migrate --noinput -v1 | tail -n 3
+
+step "collectstatic"
+integration-portal collectstatic --noinput -v1 | tail -n 1
+
+step "gunicorn on 127.0.0.1:$PORT"
+setsid gunicorn integration_portal.wsgi --bind "127.0.0.1:$PORT" --workers 1 --threads 4 \
+  --timeout 60 >"$WORK/gunicorn.log" 2>&1 &
+gunicorn_pid=$!
+ok=""
+for _ in $(seq 60); do
+  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then ok=1; break; fi
+  kill -0 "$gunicorn_pid" 2>/dev/null || break
+  sleep 0.5
+done
+[ -n "$ok" ] || { echo "gunicorn did not answer /healthz"; exit 1; }
+
+step "GET /healthz, the admin login page, a static file"
+health=$(curl -sS -w '\n%{http_code}' "http://127.0.0.1:$PORT/healthz")
+echo "/healthz: $health" | tr '\n' ' '; echo
+[ "${health##*$'\n'}" = "200" ] || { echo "/healthz did not answer 200"; exit 1; }
+login=$(curl -sS -H 'X-Forwarded-Proto: https' -H 'Accept-Language: en' -w '\n%{http_code}' \
+  "http://127.0.0.1:$PORT/admin/login/?next=/admin/")
+[ "${login##*$'\n'}" = "200" ] || { echo "/admin/login/ answered ${login##*$'\n'}"; exit 1; }
+grep -q 'name="csrfmiddlewaretoken"' <<<"$login" || { echo "no login form"; exit 1; }
+grep -q 'Integration Portal' <<<"$login" || { echo "login page without the portal's title"; exit 1; }
+echo "/admin/login/: 200, login form"
+zh=$(curl -sS -H 'X-Forwarded-Proto: https' -H 'Accept-Language: zh-hans' \
+  "http://127.0.0.1:$PORT/admin/login/?next=/admin/")
+grep -q '集成平台' <<<"$zh" || { echo "login page not translated: the .mo is missing"; exit 1; }
+echo "/admin/login/ (zh-hans): translated"
+css=$(curl -sS -o /dev/null -w '%{http_code}' -H 'X-Forwarded-Proto: https' \
+  "http://127.0.0.1:$PORT/static/monitoring/operations.css")
+[ "$css" = "200" ] || { echo "/static/monitoring/operations.css answered $css"; exit 1; }
+echo "/static/monitoring/operations.css: 200"
+
+step "passed"
