@@ -27,15 +27,9 @@ REDIS=${PORTAL_SMOKE_REDIS_URL:-redis://127.0.0.1:6379/15}
 PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/portal-wheel-smoke.XXXXXX")
 START=$(date +%s)
-step_start=$START
 gunicorn_pid=""
 
-step() {
-  local now
-  now=$(date +%s)
-  printf '=== wheel smoke: %s (+%ss, %ss total)\n' "$*" "$((now - step_start))" "$((now - START))"
-  step_start=$now
-}
+step() { printf '=== wheel smoke [%3ss] %s\n' "$(($(date +%s) - START))" "$*"; }
 
 cleanup() {
   local rc=$?
@@ -75,7 +69,8 @@ wheel=$(ls "$WORK"/dist/integration_portal-*.whl)
 echo "$(basename "$wheel"): $(unzip -Z1 "$wheel" | wc -l) files"
 
 step "install the wheel (non-editable, requirements.lock as constraints)"
-"$VPY" -m pip install --quiet -c "$ROOT/requirements.lock" "$wheel"
+"$VPY" -m pip install --quiet -c "$ROOT/requirements.lock" "$wheel" 2>"$WORK/install.log" \
+  || { cat "$WORK/install.log"; exit 1; }
 rm -rf "$WORK/src"  # nothing of the checkout is left to fall back on
 
 # Production settings, as deploy/ sets them. Outside the checkout: no manage.py, no .env.
@@ -115,12 +110,14 @@ EOF
 step "check --deploy (warnings fail)"
 integration-portal check --deploy --fail-level WARNING
 
+step "a fresh PostgreSQL database ($DB)"
+dropdb --if-exists -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB" 2>/dev/null
+createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB"
+
 step "makemigrations --check (the packaged migrations match the models)"
 integration-portal makemigrations --check --dry-run
 
-step "migrate on PostgreSQL ($DB)"
-dropdb --if-exists -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB"
-createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB"
+step "migrate"
 integration-portal migrate --noinput -v1 | tail -n 3
 
 step "collectstatic"
@@ -157,4 +154,4 @@ css=$(curl -sS -o /dev/null -w '%{http_code}' -H 'X-Forwarded-Proto: https' \
 [ "$css" = "200" ] || { echo "/static/monitoring/operations.css answered $css"; exit 1; }
 echo "/static/monitoring/operations.css: 200"
 
-step "passed"
+step "passed in $(($(date +%s) - START)) s"

@@ -1,6 +1,6 @@
 """Jushuitan (聚水潭) open-platform client: signing, tokens, rate limit, paging, typed errors.
 
-Wire protocol: ../shared/protocols/jushuitan-openapi.md. Every call is a signed form POST;
+Wire protocol: docs/protocols/jushuitan.md. Every call is a signed form POST;
 the answer is `{"code", "msg", "data"}`. `call()` returns `data` or raises a typed error
 from connectors.errors, keeping Jushuitan's code and msg. The client knows no flows.
 """
@@ -54,7 +54,7 @@ RATE_LIMIT_CODES = frozenset({199, 200})
 AUTH_CODES = frozenset({10, 110, 120, 21024})
 TRANSIENT_CODES = frozenset({150})
 
-# What a person should do about each code (protocol §1.6).
+# What a person should do about each code (docs/protocols/jushuitan.md §1.6).
 _CODE_HINTS = {
     10: gettext_noop("The signature was rejected: check the app secret of the connection."),
     120: gettext_noop("The signature was rejected: check the app secret of the connection."),
@@ -97,7 +97,9 @@ def parse_time(value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A query endpoint: where its rows are and how far it may be asked at once (§2.2, §2.4)."""
+    """A query endpoint: where its rows are and how far it may be asked at once.
+
+    docs/protocols/jushuitan.md §2.2, §2.4."""
 
     path: str
     list_key: str = "datas"
@@ -288,7 +290,8 @@ class JushuitanClient:
 
     # --- tokens ----------------------------------------------------------------------------
     def request_token(self, path: str, fields: dict[str, str]) -> dict:
-        """POST a token endpoint (§1.4): signed like a business call, without token/biz."""
+        """POST a token endpoint (docs/protocols/jushuitan.md §1.4): signed like a business call,
+        without token/biz."""
         form = {
             "app_key": self.connection.app_key,
             "timestamp": str(int(time.time())),
@@ -302,7 +305,9 @@ class JushuitanClient:
         return envelope.get("data") or {}
 
     def get_init_token(self) -> dict:
-        """A self-developed app's token: `code` is any 6 random characters (§1.4)."""
+        """A self-developed app's token: `code` is any 6 random characters.
+
+        docs/protocols/jushuitan.md §1.4."""
         code = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(6))
         return self.request_token(
             TOKEN_INIT_PATH, {"grant_type": "authorization_code", "code": code}
@@ -538,8 +543,9 @@ class JushuitanClient:
         ts_field: str = "start_ts",
         key_fields: tuple[str, ...] = ("io_id",),
     ) -> Iterator[dict]:
-        """Stream rows with row version ts >= start_ts (§2.5 pattern b): page 1 with the
-        cursor moved to the highest ts seen, until a page brings nothing new."""
+        """Stream rows with row version ts >= start_ts (docs/protocols/jushuitan.md §2.5 pattern
+        b): page 1 with the cursor moved to the highest ts seen, until a page brings nothing
+        new."""
         cursor = int(start_ts)
         seen: set[tuple] = set()
         while True:
@@ -616,7 +622,9 @@ class JushuitanClient:
         return self.read("orders", start=start, end=end, **filters)
 
     def orders_since(self, start_ts: int, **filters: Any) -> Iterator[dict]:
-        """Orders whose row version is >= start_ts (§2.5, pattern b), at the largest page."""
+        """Orders whose row version is >= start_ts, at the largest page.
+
+        docs/protocols/jushuitan.md §2.5, pattern b."""
         endpoint = ENDPOINTS["orders"]
         return self.iter_ts(
             endpoint.path,

@@ -1,4 +1,4 @@
-"""Kingdee Cloud Galaxy (金蝶云星空) K3Cloud WebAPI client (protocols/kingdee-k3cloud.md).
+"""Kingdee Cloud Galaxy (金蝶云星空) K3Cloud WebAPI client (docs/protocols/kingdee.md).
 
 One KingdeeClient per connection and process (`client_for`), holding one pooled
 requests.Session with TLS verification on. Writes return a SaveResult that lists successes and

@@ -1,5 +1,5 @@
 """F2 Sales outbound (销售出库): Jushuitan orders that reached shipped (Sent) become Kingdee
-SAL_OUTSTOCK bills, submitted and audited (REQUIREMENTS F2.1–F2.4, field-maps.md §1).
+SAL_OUTSTOCK bills, submitted and audited (docs/requirements.md F2.1–F2.4; docs/field-maps.md §1).
 
 Source: the order query (`/open/orders/single/query`, status Sent, with cross-border finance),
 one bill per order (o_id). The bill carries every F2.2 field: platform order no., shop →

@@ -1,6 +1,6 @@
-"""F3 Sales returns (销售退货): Jushuitan after-sale orders whose goods came back (status
-Confirmed, received quantity > 0) become Kingdee SAL_RETURNSTOCK bills linked to the original
-outbound, with F2's mapping and FX rules (REQUIREMENTS F3.1, field-maps.md §2).
+"""F3 Sales returns (销售退货): Jushuitan after-sale orders whose goods came back (status Confirmed,
+received quantity > 0) become Kingdee SAL_RETURNSTOCK bills linked to the original outbound, with
+F2's mapping and FX rules (docs/requirements.md F3.1; docs/field-maps.md §2).
 
 A refund-only after-sale (仅退款) moves no stock: it is kept as filtered with that reason.
 A return whose original outbound has not reached Kingdee waits for it (dependency retry).

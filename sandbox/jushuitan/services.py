@@ -44,7 +44,7 @@ _FIRST = {
     "supplier_id": 30_000,
 }
 
-# Sub-warehouse number → Stock column (protocol §3 conventions).
+# Sub-warehouse number → Stock column (docs/protocols/jushuitan.md §3 conventions).
 SUB_WAREHOUSE_FIELD = {1: "qty", 2: "return_qty", 3: "in_qty", 4: "defective_qty"}
 
 

@@ -1,6 +1,6 @@
 """The business objects (forms) the simulated K3Cloud knows, with their keys.
 
-Keys come from protocols/kingdee-k3cloud.md section 4; they are held in lower case because the
+Keys come from docs/protocols/kingdee.md §4; they are held in lower case because the
 real server matches field keys case-insensitively. A key that is neither listed here nor a
 custom field (`F_<devcode>_<Name>`) is answered with MsgCode 9, as the real server does, so an
 integration that asks for `FCustId` on SAL_OUTSTOCK fails here exactly as it would in production.

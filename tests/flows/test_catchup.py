@@ -1,7 +1,7 @@
-"""The catch-up pass (补漏) of F2 by row version (issue #11, protocol §2.5): after one pass over
-a time window, each catch-up reads only the orders changed since the last one, so a steady
-order stream is read about once more instead of once per pass, and an order committed late
-with an old modification time is still found."""
+"""The catch-up pass (补漏) of F2 by row version (issue #11, docs/protocols/jushuitan.md §2.5):
+after one pass over a time window, each catch-up reads only the orders changed since the last one,
+so a steady order stream is read about once more instead of once per pass, and an order committed
+late with an old modification time is still found."""
 
 from datetime import timedelta
 
