@@ -12,7 +12,7 @@ class RobotKind(models.TextChoices):
 
 # Messages per minute each vendor accepts from one robot (DingTalk 20, Feishu 100, WeCom 20:
 # docs/protocols/alerts-fx-customs.md §1). The portal stays below them with a margin (the
-# protocol's guidance is <= 18/min for DingTalk) so a clock skew between us and the vendor
+# guidance there is <= 18/min for DingTalk) so a clock skew between us and the vendor
 # never trips the limit.
 VENDOR_LIMIT_PER_MINUTE = {
     RobotKind.DINGTALK: 20,
