@@ -8,7 +8,8 @@
 #      secrets, DATABASE_URL on its own PostgreSQL database, REDIS_URL):
 #      `check --deploy` (warnings fail), `makemigrations --check` (the packaged migrations are
 #      complete), `migrate`, `collectstatic`, then gunicorn answering /healthz, the admin login
-#      page and a static file.
+#      page and a static file; then the deploy/ worker and beat commands start, the worker
+#      answers a ping, and both stop on SIGTERM.
 #
 # deploy/ (systemd units, Dockerfile) installs the portal with the same steps.
 # Environment (all optional): PORTAL_SMOKE_REF (git ref, default HEAD), PORTAL_SMOKE_PORT (8099),
@@ -28,18 +29,32 @@ PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/portal-wheel-smoke.XXXXXX")
 START=$(date +%s)
 gunicorn_pid=""
+worker_pid=""
+beat_pid=""
 
 step() { printf '=== wheel smoke [%3ss] %s\n' "$(($(date +%s) - START))" "$*"; }
 
+# Stops a process started with setsid as systemd's KillMode=mixed does: SIGTERM to the main
+# process only, up to $2 seconds, then SIGKILL to its whole group. Returns 1 when SIGKILL was
+# needed.
+stop_group() {
+  local pid=$1 seconds=${2:-10}
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq $((seconds * 2))); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  return 1
+}
+
 cleanup() {
   local rc=$?
-  if [ -n "$gunicorn_pid" ]; then
-    kill -TERM -- "-$gunicorn_pid" 2>/dev/null || true
-    for _ in $(seq 20); do kill -0 "$gunicorn_pid" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL -- "-$gunicorn_pid" 2>/dev/null || true
-  fi
-  if [ "$rc" -ne 0 ] && [ -f "$WORK/gunicorn.log" ]; then
-    echo "--- gunicorn log"; tail -n 60 "$WORK/gunicorn.log"
+  stop_group "$gunicorn_pid" 10 || true
+  stop_group "$worker_pid" 10 || true
+  stop_group "$beat_pid" 10 || true
+  if [ "$rc" -ne 0 ]; then
+    for log in gunicorn worker beat; do
+      [ -f "$WORK/$log.log" ] && { echo "--- $log log"; tail -n 40 "$WORK/$log.log"; }
+    done
   fi
   dropdb --if-exists -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB" 2>/dev/null || true
   if [ "${PORTAL_SMOKE_KEEP:-}" = "1" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
@@ -153,5 +168,43 @@ css=$(curl -sS -o /dev/null -w '%{http_code}' -H 'X-Forwarded-Proto: https' \
   "http://127.0.0.1:$PORT/static/monitoring/operations.css")
 [ "$css" = "200" ] || { echo "/static/monitoring/operations.css answered $css"; exit 1; }
 echo "/static/monitoring/operations.css: 200"
+
+stop_group "$gunicorn_pid" 10 || { echo "gunicorn ignored SIGTERM"; exit 1; }
+gunicorn_pid=""
+
+# The worker and beat commands of deploy/ (systemd units, compose file) from the wheel: the worker
+# answers a ping, and both stop on SIGTERM (Celery's warm shutdown) well within their budgets.
+step "celery worker: starts, answers a ping, stops on SIGTERM"
+setsid celery -A integration_portal worker --loglevel INFO --concurrency 1 \
+  --hostname "smoke-$$@%h" >"$WORK/worker.log" 2>&1 &
+worker_pid=$!
+pong=""
+for _ in $(seq 30); do
+  if celery -A integration_portal inspect ping --destination "smoke-$$@$(hostname)" --timeout 2 \
+    >/dev/null 2>&1; then pong=1; break; fi
+  kill -0 "$worker_pid" 2>/dev/null || break
+  sleep 1
+done
+[ -n "$pong" ] || { echo "the worker did not answer a ping"; exit 1; }
+echo "worker smoke-$$@$(hostname): pong"
+stop_group "$worker_pid" 60 || { echo "the worker did not stop on SIGTERM within 60 s"; exit 1; }
+worker_pid=""
+grep -qi "warm shutdown" "$WORK/worker.log" || { echo "no warm shutdown in the worker log"; exit 1; }
+echo "worker: warm shutdown on SIGTERM"
+
+step "celery beat: starts with the database scheduler, stops on SIGTERM"
+setsid celery -A integration_portal beat --loglevel INFO \
+  --scheduler django_celery_beat.schedulers:DatabaseScheduler >"$WORK/beat.log" 2>&1 &
+beat_pid=$!
+started=""
+for _ in $(seq 30); do
+  grep -q "beat: Starting" "$WORK/beat.log" 2>/dev/null && { started=1; break; }
+  kill -0 "$beat_pid" 2>/dev/null || break
+  sleep 1
+done
+[ -n "$started" ] || { echo "beat did not start"; exit 1; }
+stop_group "$beat_pid" 30 || { echo "beat did not stop on SIGTERM within 30 s"; exit 1; }
+beat_pid=""
+echo "beat: started and stopped"
 
 step "passed in $(($(date +%s) - START)) s"
