@@ -56,8 +56,11 @@ cleanup() {
       [ -f "$WORK/$log.log" ] && { echo "--- $log log"; tail -n 40 "$WORK/$log.log"; }
     done
   fi
+  local t0=$SECONDS
   dropdb --if-exists -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$DB" 2>/dev/null || true
+  local t1=$SECONDS
   if [ "${PORTAL_SMOKE_KEEP:-}" = "1" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  echo "=== wheel smoke: cleaned up (database $((t1 - t0)) s, files $((SECONDS - t1)) s)"
   exit "$rc"
 }
 
