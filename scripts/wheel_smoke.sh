@@ -98,10 +98,7 @@ wheel=$(ls "$WORK"/dist/integration_portal-*.whl)
 echo "$(basename "$wheel"): $(unzip -Z1 "$wheel" | wc -l) files"
 
 step "install the wheel (non-editable, requirements.lock as constraints)"
-# --no-compile: modules are compiled when first imported; writing .pyc for every file of every
-# dependency only costs time here.
-"$VPY" -m pip install --quiet --no-compile -c "$ROOT/requirements.lock" "$wheel" \
-  2>"$WORK/install.log" \
+"$VPY" -m pip install --quiet -c "$ROOT/requirements.lock" "$wheel" 2>"$WORK/install.log" \
   || { cat "$WORK/install.log"; exit 1; }
 rm -rf "$WORK/src"  # nothing of the checkout is left to fall back on
 
