@@ -23,11 +23,20 @@ OUTSIDE = "../" + "shared"
 DOCS_PATH = re.compile(r"(?<![\w./-])docs/[A-Za-z0-9_./-]+?\.(?:md|png)")
 # This file describes the citation forms it looks for.
 THIS_FILE = "tests/core/test_repository.py"
-# A section number: §2.5, §3a, §4.10, or the bare "protocol 1.2" form.
-SECTION = re.compile(r"§\s?\d|\b[Pp]rotocol\s+\d+\.\d+")
-# How far before a § its document may be named (same sentence, possibly wrapped onto the
-# previous comment or docstring line).
+# A section number: §2.5, §3a, §4.10.
+SECTION = re.compile(r"§\s?\d")
+# The old citation forms, "protocol §2.5" and "protocol 1.2": they must name the document.
+PROTOCOL_CITATION = re.compile(r"\b[Pp]rotocol\s*(?:§\s?\d|\d+\.\d+)")
+# How far before such a citation its document must be named (same sentence, possibly wrapped
+# onto the previous comment or docstring line).
 LOOKBACK = 90
+
+
+def joined(text: str) -> str:
+    """The text with wrapped lines joined (comment markers and indentation dropped), so a
+    citation or a path broken over two lines reads as one."""
+    text = re.sub(r"/[ \t]*\n\s*(?:#\s*)?", "/", text)  # a path broken after a slash
+    return re.sub(r"[ \t]*\n\s*(?:#\s*)?", " ", text)
 
 
 def tracked_text_files() -> dict[str, str]:
@@ -79,18 +88,22 @@ def test_every_section_citation_names_its_document_in_docs(files):
     """Issue 22 point 1: "protocol §2.5" means nothing to a reader; "docs/protocols/jushuitan.md
     §2.5" does.
     GIVEN every tracked file outside docs/ (docs cite their own sections)
-    WHEN it cites a numbered section (§N, or "protocol N.N")
-    THEN the document under docs/ is named just before it."""
+    WHEN it cites "protocol §N" or "protocol N.N"
+    THEN the document under docs/ is named just before it;
+    AND WHEN it cites a bare section (§N)
+    THEN a document under docs/ is named before it in the file (a module docstring that names
+    its document once may cite bare section numbers below)."""
     offenders = []
     for name, text in files.items():
         if name.startswith(("docs/", "locale/")) or name == THIS_FILE:
             continue
-        for match in SECTION.finditer(text):
-            before = text[max(0, match.start() - LOOKBACK) : match.start()]
-            before = re.sub(r"\s*\n\s*(?:#\s*)?", " ", before)
+        for match in PROTOCOL_CITATION.finditer(text):
+            before = joined(text[max(0, match.start() - LOOKBACK) : match.start()])
             if not DOCS_PATH.search(before):
-                line = text.count("\n", 0, match.start()) + 1
-                offenders.append(f"{name}:{line}")
+                offenders.append(f"{name}:{text.count(chr(10), 0, match.start()) + 1}")
+        first = SECTION.search(text)
+        if first and not DOCS_PATH.search(joined(text[: first.start()])):
+            offenders.append(f"{name}:{text.count(chr(10), 0, first.start()) + 1}")
     assert offenders == []
 
 
@@ -103,7 +116,7 @@ def test_every_docs_path_cited_exists(files):
         {
             f"{name}: {path}"
             for name, text in files.items()
-            for path in DOCS_PATH.findall(text)
+            for path in DOCS_PATH.findall(joined(text))
             if not (ROOT / path).is_file()
         }
     )
