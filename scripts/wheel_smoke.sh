@@ -210,11 +210,16 @@ step "celery beat: starts with the database scheduler, stops on SIGTERM"
 setsid celery -A integration_portal beat --loglevel INFO \
   --scheduler django_celery_beat.schedulers:DatabaseScheduler >"$WORK/beat.log" 2>&1 &
 beat_pid=$!
+# Started = the database scheduler has installed its default entry. (A SIGTERM in the first
+# instants, while django-celery-beat still builds its scheduler, can hang beat in that setup:
+# an upstream race, harmless under systemd, which kills beat after TimeoutStopSec.)
 started=""
-for _ in $(seq 30); do
-  grep -q "beat: Starting" "$WORK/beat.log" 2>/dev/null && { started=1; break; }
+for _ in $(seq 60); do
+  if psql "$DATABASE_URL" -tAc \
+    "SELECT 1 FROM django_celery_beat_periodictask WHERE name = 'celery.backend_cleanup'" \
+    2>/dev/null | grep -q 1; then started=1; break; fi
   kill -0 "$beat_pid" 2>/dev/null || break
-  sleep 1
+  sleep 0.5
 done
 [ -n "$started" ] || { echo "beat did not start"; exit 1; }
 stop_group "$beat_pid" 30 || { echo "beat did not stop on SIGTERM within 30 s"; exit 1; }
