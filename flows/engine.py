@@ -1,9 +1,9 @@
 """The sync engine: ingest, claim, run the stages, settle every document, retry, pause.
 
-States (DESIGN.md): received → validated → mapped → loading → synced; or blocked (a person),
-waiting (timed retry), held (stock), failed (gave up, ticket open), ignored, filtered.
-Every transition writes an Event; a problem opens (or updates) the one ticket of its source
-record and a success closes it.
+States (docs/concepts.md): received → validated → mapped → loading → synced; or blocked (a
+person), waiting (timed retry), held (stock), failed (gave up, ticket open), ignored, filtered.
+Every transition writes an Event; a problem opens (or updates) the one ticket of its source record
+and a success closes it.
 
 Exactly once: the target key is deterministic, a document is LOADING while its write is in
 flight, and a document whose write may have landed (timeout, 5xx after sending, or a worker
@@ -1142,9 +1142,9 @@ def pull(
     run that gives up leaves the watermark there: under a steady error rate a large backlog is
     read to its end instead of from its start again and again.
 
-    The catch-up pass (补漏) re-reads the last `catchup_lag_seconds`; for a source with row
-    versions (protocol §2.5) it reads, once it knows a version to start from, only the rows
-    changed since the last catch-up: each row is read once more instead of once per pass."""
+    The catch-up pass (补漏) re-reads the last `catchup_lag_seconds`; for a source with row versions
+    (docs/protocols/jushuitan.md §2.5) it reads, once it knows a version to start from, only the
+    rows changed since the last catch-up: each row is read once more instead of once per pass."""
     definition = definition_for(flow.code)
     stats = RunStats()
     if not definition.pullable:
