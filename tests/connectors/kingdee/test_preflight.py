@@ -140,8 +140,7 @@ def test_admin_flow_form_refuses_then_accepts_with_override(demo_integration, ad
         "enabled": "on",
         "batch_size": flow.batch_size,
         "poll_seconds": flow.poll_seconds,
-        "canary_shops": "[]",
-        "canary_warehouses": "[]",
+        # canary shops / warehouses are ticked boxes: none ticked means no canary scope
         "settings": "{}",
         "consecutive_failures": 0,
         "watermark-TOTAL_FORMS": "0",
