@@ -176,6 +176,9 @@ class MismatchInline(admin.TabularInline):
         "kingdee_qty",
         "jushuitan_qty",
         "difference",
+        "pending_qty",
+        "unexplained_qty",
+        "unexplained_value",
         "note",
     )
     readonly_fields = fields
@@ -197,8 +200,10 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "compared",
         "matched",
         "accuracy",
+        "accuracy_after_pending",
         "target",
         "below_target",
+        "overdue_documents",
         "exports",
     )
     list_filter = ("status", "trigger", "below_target", "integration")
@@ -213,6 +218,13 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "accuracy",
         "target",
         "below_target",
+        "cut_off",
+        "matched_after_pending",
+        "accuracy_after_pending",
+        "pending_documents",
+        "overdue_documents",
+        "difference_value",
+        "unexplained_value",
         "notes",
     )
     inlines = (MismatchInline,)

@@ -8,6 +8,7 @@ app_name = "finance"
 
 urlpatterns = [
     path("reconciliation/", views.reconciliation_trend, name="reconciliation"),
+    path("reconciliation/<int:pk>/", views.reconciliation_detail, name="reconciliation-run"),
     path(
         "reconciliation/<int:pk>/mismatches.<slug:fmt>",
         views.reconciliation_export,

@@ -27,9 +27,14 @@ def _integration(request: HttpRequest) -> Integration | None:
     return rows.filter(pk=value).first() if str(value).isdigit() else rows.first()
 
 
+def _figure(value) -> float | None:
+    return float(value) if value is not None else None
+
+
 @operations_view("finance.view_reconciliationrun")
 def reconciliation_trend(request: HttpRequest) -> HttpResponse:
-    """K1: accuracy per run as a trend chart, the latest runs, and "reconcile now"."""
+    """K1: both figures per run (raw, after pending documents) as a trend chart, the latest
+    runs, and "reconcile now"."""
     integration = _integration(request)
     if request.method == "POST":
         if not request.user.has_perm("finance.add_reconciliationrun") or integration is None:
@@ -38,11 +43,20 @@ def reconciliation_trend(request: HttpRequest) -> HttpResponse:
         if run.status == RunStatus.DONE:
             messages.success(
                 request,
-                _("Reconciled: %(matched)d of %(compared)d lines match (%(acc)s%%).")
-                % {"matched": run.matched, "compared": run.compared, "acc": run.accuracy},
+                _(
+                    "Reconciled: %(matched)d of %(compared)d lines match (%(acc)s%%); "
+                    "after pending documents %(after)d (%(acc_after)s%%)."
+                )
+                % {
+                    "matched": run.matched,
+                    "compared": run.compared,
+                    "acc": run.accuracy,
+                    "after": run.matched_after_pending,
+                    "acc_after": run.accuracy_after_pending,
+                },
             )
-        else:
-            messages.error(request, _("Reconciliation failed: %(notes)s") % {"notes": run.notes})
+            return redirect("finance:reconciliation-run", pk=run.pk)
+        messages.error(request, _("Reconciliation failed: %(notes)s") % {"notes": run.notes})
         return redirect(f"{request.path}?integration={integration.pk}")
     runs = (
         list(
@@ -55,10 +69,18 @@ def reconciliation_trend(request: HttpRequest) -> HttpResponse:
     )
     runs.reverse()
     target = FinanceSettings.for_integration(integration).accuracy_target if integration else None
+    # Chart labels are translated here, in Python: a literal "%" in a template translation
+    # comes out doubled ("%%") in the msgid and in what the template shows.
     trend = {
         "labels": [timezone.localtime(r.created_at).strftime("%m-%d %H:%M") for r in runs],
-        "accuracy": [float(r.accuracy) if r.accuracy is not None else None for r in runs],
+        "accuracy": [_figure(r.accuracy) for r in runs],
+        "after_pending": [_figure(r.accuracy_after_pending) for r in runs],
         "target": [float(r.target) for r in runs],
+        "legend": {
+            "accuracy": _("Accuracy, raw (%)"),
+            "after_pending": _("Accuracy after pending documents (%)"),
+            "target": _("Target (%)"),
+        },
     }
     return render(
         request,
@@ -72,6 +94,33 @@ def reconciliation_trend(request: HttpRequest) -> HttpResponse:
             trend=trend,
             target=target,
             can_run=request.user.has_perm("finance.add_reconciliationrun"),
+        ),
+    )
+
+
+@operations_view("finance.view_reconciliationrun")
+def reconciliation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """K1: one run — both figures, and per mismatching line the documents behind it."""
+    run = get_object_or_404(ReconciliationRun.objects.select_related("integration"), pk=pk)
+    lines = list(
+        run.lines.filter(matched=False)
+        .prefetch_related("items__ticket")
+        .order_by("matched_after_pending", "stock_number", "material_number", "sku_id")
+    )
+    return render(
+        request,
+        "finance/reconciliation_run.html",
+        page_context(
+            request,
+            title=_("Inventory reconciliation as of %(cut_off)s")
+            % {
+                "cut_off": timezone.localtime(run.cut_off or run.created_at).strftime(
+                    "%Y-%m-%d %H:%M:%S"
+                )
+            },
+            run=run,
+            lines=lines,
+            unexplained=sum(1 for line in lines if not line.matched_after_pending),
         ),
     )
 
