@@ -731,6 +731,15 @@ class CustomsDeclaration(TimeStampedModel):
             "the items (blank = sales from any warehouse), e.g. 20002"
         ),
     )
+    shop_ids = models.CharField(
+        verbose_name=_("shops selling these goods"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "9810: comma-separated Jushuitan shop ids whose sales draw on this declaration "
+            "(blank = every shop), e.g. 10001"
+        ),
+    )
     export_invoice_no = models.CharField(
         verbose_name=_("export invoice no."),
         max_length=100,
@@ -762,6 +771,10 @@ class CustomsDeclaration(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.declaration_no} ({self.mode})"
+
+    @property
+    def shop_id_list(self) -> list[str]:
+        return [x.strip() for x in self.shop_ids.split(",") if x.strip()]
 
 
 class DeclarationItem(models.Model):

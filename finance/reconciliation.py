@@ -243,6 +243,7 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
         origin.setdefault(stock, place)
     explained: dict[tuple[str, str], list[ReconcilingItem]] = defaultdict(list)
     materials = dict(readings.materials)
+    unseen: set[tuple[str, int, str]] = set()
     docs = list(
         SyncDocument.objects.filter(integration=integration, flow__code__in=selectors.STOCK_FLOWS)
         .filter(_pending_query(cut_off))
@@ -278,6 +279,8 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
                 materials.setdefault(key, effect.material)
             on_jst = (effect.wms_co_id, effect.wh_id) in compared_places
             on_kd = effect.stock in compared_stocks
+            if on_kd and not on_jst and effect.wms_co_id:
+                unseen.add((effect.wms_co_id, effect.wh_id, effect.stock))
             if on_jst:  # take back what happened between the cut-off and the reading
                 jst[key] = jst.get(key, Decimal(0)) - effect.qty * (jst_read - jst_at_cut_off)
             if on_kd:
@@ -300,6 +303,15 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
                     error=(doc.last_error_message or "")[:300],
                 )
             )
+    for wms_co_id, wh_id, stock in sorted(unseen):
+        readings.notes.append(
+            _(
+                "Jushuitan sub-warehouse %(wh)s of warehouse %(wms)s moves Kingdee warehouse "
+                "%(stock)s, which is compared, but is not compared itself: add %(wh)s to the "
+                "compared sub-warehouses in the finance settings."
+            )
+            % {"wh": wh_id, "wms": wms_co_id, "stock": stock}
+        )
     lines: list[ReconciliationLine] = []
     items: dict[int, list[ReconcilingItem]] = {}
     tolerance = settings.quantity_tolerance

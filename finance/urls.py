@@ -15,4 +15,6 @@ urlpatterns = [
         name="reconciliation-export",
     ),
     path("export-chain/", views.export_chain, name="export-chain"),
+    path("declarations/import/", views.declarations_import, name="declarations-import"),
+    path("declarations/template.xlsx", views.declarations_template, name="declarations-template"),
 ]

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,6 +16,8 @@ from monitoring.views.common import operations_view, page_context
 
 from . import export_chain as chain
 from .choices import RunStatus, RunTrigger
+from .declarations import declarations_import as declarations_read
+from .declarations import template_xlsx
 from .models import FinanceSettings, ReconciliationRun
 from .reconciliation import mismatches_export, reconciliation_run
 
@@ -145,28 +148,56 @@ def _date(value: str, default: date | None) -> date | None:
 
 @operations_view("flows.view_syncdocument")
 def export_chain(request: HttpRequest) -> HttpResponse:
-    """K2: one view per platform order (?so=) or by ship-date range and shop, with exports."""
+    """K2: declaration items (sold / unsold, refund, gaps), the consumer sales that drew on
+    them with their returns, by platform order (?so=) or date range and shop; exports."""
     integration = _integration(request)
     today = timezone.localdate()
     so = request.GET.get("so", "").strip()
-    start = None if so else _date(request.GET.get("start", ""), today - timedelta(days=30))
+    start = None if so else _date(request.GET.get("start", ""), today - timedelta(days=90))
     end = None if so else _date(request.GET.get("end", ""), today)
     shop = request.GET.get("shop", "").strip()
+    declarations = (
+        chain.declaration_chain(integration=integration, start=start, end=end)
+        if integration
+        else None
+    )
     rows = (
         chain.chain_rows(
-            integration=integration, start=start, end=end, shop_id=shop, platform_order_no=so
+            integration=integration,
+            start=start,
+            end=end,
+            shop_id=shop,
+            platform_order_no=so,
+            chain=declarations,
         )
         if integration
         else []
     )
+    items = declarations.items if declarations else []
+    returns = declarations.returns if declarations else []
+    if so:  # the items and returns of that order only
+        drawn = {(n, i) for r in rows for n, i, _q in r.allocations}
+        drawn |= {(n, i) for r in rows for line in r.returns for n, i, _q, _f in line.items}
+        items = [i for i in items if (i.declaration_no, i.item_no) in drawn]
+        returns = [r for r in returns if r.platform_order_no == so]
     fmt = request.GET.get("format", "")
-    if fmt in ("csv", "xlsx"):
+    if fmt in ("csv", "xlsx") and declarations is not None:
+        view = chain.DeclarationChain(
+            items=items,
+            sales=declarations.sales,
+            returns=returns,
+            allocations_by_sale=declarations.allocations_by_sale,
+            returns_by_sale=declarations.returns_by_sale,
+            unallocated=declarations.unallocated,
+        )
         stem = f"export-chain-{so or f'{start}-{end}'}{f'-{shop}' if shop else ''}"
         if fmt == "csv":
-            response = HttpResponse(chain.export_csv(rows), content_type="text/csv; charset=utf-8")
+            response = HttpResponse(
+                chain.export_csv(rows, view), content_type="text/csv; charset=utf-8"
+            )
         else:
             response = HttpResponse(
-                chain.export_xlsx(rows),
+                chain.export_xlsx(rows, view),
                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             )
         response["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
@@ -179,14 +210,72 @@ def export_chain(request: HttpRequest) -> HttpResponse:
             title=_("Export-refund data chain (9810 / 9710)"),
             integrations=Integration.objects.order_by("name"),
             integration=integration,
+            items=items,
+            item_gaps=sum(1 for i in items if i.gaps),
+            returns=returns,
             rows=rows,
             columns=chain.COLUMNS,
             totals=sorted(chain.totals(rows).items()),
+            item_totals=chain.item_totals(items),
             gaps=sum(1 for r in rows if not r.complete),
             so=so,
             start=start,
             end=end,
             shop=shop,
             query=request.GET.urlencode(),
+            can_import=request.user.has_perm("finance.add_customsdeclaration"),
         ),
     )
+
+
+@operations_view("finance.add_customsdeclaration")
+def declarations_import(request: HttpRequest) -> HttpResponse:
+    """K2: upload the broker's / single window's workbook; a dry run first, then the import."""
+    integration = _integration(request)
+    report = None
+    if request.method == "POST" and integration is not None:
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, _("Choose the xlsx file to import."))
+        else:
+            report = declarations_read(
+                integration=integration,
+                content=upload.read(),
+                dry_run=bool(request.POST.get("dry_run")),
+            )
+            if report.ok and not report.dry_run:
+                messages.success(
+                    request,
+                    _(
+                        "Imported %(declarations)d declarations with %(items)d items, "
+                        "%(invoices)d purchase invoices and %(receipts)d FX receipts."
+                    )
+                    % {
+                        "declarations": report.declarations,
+                        "items": report.items,
+                        "invoices": report.invoices,
+                        "receipts": report.receipts,
+                    },
+                )
+                return redirect(f"{reverse('finance:export-chain')}?integration={integration.pk}")
+    return render(
+        request,
+        "finance/declarations_import.html",
+        page_context(
+            request,
+            title=_("Import customs declarations"),
+            integrations=Integration.objects.order_by("name"),
+            integration=integration,
+            report=report,
+        ),
+    )
+
+
+@operations_view("finance.view_customsdeclaration")
+def declarations_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(
+        template_xlsx(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = 'attachment; filename="customs-declarations-template.xlsx"'
+    return response
