@@ -107,6 +107,11 @@ class Readings:
     notes: list[str] = field(default_factory=list)
 
 
+def _cut_off() -> datetime:
+    """The run's cut-off: now, just before Jushuitan is read."""
+    return timezone.now()
+
+
 def reconciliation_run(
     *, integration: Integration, trigger: str = RunTrigger.MANUAL
 ) -> ReconciliationRun:
@@ -116,7 +121,7 @@ def reconciliation_run(
     from connectors.kingdee.client import client_for as kd_client
 
     settings = FinanceSettings.for_integration(integration)
-    cut_off = timezone.now()
+    cut_off = _cut_off()
     run = ReconciliationRun.objects.create(
         integration=integration, trigger=trigger, target=settings.accuracy_target, cut_off=cut_off
     )
