@@ -186,10 +186,10 @@ class _Row:
     """One sheet row with typed getters that record problems naming the column."""
 
     def __init__(self, sheet: str, number: int, values: dict, problems: list[ImportProblem]):
-        self.sheet, self.number, self.values, self.problems = sheet, number, values, problems
+        self.sheet, self.row_no, self.values, self.problems = sheet, number, values, problems
 
     def problem(self, column: str, message: str) -> None:
-        self.problems.append(ImportProblem(self.sheet, self.number, column, message))
+        self.problems.append(ImportProblem(self.sheet, self.row_no, column, message))
 
     def text(self, key: str, *, required: bool = False, pattern=None, expected: str = "") -> str:
         value = self.values.get(key)
