@@ -677,8 +677,8 @@ def declaration_chain(
             sold=sold[item.pk],
             returned=returned[item.pk],
             purchase_invoices=", ".join(i.invoice_no for i in invoices),
-            taxable_amount=sum((i.amount for i in invoices), Decimal(0)),
-            purchase_tax=sum((i.tax for i in invoices), Decimal(0)),
+            taxable_amount=sum((i.amount for i in invoices), Decimal(0)).quantize(CENT),
+            purchase_tax=sum((i.tax for i in invoices), Decimal(0)).quantize(CENT),
             fx_receipts=", ".join(
                 f"{r.receipt_no} {r.currency} {r.amount} ({r.received_on.isoformat()})"
                 for r in receipts
@@ -762,7 +762,15 @@ def item_totals(items: list[ItemRow]) -> list[list]:
         bucket[4] += row.fob_usd
         bucket[5] += row.estimated_refund or 0
         bucket[6] += row.refundable_now or 0
-    return [out[k] for k in sorted(out)]
+    return [
+        [b[0], *(_plain(v) for v in b[1:4]), *(v.quantize(CENT) for v in b[4:])]
+        for b in (out[k] for k in sorted(out))
+    ]
+
+
+def _plain(value: Decimal) -> Decimal:
+    """A quantity without trailing zeros and without an exponent (230.000 → 230)."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 def _item_total_header() -> list[str]:

@@ -86,8 +86,10 @@ def test_k2_declarations_import_template_dry_run_and_all_or_nothing(demo_integra
     assert b"import-problems" in page.content and b"HWC-YT applies to 9810" in page.content
     assert not CustomsDeclaration.objects.exists()
 
+    formula = _item(D1, 2, "9810", 5, "SKU-EAR-1101", 4)
+    formula[11] = "@SUM(1)"  # goods name: text that must not start a formula
     good = workbook(
-        [_item(D1, 1, "9810", 5, "SKU-PB-1001", 10), _item(D1, 2, "9810", 5, "SKU-EAR-1101", 4)],
+        [_item(D1, 1, "9810", 5, "SKU-PB-1001", 10), formula],
         invoices=[(D1, 1, "INV-0001", "2026-01-01", "500.00", "65.00")],
         receipts=[(D1, "PAY-1", "2026-02-01", "USD", "1000.00")],
     )
@@ -104,6 +106,13 @@ def test_k2_declarations_import_template_dry_run_and_all_or_nothing(demo_integra
         assert CustomsDeclaration.objects.count() == 1 and DeclarationItem.objects.count() == 2
         assert PurchaseInvoice.objects.get().amount == Decimal("500.00")
         assert FxReceipt.objects.get().amount == Decimal("1000.00")
+    chain = declaration_chain(integration=demo_integration)
+    book = load_workbook(io.BytesIO(export_xlsx([], chain)))
+    cells = [c.value for row in book.worksheets[1].iter_rows() for c in row]
+    cells += [c.value for row in book.worksheets[0].iter_rows() for c in row]
+    assert "@SUM(1)" not in cells
+    item = next(i for i in chain.items if i.item_no == 2)
+    assert item.cells()[8] == "'@SUM(1)"
 
 
 def _ship(storefront, wait_until, integration, *orders):
