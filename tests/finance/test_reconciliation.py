@@ -317,3 +317,18 @@ def test_k1_alerts_on_documents_pending_longer_than_their_bound(
     assert late.overdue_documents == 1 and not late.below_target
     alert = Alert.objects.get(error_class="reconciliation")
     assert "K1-GIFT-0001" in alert.text
+
+
+def test_k1_the_board_links_to_the_latest_run(demo_integration, admin_client):
+    """K1 (issue 21 point 3): GIVEN two reconciliation runs WHEN the process board is opened
+    THEN it links to the latest one with both of its figures."""
+    from django.urls import reverse
+
+    reconciliation_run(integration=demo_integration)
+    latest = reconciliation_run(integration=demo_integration)
+    page = admin_client.get(reverse("monitoring:board"), headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert page.context["latest_reconciliation"] == latest
+    html = page.content.decode()
+    assert f'href="/finance/reconciliation/{latest.pk}/"' in html
+    assert f"{latest.accuracy} % raw, {latest.accuracy_after_pending} % after pending" in html
