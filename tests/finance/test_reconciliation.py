@@ -332,3 +332,60 @@ def test_k1_the_board_links_to_the_latest_run(demo_integration, admin_client):
     html = page.content.decode()
     assert f'href="/finance/reconciliation/{latest.pk}/"' in html
     assert f"{latest.accuracy} % raw, {latest.accuracy_after_pending} % after pending" in html
+
+
+def test_k1_a_kingdee_bill_not_yet_in_jushuitan_explains_its_line(
+    demo_integration, kingdee_desk, run_flow_until
+):
+    """K1 (issue 21 point 1), the other direction: GIVEN an audited purchase inbound of 3
+    power banks into 20001 in Kingdee whose supplier Jushuitan does not know (F4 blocks it)
+    WHEN a reconciliation runs THEN SKU-PB-1001 @ 20001 shows Kingdee 503 vs Jushuitan 500,
+    the blocked inbound (bill no.) explains the -3, nothing is unexplained."""
+    from flows.choices import DocumentState as S
+    from flows.choices import FlowCode
+    from flows.models import Flow, SyncDocument
+
+    kingdee_desk.client_.batch_save(
+        "BD_Supplier",
+        [
+            {
+                "FNumber": "SUP-K1-ONLY",
+                "FName": "只在金蝶的供应商",
+                "FCreateOrgId": {"FNumber": "100"},
+                "FUseOrgId": {"FNumber": "100"},
+            }
+        ],
+        auto_submit_audit=True,
+    )
+    kingdee_desk.purchase_inbound(
+        "CGRK-K1-0001", supplier="SUP-K1-ONLY", lines=[("SKU-PB-1001", "20001", 3, "62.00", "")]
+    )
+    inbound = Flow.objects.get(integration=demo_integration, code=FlowCode.PURCHASE_INBOUND)
+    run_flow_until(
+        inbound, lambda: SyncDocument.objects.filter(flow=inbound, state=S.BLOCKED).exists()
+    )
+    run = reconciliation_run(integration=demo_integration)
+    line = _line(run, "SKU-PB-1001")
+    assert (line.kingdee_qty, line.jushuitan_qty, line.difference) == (
+        Decimal("503"),
+        Decimal("500"),
+        Decimal("-3"),
+    )
+    item = line.items.get()
+    assert (item.flow_code, item.kind, item.quantity) == ("purchase_inbound", "blocked", -3)
+    assert item.reference == "CGRK-K1-0001" and item.ticket_id
+    assert line.unexplained_qty == 0 and line.matched_after_pending
+
+
+def test_k1_the_scheduled_task_stores_a_run_with_both_figures(
+    demo_integration, celery_worker, wait_until
+):
+    """K1: GIVEN the beat task WHEN it runs on the worker THEN a scheduled run is stored with
+    its cut-off and both figures."""
+    from finance.tasks import reconcile
+
+    reconcile.delay(demo_integration.pk)
+    wait_until(lambda: ReconciliationRun.objects.filter(status=RunStatus.DONE).exists(), 60)
+    run = ReconciliationRun.objects.get()
+    assert run.trigger == "schedule" and run.cut_off is not None
+    assert run.accuracy is not None and run.accuracy_after_pending is not None
