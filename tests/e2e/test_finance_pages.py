@@ -60,7 +60,11 @@ def test_finance_reconciles_and_sees_the_documents_behind_each_line(open_browser
     shot(page, "10-reconciliation-run")
 
     page.click("text=All runs")
+    page.click("text=Reconcile now")  # a second point on the trend
+    page.wait_for_url(re.compile(r"/finance/reconciliation/\d+/$"))
+    page.click("text=All runs")
     page.wait_for_function("() => window.Chart && Chart.getChart('chart-accuracy')")
+    assert page.locator("#recon-runs tbody tr").count() == 2
     legends = page.evaluate(LEGENDS)
     assert legends == [
         "Accuracy, raw (%)",
