@@ -389,3 +389,55 @@ def test_k1_the_scheduled_task_stores_a_run_with_both_figures(
     run = ReconciliationRun.objects.get()
     assert run.trigger == "schedule" and run.cut_off is not None
     assert run.accuracy is not None and run.accuracy_after_pending is not None
+
+
+def test_k1_kingdee_transfers_and_adjustments_in_flight_at_the_cut_off(
+    demo_integration, kingdee_desk, run_flow_until, monkeypatch
+):
+    """K1 (issue 21 point 1), F7 and F8.3: GIVEN an audited Kingdee transfer of 4 power banks
+    20001 → 20002 and an other-outbound of 2 earbuds from 20002, both synced to Jushuitan
+    WHEN the cut-off lies after the Kingdee bills but before their sync THEN Jushuitan's
+    stock is taken back to the cut-off, each of the three lines differs by what the bills
+    moved, and the in-flight documents explain all of it."""
+    from datetime import timedelta
+
+    from flows.choices import DocumentState as S
+    from flows.choices import FlowCode
+    from flows.models import Flow, SyncDocument
+
+    kingdee_desk.transfer("ZJDB-K1-0001", lines=[("SKU-PB-1002", "20001", "20002", 4)])
+    kingdee_desk.adjustment(
+        "STK_MisDelivery", "QTCKD-K1-0001", lines=[("SKU-EAR-1101", "20002", 2)]
+    )
+    flows = Flow.objects.filter(
+        integration=demo_integration, code__in=(FlowCode.TRANSFER, FlowCode.INVENTORY_ADJUST)
+    )
+    for flow in flows:
+        run_flow_until(
+            flow, lambda f=flow: SyncDocument.objects.filter(flow=f, state=S.SYNCED).exists()
+        )
+    docs = list(SyncDocument.objects.filter(flow__in=flows))
+    assert len(docs) == 2
+    last_event = max(d.source_modified_at for d in docs)
+    first_sync = min(d.synced_at for d in docs)
+    assert last_event < first_sync
+    cut_off = last_event + (first_sync - last_event) / 2
+    monkeypatch.setattr("finance.reconciliation._cut_off", lambda: cut_off)
+    run = reconciliation_run(integration=demo_integration)
+
+    expected = {
+        ("SKU-PB-1002", "20001"): (Decimal("496"), Decimal("500"), Decimal("4")),
+        ("SKU-PB-1002", "20002"): (Decimal("44"), Decimal("40"), Decimal("-4")),
+        ("SKU-EAR-1101", "20002"): (Decimal("38"), Decimal("40"), Decimal("2")),
+    }
+    for (sku, stock), (kingdee, jushuitan, diff) in expected.items():
+        line = _line(run, sku, stock)
+        assert (line.kingdee_qty, line.jushuitan_qty, line.difference) == (
+            kingdee,
+            jushuitan,
+            diff,
+        ), (sku, stock)
+        item = line.items.get()
+        assert (item.kind, item.state, item.quantity) == ("in_flight", "synced", diff)
+        assert line.unexplained_qty == 0
+    assert run.pending_documents == 2 and timedelta(0) < first_sync - cut_off
