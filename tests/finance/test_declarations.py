@@ -106,6 +106,9 @@ def test_k2_declarations_import_template_dry_run_and_all_or_nothing(demo_integra
         assert CustomsDeclaration.objects.count() == 1 and DeclarationItem.objects.count() == 2
         assert PurchaseInvoice.objects.get().amount == Decimal("500.00")
         assert FxReceipt.objects.get().amount == Decimal("1000.00")
+    declaration = CustomsDeclaration.objects.get()
+    admin_page = admin_client.get(f"/admin/finance/customsdeclaration/{declaration.pk}/change/")
+    assert admin_page.status_code == 200 and b"SKU-EAR-1101" in admin_page.content
     chain = declaration_chain(integration=demo_integration)
     book = load_workbook(io.BytesIO(export_xlsx([], chain)))
     cells = [c.value for row in book.worksheets[1].iter_rows() for c in row]

@@ -155,7 +155,8 @@ def test_k1_admin_action_reconciles_again_and_finance_pages_render(demo_integrat
     assert answer.status_code == 200
     assert ReconciliationRun.objects.filter(integration=demo_integration).count() == 2
     assert any("lines match" in str(m) for m in answer.context["messages"])
-    for model in ("reconciliationrun", "fxdifference", "fxvoucher", "financesettings"):
+    models = ("reconciliationrun", "fxdifference", "fxvoucher", "financesettings")
+    for model in (*models, "customsdeclaration", "purchaseinvoice"):
         assert admin_client.get(f"/admin/finance/{model}/").status_code == 200
     assert admin_client.get(f"/admin/finance/reconciliationrun/{run.pk}/change/").status_code == 200
 
