@@ -329,23 +329,23 @@ class ReturnLine:
     @property
     def corrections(self) -> list[str]:
         """What to correct where the refund was already filed before the goods came back."""
-        out = []
-        for number, item_no, qty, filed in self.items:
-            if filed is not None and (self.received_on is None or self.received_on >= filed):
-                out.append(
-                    _(
-                        "Declaration %(no)s item %(item)s: the refund filed on %(filed)s counted "
-                        "%(qty)s sold units that were returned; declare them as unsold "
-                        "(reduce the sold quantity and the refund) in the next filing."
-                    )
-                    % {
-                        "no": number,
-                        "item": item_no,
-                        "filed": filed.isoformat(),
-                        "qty": format(qty.normalize(), "f"),
-                    }
-                )
-        return out
+        return [text for entry in self.items if (text := self.correction(entry))]
+
+    def correction(self, entry: tuple[str, int, Decimal, date | None]) -> str:
+        """The correction one declaration item needs for this return ("" when none)."""
+        number, item_no, qty, filed = entry
+        if filed is None or (self.received_on is not None and self.received_on < filed):
+            return ""
+        return _(
+            "Declaration %(no)s item %(item)s: the refund filed on %(filed)s counted "
+            "%(qty)s sold units that were returned; declare them as unsold "
+            "(reduce the sold quantity and the refund) in the next filing."
+        ) % {
+            "no": number,
+            "item": item_no,
+            "filed": filed.isoformat(),
+            "qty": format(qty.normalize(), "f"),
+        }
 
 
 @dataclass
@@ -632,16 +632,9 @@ def declaration_chain(
     corrections: dict[int, list[str]] = defaultdict(list)
     item_by_key = {(declarations[i.declaration_id].declaration_no, i.item_no): i.pk for i in items}
     for line in returns:
-        for text, (number, item_no, _qty, _filed) in zip(
-            line.corrections,
-            [
-                x
-                for x in line.items
-                if x[3] is not None and (line.received_on is None or line.received_on >= x[3])
-            ],
-            strict=False,
-        ):
-            corrections[item_by_key[(number, item_no)]].append(text)
+        for entry in line.items:
+            if text := line.correction(entry):
+                corrections[item_by_key[(entry[0], entry[1])]].append(text)
     resolver = MappingResolver(integration)
     rows = []
     for item in items:
