@@ -12,7 +12,9 @@ web server with the simulators, Celery beat and worker processes. Then:
    and rate-limit answers;
 3. ships orders (1-5 lines) into the Jushuitan simulator in waves while beat runs the sales
    outbound (F2), purchase inbound (F4) and transfer (F7) flows; kills a worker process with
-   SIGKILL `--kills` times and restarts Redis once along the way;
+   SIGKILL `--kills` times, stops one with SIGTERM to its process group `--terms` times (as
+   systemctl stop, docker stop and Ctrl-C do; it must finish or hand back its batch) and
+   restarts Redis once along the way;
 4. waits until everything has drained (faults still on unless --calm-drain), then checks
    against an independent calculation from the seeded data: every order one audited
    SAL_OUTSTOCK, every Kingdee bill one Jushuitan document per external id, Kingdee and
@@ -66,6 +68,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=2, help="pool size per worker")
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs of a worker")
+    parser.add_argument(
+        "--terms", type=int, default=2, help="SIGTERMs to a worker's process group (issue 15)"
+    )
+    parser.add_argument("--grace-seconds", type=int, default=10, help="PORTAL_STOP_GRACE_SECONDS")
     parser.add_argument("--redis-restarts", type=int, default=1)
     parser.add_argument("--error-rate", type=float, default=0.2)
     parser.add_argument("--timeout-after-commit-rate", type=float, default=0.05)
@@ -278,6 +284,28 @@ def kill_worker(procs: Processes, name: str, concurrency: int) -> None:
     procs.worker(concurrency, name=name)
 
 
+def term_worker(procs: Processes, name: str, concurrency: int) -> dict:
+    """Stop a worker the ordinary way (SIGTERM to its process group, as systemctl stop,
+    docker stop and Ctrl-C do), measure how long it took and what it left without an owner
+    (loading with no live claim), then start it again."""
+    from flows.models import SyncDocument
+
+    proc = procs.children.pop(name)
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    seconds = round(time.monotonic() - started, 1)
+    unowned = SyncDocument.objects.outcome_unknown().count()
+    log(f"  SIGTERM {name} (pid {proc.pid}): stopped in {seconds} s, {unowned} loading unowned")
+    time.sleep(2)
+    procs.worker(concurrency, name=name)
+    return {"seconds": seconds, "loading_unowned": unowned}
+
+
 def drained(flows, so_ids: list[str], seeded: dict) -> tuple[bool, dict]:
     from flows.choices import DocumentState as S
     from flows.models import SyncDocument
@@ -410,6 +438,7 @@ def run(args: argparse.Namespace) -> dict:
             port=args.port,
             PORTAL_CLAIM_LEASE_SECONDS=str(args.lease_seconds),
             PORTAL_RUN_LOCK_SECONDS=str(max(args.lease_seconds // 2, 10)),
+            PORTAL_STOP_GRACE_SECONDS=str(args.grace_seconds),
         )
         from django.utils import timezone
 
@@ -442,6 +471,10 @@ def run(args: argparse.Namespace) -> dict:
             round((r + 1) * args.waves / (args.redis_restarts + 1) + 0.5) - 1
             for r in range(args.redis_restarts)
         }
+        term_at = {
+            round((t + 1) * args.waves / (args.terms + 1) + 0.25) - 1 for t in range(args.terms)
+        }
+        terms: list[dict] = []
         so_ids: list[str] = []
         kills = restarts = 0
         for wave, count in enumerate(per_wave):
@@ -460,6 +493,10 @@ def run(args: argparse.Namespace) -> dict:
             if wave in kill_at and kills < args.kills:
                 kill_worker(procs, workers[kills % len(workers)], args.concurrency)
                 kills += 1
+            if wave in term_at and len(terms) < args.terms:
+                terms.append(
+                    term_worker(procs, workers[len(terms) % len(workers)], args.concurrency)
+                )
             if wave in restart_at and restarts < args.redis_restarts:
                 log("  restarting Redis (nothing persisted: queued tasks and locks are lost)")
                 redis_server.stop()
@@ -471,6 +508,8 @@ def run(args: argparse.Namespace) -> dict:
         while kills < args.kills:  # fewer waves than kills: kill the rest now
             kill_worker(procs, workers[kills % len(workers)], args.concurrency)
             kills += 1
+        while len(terms) < args.terms:
+            terms.append(term_worker(procs, workers[len(terms) % len(workers)], args.concurrency))
 
         if args.calm_drain:
             faults_off()
@@ -505,6 +544,9 @@ def run(args: argparse.Namespace) -> dict:
             "transfers": args.transfers,
             "faults": profile,
             "worker_kills": kills,
+            "worker_terms": len(terms),
+            "term_stop_seconds": [t["seconds"] for t in terms],
+            "loading_unowned_after_term": [t["loading_unowned"] for t in terms],
             "redis_restarts": restarts,
             "wall_seconds": round((finished - started).total_seconds(), 1),
             "sales_outbound": exactly_once(so_ids),

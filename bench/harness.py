@@ -317,11 +317,12 @@ def generate_orders(
     count: int, *, tag: str, start: datetime, end: datetime, wms_co_id: int, seed: int
 ) -> list[str]:
     """`count` shipped orders straight into the Jushuitan simulator's tables, their ship
-    (= modified) times spread evenly over [start, end]. Returns their platform order nos."""
+    (= modified) times spread evenly over [start, end], each with its sales-out document (one
+    shipment io_id, what F2 reads by default). Returns their platform order nos."""
     from django.db import transaction
 
     from sandbox import demo_catalogue as catalogue
-    from sandbox.jushuitan.models import Order
+    from sandbox.jushuitan.models import Order, StockDocument
     from sandbox.jushuitan.services import fmt, next_number
 
     rng = random.Random(seed)
@@ -329,8 +330,9 @@ def generate_orders(
     so_ids: list[str] = []
     with transaction.atomic():
         first_o_id = next_number("o_id", count)
-        first_ts = next_number("ts", count)
-        rows = []
+        first_io_id = next_number("io_id", count)
+        first_ts = next_number("ts", 2 * count)
+        rows, outs = [], []
         for n in range(count):
             o_id = first_o_id + n
             shop = catalogue.SHOPS[n % len(catalogue.SHOPS)]
@@ -352,9 +354,57 @@ def generate_orders(
                     history=[{"status": "WaitConfirm", "at": when}, {"status": "Sent", "at": when}],
                 )
             )
+            outs.append(_sales_out(rows[-1], first_io_id + n, first_ts + count + n))
             so_ids.append(so_id)
         Order.objects.bulk_create(rows, batch_size=1000)
+        StockDocument.objects.bulk_create(outs, batch_size=1000)
     return so_ids
+
+
+def _sales_out(order, io_id: int, ts: int):
+    """The sales-out document of a shipped order (as /open/order/sent/upload creates it)."""
+    from sandbox.jushuitan.models import DocumentKind, StockDocument
+
+    data = order.data
+    keep = (
+        "shop_name", "currency", "pay_amount", "paid_amount", "freight", "free_amount",
+        "shop_buyer_id", "receiver_country", "cb_total_tax", "cb_finances", "l_id", "lc_id",
+        "logistics_company",
+    )  # fmt: skip
+    items = [
+        {
+            "ioi_id": io_id * 100 + n,
+            "io_id": io_id,
+            "sku_id": line["sku_id"],
+            "name": line["name"],
+            "qty": line["qty"],
+            "sale_price": line["price"],
+            "sale_amount": line["amount"],
+            "sale_base_price": line["base_price"],
+            "outer_oi_id": line["outer_oi_id"],
+            "oi_id": line["oi_id"],
+        }
+        for n, line in enumerate(data["items"], start=1)
+    ]
+    return StockDocument(
+        io_id=io_id,
+        kind=DocumentKind.SALES_OUT,
+        key="",
+        so_id=order.so_id,
+        status="Confirmed",
+        wms_co_id=order.wms_co_id,
+        io_date=order.send_date,
+        modified=order.modified,
+        ts=ts,
+        data={
+            **{k: data[k] for k in keep if k in data},
+            "o_id": order.o_id,
+            "shop_id": order.shop_id,
+            "wh_id": 1,
+            "type": "销售出库",
+            "items": items,
+        },
+    )
 
 
 def bills_of(so_ids: list[str]):

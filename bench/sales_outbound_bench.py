@@ -86,6 +86,12 @@ def parse_args() -> argparse.Namespace:
         default=0,
         help="scale-out without the pull: this many pushed orders per worker count (0 skips)",
     )
+    parser.add_argument(
+        "--read-orders",
+        type=int,
+        default=0,
+        help="read ceiling: time reading this many shipments by the F2 source alone (0 skips)",
+    )
     parser.add_argument("--profile", action="store_true", help="pyinstrument the query run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args()
@@ -164,9 +170,12 @@ def flow_ready(flow, *, cursor: datetime, catchup_ts: int | None = None) -> None
 def newest_order_version() -> int:
     from django.db.models import Max
 
-    from sandbox.jushuitan.models import Order
+    from sandbox.jushuitan.models import Order, StockDocument
 
-    return Order.objects.aggregate(ts=Max("ts"))["ts"] or 0
+    return max(
+        Order.objects.aggregate(ts=Max("ts"))["ts"] or 0,
+        StockDocument.objects.aggregate(ts=Max("ts"))["ts"] or 0,
+    )
 
 
 def catchup_cost(flow, documents: int) -> dict:
@@ -207,11 +216,18 @@ def throughput_run(procs: Processes, flow, timeline: Timeline, *, workers: int, 
     wall = (finished - began).total_seconds()
     calls = remote_calls(began, finished + timedelta(seconds=1))
     total_calls = sum(calls.values())
+    connection = flow.integration.jushuitan
+    connection.refresh_from_db()
+    page = 50 if (flow.settings or {}).get("source", "sales_out") == "sales_out" else 100
+    # The read ceiling: full pages at the portal's share of the per-minute limit.
+    ceiling = page * connection.rate_per_minute / 60
     figures = {
         "workers": workers,
         "documents": len(so_ids),
         "wall_seconds": round(wall, 1),
         "docs_per_second": round(len(so_ids) / wall, 1),
+        "read_ceiling_docs_per_second": round(ceiling, 1),
+        "share_of_ceiling": round(len(so_ids) / wall / ceiling, 3),
         "calls": calls,
         "calls_per_1000": round(total_calls * 1000 / len(so_ids), 1),
         "operations": calls_by_operation(began, finished + timedelta(seconds=1)),
@@ -220,6 +236,59 @@ def throughput_run(procs: Processes, flow, timeline: Timeline, *, workers: int, 
         "catchup": None if ARGS.no_catchup else catchup_cost(flow, len(so_ids)),
     }
     log(f"  {json.dumps(figures, ensure_ascii=False)}")
+    return figures
+
+
+def ideal_seconds(calls: int, per_second: int, per_minute: int) -> float:
+    """The least time `calls` calls can take under the portal's limiter windows (the first
+    call at 0 s): the k-th waits for its second and its minute."""
+    if calls <= 0:
+        return 0.0
+    last = calls - 1
+    return 60.0 * (last // per_minute) + (last % per_minute) // per_second * 1.0
+
+
+def read_run(flow, timeline: Timeline) -> dict:
+    """The pull's read alone: every shipment of one hour through the F2 source's query at its
+    largest page, against the fewest pages the page size allows under the portal's limiter
+    (the read ceiling). Starts after a fresh minute window."""
+    from connectors.jushuitan.client import ENDPOINTS, JushuitanClient
+    from monitoring.models import RemoteCall
+
+    start, end = timeline.take()
+    generate_orders(ARGS.read_orders, tag="READ", start=start, end=end, wms_co_id=20001, seed=7)
+    connection = flow.integration.jushuitan
+    connection.refresh_from_db()
+    client = JushuitanClient(connection)
+    spec = ENDPOINTS["sales_out"]
+    time.sleep(61)  # a fresh per-minute window, as a flow that was idle
+    before = RemoteCall.objects.filter(system="jushuitan", operation=spec.path).count()
+    began = time.monotonic()
+    rows = {
+        r["io_id"]
+        for r in client.read(
+            "sales_out",
+            start=start - timedelta(seconds=1),
+            end=end + timedelta(seconds=1),
+            overlap=timedelta(0),
+            status="Confirmed",
+            is_get_cbfinance=True,
+        )
+    }
+    seconds = time.monotonic() - began
+    calls = RemoteCall.objects.filter(system="jushuitan", operation=spec.path).count() - before
+    fewest = -(-len(rows) // spec.max_page_size)
+    ideal = ideal_seconds(fewest, connection.rate_per_second, connection.rate_per_minute)
+    figures = {
+        "rows": len(rows),
+        "calls": calls,
+        "fewest_calls": fewest,
+        "seconds": round(seconds, 1),
+        "rows_per_second": round(len(rows) / seconds, 1),
+        "ceiling_rows_per_second": round(len(rows) / ideal, 1) if ideal else None,
+        "share_of_ceiling": round(ideal / seconds, 3) if ideal else None,
+    }
+    log(f"  read: {json.dumps(figures)}")
     return figures
 
 
@@ -508,7 +577,7 @@ def main() -> None:
         seed_kingdee_stock("20001")
         worker_counts = [int(w) for w in ARGS.workers.split(",") if w]
         backlog_runs = ARGS.runs * len(worker_counts) if ARGS.backlog_orders else 0
-        timeline = Timeline(ARGS.naive_runs + ARGS.runs * len(worker_counts) + backlog_runs + 1)
+        timeline = Timeline(ARGS.naive_runs + ARGS.runs * len(worker_counts) + backlog_runs + 2)
         if ARGS.naive_runs and ARGS.naive_orders:
             log(f"naive script: {ARGS.naive_orders} orders × {ARGS.naive_runs}")
             results["naive"] = [
@@ -529,6 +598,9 @@ def main() -> None:
                     backlog_run(procs, flow, timeline, workers=workers, seed=5000 * workers + i)
                     for i in range(ARGS.runs)
                 ]
+        if ARGS.read_orders:
+            log(f"read ceiling: {ARGS.read_orders} shipments through the F2 source (in process)")
+            results["read"] = read_run(flow, timeline)
         if ARGS.queries_orders:
             log(f"queries per document over {ARGS.queries_orders} orders (in process)")
             results["queries"] = queries_per_document(flow, timeline)
@@ -561,7 +633,9 @@ def summary(results: dict) -> None:
         twice = sum(r["exactly_once"]["twice"] + r["exactly_once"]["missing"] for r in runs)
         print(
             f"portal {workers} worker : {median_of(runs, 'wall_seconds')} s, {rate} docs/s"
-            f"{ratio}, {median_of(runs, 'calls_per_1000')} calls/1000 docs, peak worker RSS "
+            f"{ratio} ({statistics.median(r['share_of_ceiling'] for r in runs):.1%} of the read "
+            f"ceiling {runs[0]['read_ceiling_docs_per_second']} docs/s), "
+            f"{median_of(runs, 'calls_per_1000')} calls/1000 docs, peak worker RSS "
             f"{max(r['peak_worker_rss_mb'] for r in runs)} MB, orders not exactly once: {twice}"
         )
         if runs[0]["catchup"] is None:
@@ -578,6 +652,13 @@ def summary(results: dict) -> None:
             f"backlog {workers} wkr : {median_of(runs, 'wall_seconds')} s, {rate} docs/s, "
             f"peak worker RSS {max(r['peak_worker_rss_mb'] for r in runs)} MB, "
             f"orders not exactly once: {twice}"
+        )
+    if "read" in results:
+        r = results["read"]
+        print(
+            f"read ceiling  : {r['rows']} shipments in {r['seconds']} s = {r['rows_per_second']}"
+            f" rows/s, {r['calls']} calls (fewest {r['fewest_calls']}); ceiling "
+            f"{r['ceiling_rows_per_second']} rows/s → {r['share_of_ceiling']:.1%}"
         )
     if "queries" in results:
         q = results["queries"]

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import services
@@ -40,6 +41,21 @@ class FlowAdmin(admin.ModelAdmin):
         services.flow_schedule_ensure(flow=obj)
 
 
+class StuckFilter(admin.SimpleListFilter):
+    """Issue 15: the documents the watchdog calls stuck (the board's "Stuck" figure)."""
+
+    title = _("stuck (watchdog)")
+    parameter_name = "stuck"
+
+    def lookups(self, request, model_admin):
+        return (("1", _("Stuck: should have moved by now")),)
+
+    def queryset(self, request, queryset):
+        if self.value() != "1":
+            return queryset
+        return queryset & SyncDocument.objects.stuck_any(timezone.now())
+
+
 @admin.register(SyncDocument)
 class SyncDocumentAdmin(admin.ModelAdmin):
     list_display = (
@@ -53,7 +69,7 @@ class SyncDocumentAdmin(admin.ModelAdmin):
         "updated_at",
         "progress_note",
     )
-    list_filter = ("state", "flow__code", "last_error_class", "integration")
+    list_filter = ("state", StuckFilter, "flow__code", "last_error_class", "integration")
     search_fields = ("=platform_order_no", "=kingdee_bill_no", "=source_key", "=sku_keys__sku")
     list_select_related = ("flow", "flow__integration")
     readonly_fields = (

@@ -8,7 +8,9 @@ class FlowsConfig(AppConfig):
     verbose_name = _("Flows")
 
     def ready(self) -> None:
-        from . import signals
+        from . import shutdown, signals, watchdog
         from .api import schema  # noqa: F401 - registers the OpenAPI auth extension
 
         signals.connect()
+        shutdown.connect()
+        watchdog.connect()

@@ -46,7 +46,16 @@ from .definitions.base import (
     SourceRecord,
     StockShortage,
 )
-from .models import DocumentSku, Flow, StockHold, StockHoldStatus, SyncDocument, Watermark
+from .models import (
+    DocumentSku,
+    Flow,
+    StockHold,
+    StockHoldStatus,
+    SyncDocument,
+    Watermark,
+    no_live_claim,
+)
+from .shutdown import raise_if_stopping, stop_requested
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +141,10 @@ def ingest(
                 chunk = []
                 if on_chunk is not None and ids:
                     on_chunk(ids)
-    except Exception:
-        # The source failed part-way: what it did deliver is stored before the error goes up
-        # (the pull resumes after these records and may move its watermark past them).
+    except BaseException:
+        # The source failed part-way (or the worker is stopping): what it did deliver is
+        # stored before the error goes up (the pull resumes after these records and may move
+        # its watermark past them).
         if chunk:
             _ingest_chunk(flow, chunk, via)
         raise
@@ -307,16 +317,9 @@ def _accepts_update(
 
 
 def _workable(flow: Flow, now: datetime):
-    return (
-        SyncDocument.objects.filter(flow=flow)
-        .filter(
-            Q(state__in=(S.RECEIVED, S.VALIDATED, S.MAPPED))
-            | Q(state=S.WAITING, next_attempt_at__lte=now)
-            | Q(state=S.WAITING, next_attempt_at__isnull=True)
-            | Q(state=S.LOADING, claimed_until__lt=now)  # a worker died mid-write
-        )
-        .filter(Q(claim_token__isnull=True) | Q(claimed_until__lt=now))
-    )
+    """The flow's workable documents (SyncDocumentQuerySet.workable: also what sweep, the
+    board and the metrics count). Loading with no live claim is an interrupted write."""
+    return SyncDocument.objects.filter(flow=flow).workable(now)
 
 
 def claim_lease() -> timedelta:
@@ -339,9 +342,9 @@ def claim(*, flow: Flow, limit: int, ids: Iterable[int] | None = None) -> list[S
         picked = list(candidates.values_list("id", flat=True)[:limit])
         if not picked:
             return []
-        SyncDocument.objects.filter(pk__in=picked).filter(
-            Q(claim_token__isnull=True) | Q(claimed_until__lt=now)
-        ).update(claim_token=token, claimed_until=now + claim_lease())
+        SyncDocument.objects.filter(pk__in=picked).filter(no_live_claim(now)).update(
+            claim_token=token, claimed_until=now + claim_lease()
+        )
     return list(
         SyncDocument.objects.filter(claim_token=token)
         .select_related("flow", "integration")
@@ -366,6 +369,9 @@ def process(
     ctx = FlowContext(flow)
     id_list = list(ids) if ids is not None else None
     for _batch in range(max_batches):
+        if stop_requested():  # the worker is stopping (SIGTERM): claim nothing more
+            stats.skipped = "stopping"
+            break
         if heartbeat is not None:
             heartbeat()
         documents = claim(flow=flow, limit=max(flow.batch_size, 1), ids=id_list)
@@ -410,9 +416,11 @@ def _process_batch(
     batch_id = uuid.uuid4()
     token = monitoring.current_batch.set(batch_id)
     settle = _Settlement(ctx, definition, batch_id)
-    keeper = _ClaimKeeper(documents[0].claim_token) if documents[0].claim_token else None
+    claim_token = documents[0].claim_token
+    keeper = _ClaimKeeper(claim_token) if claim_token else None
     if keeper is not None:
         keeper.start()
+    interrupted: BaseException | None = None
     try:
         ready: list[SyncDocument] = []
         to_check: list[SyncDocument] = []
@@ -431,6 +439,7 @@ def _process_batch(
                 settle.problem(doc, _remote_problem(exc, stage="transform"))
                 continue
             except Exception as exc:
+                _reraise_stop(exc)
                 logger.exception("flow %s: preparing %s failed", ctx.flow, doc.source_key)
                 settle.problem(doc, _internal(exc, stage="transform"))
                 continue
@@ -439,11 +448,26 @@ def _process_batch(
             ready.extend(_check_before_resend(ctx, definition, to_check, settle))
         if ready:
             _load(ctx, definition, ready, settle)
+    except BaseException as exc:
+        # SystemExit, KeyboardInterrupt, WorkerStopping, a lost database…: nothing of this
+        # batch may stay in flight without an owner (issue 15).
+        interrupted = exc
+        raise
     finally:
         if keeper is not None:
             keeper.stop()
-        settle.flush()
-        monitoring.current_batch.reset(token)
+        try:
+            if interrupted is not None:
+                settle.interrupted(documents, interrupted)
+            settle.flush(release_token=claim_token if interrupted is not None else None)
+        except BaseException as exc:
+            # The settle itself failed (database gone, a stop signal in the middle of it):
+            # hand the batch back on a fresh connection, writes in flight as outcome unknown.
+            _hand_back(claim_token, interrupted or exc)
+            if interrupted is None:
+                raise
+        finally:
+            monitoring.current_batch.reset(token)
     stats.synced = settle.synced
     stats.problems = settle.problems
     stats.retrying = settle.retrying
@@ -502,6 +526,7 @@ def _check_before_resend(
                     settle.problem(doc, problem)
                     continue
                 except Exception as exc:
+                    _reraise_stop(exc)
                     settle.problem(doc, _internal(exc, stage="transform"))
                     continue
             resend.append(doc)
@@ -535,6 +560,7 @@ def _load(
             settle.problem(doc, _remote_problem(exc, stage="load"))
         return
     except Exception as exc:
+        _reraise_stop(exc)
         logger.exception("flow %s: load failed", ctx.flow)
         for doc in docs:
             settle.problem(doc, _internal(exc, stage="load"), unknown=True)
@@ -764,13 +790,43 @@ class _Settlement:
         self.tickets.append((doc, problem))
         self.problems += 1
 
+    def interrupted(self, documents: list[SyncDocument], exc: BaseException) -> None:
+        """The batch was cut short: a write in flight (LOADING) becomes outcome unknown,
+        workable at once and checked in the target before anything is sent again; the rest
+        is released as it stands (flush(release_token=…))."""
+        now = timezone.now()
+        why = _stop_reason(exc)
+        for doc in documents:
+            if doc.state != S.LOADING:
+                continue
+            doc.outcome_unknown = True
+            doc.next_attempt_at = now
+            doc.last_error_class = ErrorClass.UNKNOWN_OUTCOME
+            doc.last_error_code = ""
+            doc.last_error_stage = "load"
+            doc.last_error_message = _(
+                "The write was in flight when the worker stopped (%(why)s). It is checked in "
+                "the target before anything is sent again."
+            ) % {"why": why}
+            self.transition(
+                doc,
+                S.WAITING,
+                "load",
+                doc.last_error_message,
+                level=EventLevel.WARNING,
+                detail={"error_class": ErrorClass.UNKNOWN_OUTCOME, "stopped_by": why},
+            )
+            self.retrying += 1
+
     def remote_success(self) -> None:
         _circuit_success(self.ctx.flow)
 
     def remote_failure(self, exc: Exception) -> None:
         _circuit_failure(self.ctx.flow, exc)
 
-    def flush(self) -> None:
+    def flush(self, *, release_token: uuid.UUID | None = None) -> None:
+        """Write the batch's outcome in one transaction and release its claims;
+        `release_token` (an interrupted batch) also releases documents not settled."""
         docs = list(self.dirty.values())
         now = timezone.now()
         for doc in docs:
@@ -802,6 +858,10 @@ class _Settlement:
                         "updated_at",
                     ],
                 )
+            if release_token is not None:
+                SyncDocument.objects.filter(claim_token=release_token).update(
+                    claim_token=None, claimed_until=None
+                )
             for doc, shortage in self.holds:
                 _holds_open(doc, shortage)
             monitoring.events_record_bulk(self.events)
@@ -824,13 +884,79 @@ class _Settlement:
                     },
                     role=problem.role,
                 )
-        # Release any claim left on documents of this batch that were not settled (none
-        # expected; a crash between claim and settle is covered by the lease).
         if self.landed_docs:
             try:
                 self.definition.after_synced(self.ctx, self.landed_docs)
             except Exception:
                 logger.exception("flow %s: after_synced failed", self.ctx.flow)
+
+
+def _reraise_stop(exc: Exception) -> None:
+    """Celery's soft time limit (and a terminate) interrupt the task: not the document's
+    fault, so the batch is handed back like on any other stop instead of being blocked."""
+    from billiard.exceptions import SoftTimeLimitExceeded, Terminated
+
+    if isinstance(exc, SoftTimeLimitExceeded | Terminated):
+        raise exc
+
+
+def _stop_reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200] if str(exc) else type(exc).__name__
+
+
+def _hand_back(claim_token: uuid.UUID | None, exc: BaseException) -> None:
+    """Last resort when an interrupted batch could not be settled: on a fresh database
+    connection, writes in flight of this claim become outcome unknown (waiting, due now) and
+    every claim of it is released. Should the database stay unreachable, the claim's lease
+    lapses and the loading documents are workable then (SyncDocumentQuerySet.workable)."""
+    if claim_token is None:
+        return
+    why = _stop_reason(exc)
+    for _attempt in range(2):
+        try:
+            if not connection.in_atomic_block:
+                connection.close()  # the old one may be broken or mid-statement
+            now = timezone.now()
+            with transaction.atomic():
+                loading = list(
+                    SyncDocument.objects.filter(
+                        claim_token=claim_token, state=S.LOADING
+                    ).select_related("flow")
+                )
+                message = _(
+                    "The write was in flight when the worker stopped (%(why)s). It is checked "
+                    "in the target before anything is sent again."
+                ) % {"why": why}
+                SyncDocument.objects.filter(pk__in=[d.pk for d in loading]).update(
+                    state=S.WAITING,
+                    outcome_unknown=True,
+                    next_attempt_at=now,
+                    last_error_class=ErrorClass.UNKNOWN_OUTCOME,
+                    last_error_code="",
+                    last_error_stage="load",
+                    last_error_message=message,
+                    updated_at=now,
+                )
+                SyncDocument.objects.filter(claim_token=claim_token).update(
+                    claim_token=None, claimed_until=None
+                )
+                monitoring.events_record_bulk(
+                    {
+                        "document": d,
+                        "stage": "load",
+                        "message": message,
+                        "from_state": S.LOADING,
+                        "to_state": S.WAITING,
+                        "level": EventLevel.WARNING,
+                        "detail": {"error_class": ErrorClass.UNKNOWN_OUTCOME, "stopped_by": why},
+                    }
+                    for d in loading
+                )
+            logger.warning("batch %s handed back after %s", claim_token, why)
+            return
+        except Exception:
+            logger.warning("could not hand back batch %s", claim_token, exc_info=True)
+    logger.error("batch %s left to its lease: the database did not answer", claim_token)
 
 
 def jsonable(extra: dict) -> dict:
@@ -971,6 +1097,7 @@ def _counted(
     heartbeat: Callable[[], None] | None = None,
 ) -> Iterator[SourceRecord]:
     for record in records:
+        raise_if_stopping()  # a stopping worker reads no further (the watermark stays)
         stats.pulled += 1
         if heartbeat is not None:
             heartbeat()

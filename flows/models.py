@@ -1,9 +1,13 @@
 """The sync engine's rows: flows, their watermarks, one SyncDocument per business document."""
 
+import json
 import uuid
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import EncryptedTextField
@@ -105,6 +109,22 @@ class Flow(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.integration} · {self.get_code_display()}"
 
+    def clean(self) -> None:
+        super().clean()
+        raw = (
+            (self.settings or {}).get("stuck_minutes") if isinstance(self.settings, dict) else None
+        )
+        if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0):
+            raise ValidationError(
+                {
+                    "settings": _(
+                        '"stuck_minutes" (the watchdog\'s bound) must be a whole number of '
+                        "minutes above 0, e.g. 30; got %(value)s."
+                    )
+                    % {"value": json.dumps(raw)}
+                }
+            )
+
 
 class Watermark(models.Model):
     """How far a flow has pulled its source (modification time). Never moves backwards; each
@@ -162,9 +182,106 @@ class Watermark(models.Model):
         return f"{self.flow}: {self.cursor}"
 
 
+# Non-terminal states a document passes through on its way to the target (the watchdog's
+# "stuck" bound applies to these; waiting, held, blocked and failed have their own rules).
+IN_PROGRESS_STATES = (
+    DocumentState.RECEIVED,
+    DocumentState.VALIDATED,
+    DocumentState.MAPPED,
+    DocumentState.LOADING,
+)
+# Default bound on how long a document may stay in one of those states (flow setting
+# "stuck_minutes"); F2's hard bound is 30 minutes (shipped → booked).
+STUCK_MINUTES_DEFAULT = 10
+STUCK_MINUTES_BY_FLOW = {FlowCode.SALES_OUTBOUND: 30}
+# A waiting document whose next attempt is this late is overdue (nobody picked it up).
+OVERDUE_AFTER = timedelta(minutes=5)
+
+
+def stuck_minutes(flow: "Flow") -> int:
+    """The flow's bound in minutes: its setting "stuck_minutes", else the flow's default."""
+    raw = (flow.settings or {}).get("stuck_minutes")
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = 0
+    return value if value > 0 else STUCK_MINUTES_BY_FLOW.get(flow.code, STUCK_MINUTES_DEFAULT)
+
+
+def no_live_claim(now: datetime) -> models.Q:
+    """Nobody holds the document: no claim, or a claim whose lease has lapsed."""
+    return (
+        models.Q(claim_token__isnull=True)
+        | models.Q(claimed_until__isnull=True)
+        | models.Q(claimed_until__lt=now)
+    )
+
+
+def _stuck_q(flow: "Flow", now: datetime) -> models.Q:
+    return models.Q(flow_id=flow.pk) & (
+        models.Q(
+            state__in=IN_PROGRESS_STATES,
+            updated_at__lt=now - timedelta(minutes=stuck_minutes(flow)),
+        )
+        | models.Q(state=DocumentState.WAITING, next_attempt_at__lt=now - OVERDUE_AFTER)
+    )
+
+
+class SyncDocumentQuerySet(models.QuerySet):
+    """The one definition of what the engine may work on (claim, sweep, board, metrics) and of
+    what the watchdog calls stuck."""
+
+    def workable(self, now: datetime | None = None) -> "SyncDocumentQuerySet":
+        """Documents the engine may claim now: received / validated / mapped, waiting whose
+        attempt is due, and loading with no live claim (the write was interrupted: outcome
+        unknown, checked in the target before anything is sent again). Nobody holds them."""
+        now = now or timezone.now()
+        return self.filter(
+            models.Q(
+                state__in=(DocumentState.RECEIVED, DocumentState.VALIDATED, DocumentState.MAPPED)
+            )
+            | models.Q(state=DocumentState.WAITING, next_attempt_at__lte=now)
+            | models.Q(state=DocumentState.WAITING, next_attempt_at__isnull=True)
+            | models.Q(state=DocumentState.LOADING)
+        ).filter(no_live_claim(now))
+
+    def outcome_unknown(self, now: datetime | None = None) -> "SyncDocumentQuerySet":
+        """Loading with no live claim: a write that was in flight when its worker stopped."""
+        now = now or timezone.now()
+        return self.filter(state=DocumentState.LOADING).filter(no_live_claim(now))
+
+    def stuck(self, flow: "Flow", now: datetime | None = None) -> "SyncDocumentQuerySet":
+        """The flow's documents that should have moved by now: in progress (received …
+        loading) unchanged for longer than the flow's bound, or waiting with the next
+        attempt overdue by more than OVERDUE_AFTER (the watchdog's findings)."""
+        return self.filter(_stuck_q(flow, now or timezone.now()))
+
+    def stuck_any(self, now: datetime | None = None) -> "SyncDocumentQuerySet":
+        """Stuck documents of every flow (each with its own bound)."""
+        now = now or timezone.now()
+        condition = models.Q(pk__in=[])
+        for flow in Flow.objects.only("id", "code", "settings"):
+            condition |= _stuck_q(flow, now)
+        return self.filter(condition)
+
+    def stuck_in_progress(self, flow: "Flow", now: datetime) -> "SyncDocumentQuerySet":
+        return self.filter(
+            flow_id=flow.pk,
+            state__in=IN_PROGRESS_STATES,
+            updated_at__lt=now - timedelta(minutes=stuck_minutes(flow)),
+        )
+
+    def overdue_waiting(self, flow: "Flow", now: datetime) -> "SyncDocumentQuerySet":
+        return self.filter(
+            flow_id=flow.pk, state=DocumentState.WAITING, next_attempt_at__lt=now - OVERDUE_AFTER
+        )
+
+
 class SyncDocument(TimeStampedModel):
     """One business document in one flow: its source payload, the target payload built from
     it, where it stands, and the keys people search it by (O3)."""
+
+    objects = SyncDocumentQuerySet.as_manager()
 
     integration = models.ForeignKey(
         "connectors.Integration",

@@ -8,4 +8,6 @@ SCHEDULES = [
         "task": "flows.tasks.holds_check",
         "every_seconds": 120,
     },
+    # Issue 15: documents and flows that should have moved, silent beat or workers.
+    {"name": "flows: watchdog", "task": "flows.tasks.watchdog", "every_seconds": 60},
 ]

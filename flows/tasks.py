@@ -6,12 +6,11 @@ import time
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
 from django.utils import timezone
 
-from .choices import DocumentState
 from .engine import process, run_flow
 from .models import Flow, SyncDocument
+from .shutdown import WorkerStopping
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +57,9 @@ def flow_run(flow_id: int) -> dict:
         stats = run_flow(
             flow=flow, fan_out=lambda: flow_process.delay(flow_id), heartbeat=lock.heartbeat
         )
+    except WorkerStopping as exc:  # SIGTERM: the batch in hand was settled or handed back
+        logger.warning("flow %s: run stopped (%s)", flow_id, exc)
+        return {"stopped": str(exc)}
     finally:
         lock.release()
     return stats.__dict__
@@ -71,23 +73,22 @@ def flow_process(flow_id: int, ids: list[int] | None = None) -> dict:
         return {"skipped": "disabled"}
     if flow.paused_until and flow.paused_until > timezone.now():
         return {"skipped": "paused"}
-    return process(flow=flow, ids=ids).__dict__
+    try:
+        return process(flow=flow, ids=ids).__dict__
+    except WorkerStopping as exc:  # SIGTERM: the batch in hand was settled or handed back
+        logger.warning("flow %s: processing stopped (%s)", flow_id, exc)
+        return {"stopped": str(exc)}
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep() -> int:
     """Safety net: queue processing for every flow with documents due (timed retries, pushes
-    stored while the broker was down, claims left by a dead worker)."""
-    now = timezone.now()
+    stored while the broker was down, writes interrupted by a stopped or dead worker)."""
     due = (
         SyncDocument.objects.filter(flow__enabled=True)
-        .filter(
-            Q(state__in=(DocumentState.RECEIVED, DocumentState.VALIDATED, DocumentState.MAPPED))
-            | Q(state=DocumentState.WAITING, next_attempt_at__lte=now)
-            | Q(state=DocumentState.WAITING, next_attempt_at__isnull=True)
-            | Q(state=DocumentState.LOADING, claimed_until__lt=now)
-        )
+        .workable()  # the engine's own definition (loading without a live claim included)
         .values_list("flow_id", flat=True)
+        .order_by()
         .distinct()
     )
     flow_ids = list(due)
@@ -116,3 +117,12 @@ def holds_check() -> int:
         except Exception:  # one unreachable ERP never stops the other integrations
             logger.exception("holds check of %s failed", integration)
     return released
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def watchdog() -> dict:
+    """Issue 15: every minute, look for documents and flows that should have moved (see
+    flows.watchdog); one alert and one ticket per flow and finding, closed when they move."""
+    from .watchdog import watchdog_run
+
+    return watchdog_run().as_dict()

@@ -315,6 +315,12 @@ PORTAL_CLAIM_LEASE_SECONDS = env.int("PORTAL_CLAIM_LEASE_SECONDS", default=600)
 # A flow's run lock lapses this long after the run's last sign of life (a killed worker holds
 # its flow back at most this long); runs renew it as they page and write.
 PORTAL_RUN_LOCK_SECONDS = env.int("PORTAL_RUN_LOCK_SECONDS", default=120)
+# A worker told to stop (SIGTERM) finishes its batch; one still running after this long hands
+# its documents back (outcome unknown, workable at once). Keep the supervisor's stop timeout
+# (systemd TimeoutStopSec, docker stop -t) above it: see README, Production.
+PORTAL_STOP_GRACE_SECONDS = env.int("PORTAL_STOP_GRACE_SECONDS", default=20)
+# The watchdog (issue 15) calls beat or the workers silent after this long without a sign.
+PORTAL_SILENCE_SECONDS = env.int("PORTAL_SILENCE_SECONDS", default=300)
 # --- Monitoring (O1, O3) ---------------------------------------------------------------------
 # Events older than this are purged nightly (error events of documents with open tickets kept).
 PORTAL_EVENT_RETENTION_DAYS = env.int("PORTAL_EVENT_RETENTION_DAYS", default=90)

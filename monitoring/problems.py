@@ -90,6 +90,41 @@ PROBLEMS = {
             "Resolve this ticket once reviewed; correct the cost in Kingdee if needed."
         ),
     ),
+    # Issue 15, the watchdog: one ticket per flow and finding, closed when it no longer holds.
+    "stuck_documents": (
+        Role.OPERATOR,
+        _("Documents stuck: {subject}"),
+        _(
+            "Open the documents listed below (trace). A document loading for long waits for a "
+            "remote answer or a worker that stopped: once no worker holds it, the engine checks "
+            "the target and goes on by itself. Otherwise check the workers, the flow and the "
+            "remote system. The ticket closes itself when the documents move."
+        ),
+    ),
+    "overdue_retries": (
+        Role.OPERATOR,
+        _("Retries overdue: {subject}"),
+        _(
+            "Nothing picked these documents up when their retry was due: check that beat and "
+            "the workers run (README, Production) and that the flow is enabled."
+        ),
+    ),
+    "stale_flow": (
+        Role.OPERATOR,
+        _("Flow not running: {subject}"),
+        _(
+            "The flow has had no successful run for three schedules. Read its last error on "
+            "the board, check the connection and that beat and the workers run."
+        ),
+    ),
+    "silent_processes": (
+        Role.OPERATOR,
+        _("Silent: {subject}"),
+        _(
+            "Start the process again (README, Production: exactly one beat, one or more "
+            "workers) and read its log for why it stopped."
+        ),
+    ),
     # F6.1: the FX-difference voucher could not be posted.
     "fx_voucher": (
         Role.FINANCE,

@@ -15,6 +15,7 @@ Search: exact matches only, each on its own index (see trace_search).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from flows.models import DocumentSku, Flow, SyncDocument
 from .models import OPEN_TICKET_STATUSES, Event, EventLevel, ExceptionTicket, RemoteCall
 
 S = DocumentState
+logger = logging.getLogger(__name__)
 
 # The states a flow's backlog is made of, in the order of the board's columns.
 BACKLOG_STATES: tuple[str, ...] = tuple(
@@ -101,6 +103,8 @@ class FlowRow:
     ignored_day: Cell
     filtered_day: Cell
     retrying: Cell
+    stuck: Cell
+    workable: int
     retry_attempts: int
     reasons: list[tuple[str, str, Cell]]
     open_tickets: int
@@ -129,6 +133,7 @@ class FlowRow:
             self.ignored_day,
             self.filtered_day,
             self.retrying,
+            self.stuck,
             *(cell for _code, _label, cell in self.reasons),
         ]
 
@@ -153,6 +158,8 @@ class FlowRow:
             "ignored_last_day": self.ignored_day.value,
             "filtered_last_day": self.filtered_day.value,
             "retrying": self.retrying.value,
+            "stuck": self.stuck.value,
+            "workable": self.workable,
             "retry_attempts": self.retry_attempts,
             "failure_reasons": {code: cell.value for code, _label, cell in self.reasons},
             "open_tickets": self.open_tickets,
@@ -175,10 +182,13 @@ class Board:
     trend_synced: list[int]
     trend_failed: list[int]
     reasons_total: list[tuple[str, str, int]]
+    # Issue 15: beat / the workers silent for too long, with when they were last seen.
+    silent: list[tuple[str, datetime]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "generated_at": self.generated_at.isoformat(),
+            "silent": {name: seen.isoformat() for name, seen in self.silent},
             "flows": [row.as_dict() for row in self.rows],
             "trend": {
                 "hours": self.trend_hours,
@@ -291,6 +301,21 @@ def board_build(*, integration_id: int | None = None, now: datetime | None = Non
         tickets[(row["integration_id"], row["flow_code"])] = row["n"]
 
     oldest_ids = _oldest_waiting_ids(flows=[f for f in flows if f.pk in oldest])
+    # Issue 15: what the engine may claim now (its own definition: loading without a live
+    # claim is an interrupted write, workable) and what the watchdog calls stuck.
+    workable = dict(
+        docs.workable(now)
+        .values("flow_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("flow_id", "n")
+    )
+    # Stuck: one indexed count per flow with a backlog.
+    stuck = {
+        f.pk: SyncDocument.objects.stuck(f, now).count()
+        for f in flows
+        if any(backlog.get((f.pk, state)) for state in BACKLOG_STATES)
+    }
     error_labels = dict(ErrorClass.choices)
     rows = []
     for flow in flows:
@@ -361,6 +386,12 @@ def board_build(*, integration_id: int | None = None, now: datetime | None = Non
                     backlog.get((fid, S.WAITING), 0),
                     documents_url(**base, state=S.WAITING),
                 ),
+                stuck=Cell(
+                    f"{fid}:stuck",
+                    stuck.get(fid, 0),
+                    documents_url(**base, stuck="1"),
+                ),
+                workable=workable.get(fid, 0),
                 retry_attempts=retry_sum.get(fid, 0),
                 reasons=[
                     (
@@ -398,7 +429,15 @@ def board_build(*, integration_id: int | None = None, now: datetime | None = Non
         (code, str(error_labels.get(code, code or _("(none)"))), n)
         for code, n in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
+    from flows.watchdog import silence_check
+
+    try:  # the watchdog runs on beat and a worker: their silence is noticed here
+        silent = silence_check(now=now)
+    except Exception:
+        logger.warning("silence check failed", exc_info=True)
+        silent = []
     return Board(
+        silent=silent,
         generated_at=now,
         rows=rows,
         trend_hours=hours,
@@ -624,6 +663,30 @@ def metrics_documents_by_state() -> list[tuple[str, str, str, int]]:
         if flow is not None:
             rows.append((flow.integration.code, flow.code, row["state"], row["n"]))
     return rows
+
+
+def metrics_documents_flow_health(
+    *, now: datetime | None = None
+) -> list[tuple[str, str, int, int]]:
+    """(integration code, flow code, workable, stuck) per flow: the engine's own definition of
+    workable (loading without a live claim included) and the watchdog's of stuck."""
+    now = now or timezone.now()
+    workable = dict(
+        SyncDocument.objects.workable(now)
+        .values("flow_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("flow_id", "n")
+    )
+    return [
+        (
+            flow.integration.code,
+            flow.code,
+            workable.get(flow.pk, 0),
+            SyncDocument.objects.stuck(flow, now).count(),
+        )
+        for flow in Flow.objects.select_related("integration")
+    ]
 
 
 def metrics_remote_calls(*, since: datetime) -> list[tuple[str, int, int]]:

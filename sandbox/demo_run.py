@@ -166,7 +166,7 @@ def _order(
         "currency": currency,
         "pay_amount": pay,
         "freight": "0",
-        "cb_finances": {"platform_commission": "0", "product_tax": "0"},
+        "finance_data": {"platform_commission": "0", "product_tax": "0"},
         "items": items,
         "pay": {
             "outer_pay_id": f"P{so_id}",
@@ -230,7 +230,11 @@ def _return(shop, order: dict) -> None:
             }
         ],
     )
-    shop.call("/open/webapi/aftersaleapi/open/confirm", {"as_ids": [created["datas"][0]["as_id"]]})
+    from .jushuitan.demo import receive_goods
+
+    as_id = created["datas"][0]["as_id"]
+    receive_goods(shop, as_id, line, order["so_id"])
+    shop.call("/open/webapi/aftersaleapi/open/confirm", {"as_ids": [as_id]})
 
 
 def failures_plant(*, base_url: str, integration) -> list[str]:

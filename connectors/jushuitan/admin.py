@@ -1,4 +1,8 @@
 from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from connectors.errors import ConnectorError
@@ -21,7 +25,64 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
     list_filter = ("app_kind", "token_state")
     search_fields = ("name", "app_key", "company_id")
     readonly_fields = ("token_state", "token_expires_at", "token_refreshed_at", "token_error")
-    actions = ("test_connection", "refresh_token_now")
+    actions = ("test_connection", "refresh_token_now", "run_preflight")
+    change_form_template = "admin/jushuitan/jushuitanconnection/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/preflight/",
+                self.admin_site.admin_view(self.preflight_view),
+                name="jushuitan_jushuitanconnection_preflight",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preflight_view(self, request, object_id):
+        """The "Run preflight" button of the change page (POST, change permission)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        connection = get_object_or_404(JushuitanConnection, pk=object_id)
+        if not self.has_change_permission(request, connection):
+            return redirect("admin:index")
+        self._preflight(request, [connection])
+        return redirect(reverse("admin:jushuitan_jushuitanconnection_change", args=[connection.pk]))
+
+    def _preflight(self, request, connections) -> None:
+        from connectors.preflight import checks_of, preflight_run
+
+        for connection in connections:
+            integrations = list(connection.integrations.all())
+            if not integrations:
+                self.message_user(
+                    request,
+                    gettext("%(c)s: no integration uses this connection yet.") % {"c": connection},
+                    messages.WARNING,
+                )
+            for integration in integrations:
+                run = preflight_run(
+                    integration=integration,
+                    systems=["jushuitan"],
+                    requested_by=request.user.get_username(),
+                )
+                failed = [c for c in checks_of(run) if not c.ok and not c.info]
+                summary = gettext("%(i)s: preflight %(result)s, %(n)d check(s), %(f)d failed.") % {
+                    "i": integration,
+                    "result": gettext("passed") if run.ok else gettext("failed"),
+                    "n": len(run.results),
+                    "f": len(failed),
+                }
+                self.message_user(request, summary, messages.SUCCESS if run.ok else messages.ERROR)
+                for check in failed:
+                    self.message_user(
+                        request,
+                        f"{check.title}: {check.detail} → {check.fix}",
+                        messages.ERROR,
+                    )
+
+    @admin.action(description=_("Run preflight"), permissions=["change"])
+    def run_preflight(self, request, queryset):
+        self._preflight(request, list(queryset))
 
     @admin.action(description=_("Test connection"))
     def test_connection(self, request, queryset):

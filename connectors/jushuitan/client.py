@@ -1,6 +1,6 @@
 """Jushuitan (聚水潭) open-platform client: signing, tokens, rate limit, paging, typed errors.
 
-Wire protocol: ../shared/protocols/jushuitan-openapi.md. Every call is a signed form POST;
+Wire protocol: docs/protocols/jushuitan.md (§ numbers below). Every call is a signed form POST;
 the answer is `{"code", "msg", "data"}`. `call()` returns `data` or raises a typed error
 from connectors.errors, keeping Jushuitan's code and msg. The client knows no flows.
 """
@@ -50,6 +50,10 @@ TOKEN_REFRESH_PATH = "/openWeb/auth/refreshToken"  # noqa: S105
 
 CODE_TOKEN_INVALID = 100
 CODE_STALE_TIMESTAMP = 180
+# Sources disagree whether a stale timestamp is 140 or 180 (docs/protocols/jushuitan.md §1.6):
+# a 140 whose message names the timestamp is treated like 180.
+CODE_BAD_PARAMETER = 140
+CODE_REFRESH_FORBIDDEN = 150
 RATE_LIMIT_CODES = frozenset({199, 200})
 AUTH_CODES = frozenset({10, 110, 120, 21024})
 TRANSIENT_CODES = frozenset({150})
@@ -64,7 +68,10 @@ _CODE_HINTS = {
     ),
     130: gettext_noop("A required parameter is missing in the request."),
     140: gettext_noop("A parameter is invalid (page size, time window or value)."),
-    150: gettext_noop("Jushuitan had an internal error; the call will be retried."),
+    150: gettext_noop(
+        "Jushuitan had an internal error; the call will be retried. From refreshToken it means "
+        "the merchant must authorise the app again."
+    ),
     160: gettext_noop("Jushuitan refused to save the document (business rule)."),
     170: gettext_noop("The shop does not exist or does not belong to this company."),
     180: gettext_noop("The server clock differs from Jushuitan's by more than 10 minutes."),
@@ -75,6 +82,15 @@ _CODE_HINTS = {
         "Only self-developed apps may obtain a token this way: authorise the ISV app."
     ),
 }
+
+
+def stale_timestamp(envelope: dict) -> bool:
+    """180, or a 140 whose message names the timestamp (§1.6: sources disagree on the code)."""
+    code = envelope.get("code")
+    if code == CODE_STALE_TIMESTAMP:
+        return True
+    text = str(envelope.get("msg") or "").lower()
+    return code == CODE_BAD_PARAMETER and ("timestamp" in text or "时间戳" in text)
 
 
 def to_beijing(moment: datetime) -> str:
@@ -110,6 +126,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "orders": Endpoint("/open/orders/single/query", "orders", 100, key_fields=("o_id",)),
     "sales_out": Endpoint("/open/orders/out/simple/query", "datas", 50),
     "refunds": Endpoint("/open/refund/single/query", "datas", 50, key_fields=("as_id",)),
+    # Goods actually received back (退仓单 per receipt batch, docId=40) [S].
+    "aftersale_received": Endpoint("/open/aftersale/received/query", "datas", 50),
     "skus": Endpoint("/open/sku/query", "datas", 50, key_fields=("sku_id",)),
     "inventory": Endpoint("/open/inventory/query", "inventorys", 100, key_fields=("sku_id",)),
     "stock_counts": Endpoint("/open/inventory/count/query", "datas", 50),
@@ -126,6 +144,17 @@ ENDPOINTS: dict[str, Endpoint] = {
 }
 
 
+# Every status a purchase-in can have (§3.8), for lookups by external id.
+ALL_PURCHASE_IN_STATUSES = (
+    "WaitConfirm",
+    "Confirmed",
+    "OuterConfirming",
+    "Archive",
+    "Cancelled",
+    "Delete",
+)
+
+
 @dataclass(frozen=True)
 class RowResult:
     """One record of an upload answer: did it land, under which Jushuitan id."""
@@ -135,22 +164,57 @@ class RowResult:
     remote_id: str
     message: str
     raw: dict
+    # Neither a success flag nor an id: the write may or may not have landed.
+    unknown: bool = False
+
+
+def success_flag(value: Any) -> bool | None:
+    """A row's is_success / issuccess as Jushuitan writes it: a bool, or a string / number
+    ("true", "false", "1", "0", 1, 0). None when absent or unreadable (docs/protocols/
+    jushuitan.md §1.5: the public SDK types the flag as a string)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes", "y"):
+            return True
+        if text in ("false", "0", "no", "n"):
+            return False
+    return None
 
 
 def _row_results(rows: Iterable[dict], key_field: str, id_field: str) -> list[RowResult]:
+    """Per-record results of an upload. The flag decides; a row without a readable flag but
+    with an id landed; a row with neither is an unknown outcome (`ok` False, `unknown`)."""
     results = []
     for row in rows:
-        ok = row.get("issuccess", row.get("is_success", True))
+        if not isinstance(row, dict):
+            continue
+        raw_flag = row.get("issuccess", row.get("is_success"))
+        flag = success_flag(raw_flag)
+        remote_id = str(row.get(id_field) or "")
+        if flag is None:
+            flag = True if remote_id else None
         results.append(
             RowResult(
                 key=str(row.get(key_field, "")),
-                ok=bool(ok),
-                remote_id=str(row.get(id_field) or ""),
-                message=str(row.get("msg") or ""),
+                ok=bool(flag),
+                remote_id=remote_id,
+                message=str(row.get("msg") or row.get("message") or ""),
                 raw=row,
+                unknown=flag is None,
             )
         )
     return results
+
+
+def _version(row: dict) -> int:
+    try:
+        return int(row.get("ts") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -162,6 +226,8 @@ class JushuitanClient:
     """One Jushuitan connection's API. Thread-safe; use `client_for(connection)`."""
 
     rate_limit_retries = 5
+    # How often a row-version walk met a page not in ascending ts (preflight / tests read it).
+    ts_fallbacks = 0
     # A read that fails in transit (timeout, 5xx) is asked again this many times.
     read_retries = 2
     read_backoff = 0.5
@@ -372,7 +438,7 @@ class JushuitanClient:
                 refreshed = True
                 self._ensure_token(force=True, failed_token=token)
                 continue
-            if code == CODE_STALE_TIMESTAMP and not stale_retried:
+            if stale_timestamp(envelope) and not stale_retried:
                 stale_retried = True
                 continue
             if code in RATE_LIMIT_CODES and rate_tries < self.rate_limit_retries:
@@ -390,7 +456,10 @@ class JushuitanClient:
     def _error(envelope: dict, path: str) -> ConnectorError:
         code = envelope.get("code")
         remote = str(envelope.get("msg") or "")
-        hint = _CODE_HINTS.get(code, gettext_noop("Jushuitan rejected the request."))
+        hint = _CODE_HINTS.get(
+            CODE_STALE_TIMESTAMP if stale_timestamp(envelope) else code,
+            gettext_noop("Jushuitan rejected the request."),
+        )
         message = _("Jushuitan %(path)s: code %(code)s %(msg)s. %(hint)s") % {
             "path": path,
             "code": code,
@@ -400,7 +469,7 @@ class JushuitanClient:
         kw = {"system": SYSTEM, "code": code, "remote_message": remote, "path": path}
         if code in RATE_LIMIT_CODES:
             return RateLimited(message, retry_after=1.0 if code == 199 else 60.0, **kw)
-        if code in TRANSIENT_CODES or code == CODE_STALE_TIMESTAMP:
+        if code in TRANSIENT_CODES or stale_timestamp(envelope):
             return TransientError(message, **kw)
         if code == CODE_TOKEN_INVALID or code in AUTH_CODES:
             return AuthError(message, **kw)
@@ -538,31 +607,70 @@ class JushuitanClient:
         ts_field: str = "start_ts",
         key_fields: tuple[str, ...] = ("io_id",),
     ) -> Iterator[dict]:
-        """Stream rows with row version ts >= start_ts (§2.5 pattern b): page 1 with the
-        cursor moved to the highest ts seen, until a page brings nothing new."""
+        """Stream rows with row version ts >= start_ts (docs/protocols/jushuitan.md §2.5).
+
+        With a cursor only the cursor and paging are sent ("其它条件都不传"); `biz` is for
+        queries that need a fixed scope and should normally be empty. While every page comes
+        in ascending `ts`, the walk stays on page 1 and moves the cursor to the page's highest
+        `ts` (pattern b). Row order with a cursor is undocumented [U]: as soon as a page is not
+        ascending, the walk keeps the cursor it had and steps `page_index` instead (pattern a)
+        until the last page, so no row is skipped; those rows are then yielded in ascending
+        `ts`, because the caller resumes from the highest version it has seen.
+        """
         cursor = int(start_ts)
         seen: set[tuple] = set()
-        while True:
-            query = {
-                **(biz or {}),
-                ts_field: cursor,
-                "is_get_total": False,
-                "page_index": 1,
-                "page_size": page_size,
-            }
-            data = self.call(path, query) or {}
-            rows = data.get(list_key) or []
-            fresh = 0
+
+        def fresh(rows: list[dict]) -> list[dict]:
+            out = []
             for row in rows:
                 key = (*(row.get(f) for f in key_fields), row.get("ts"))
                 if key not in seen:
                     seen.add(key)
-                    fresh += 1
-                    yield row
-            top = max((int(r.get("ts") or 0) for r in rows), default=cursor)
-            if not rows or len(rows) < page_size or fresh == 0 or top <= cursor:
+                    out.append(row)
+            return out
+
+        while True:
+            data = self._ts_page(path, biz, ts_field, cursor, 1, page_size)
+            rows = data.get(list_key) or []
+            versions = [_version(r) for r in rows]
+            if versions != sorted(versions):
+                self.ts_fallbacks += 1
+                yield from self._ts_stepping(
+                    path, biz, ts_field, cursor, page_size, list_key, rows, data, fresh
+                )
+                return
+            new = fresh(rows)
+            yield from new
+            top = max(versions, default=cursor)
+            if not rows or len(rows) < page_size or not new or top <= cursor:
+                return
+            if not data.get("has_next", True):
                 return
             cursor = top
+
+    def _ts_page(self, path, biz, ts_field, cursor, page_index, page_size) -> dict:
+        query = {
+            **(biz or {}),
+            ts_field: cursor,
+            "is_get_total": False,
+            "page_index": page_index,
+            "page_size": page_size,
+        }
+        return self.call(path, query) or {}
+
+    def _ts_stepping(
+        self, path, biz, ts_field, cursor, page_size, list_key, first_rows, first_data, fresh
+    ) -> Iterator[dict]:
+        """Pattern a: the same start_ts, pages 2, 3, … until the last; rows out in ts order."""
+        buffered = list(first_rows)
+        data, rows, page_index = first_data, first_rows, 1
+        while rows and len(rows) >= page_size and data.get("has_next", True):
+            page_index += 1
+            data = self._ts_page(path, biz, ts_field, cursor, page_index, page_size)
+            rows = data.get(list_key) or []
+            buffered.extend(rows)
+        buffered.sort(key=_version)
+        yield from fresh(buffered)
 
     def iter_ids(
         self,
@@ -615,21 +723,34 @@ class JushuitanClient:
         """Orders (订单) modified in the range; filters e.g. status="Sent", shop_id=10001."""
         return self.read("orders", start=start, end=end, **filters)
 
-    def orders_since(self, start_ts: int, **filters: Any) -> Iterator[dict]:
-        """Orders whose row version is >= start_ts (§2.5, pattern b), at the largest page."""
+    def orders_since(self, start_ts: int) -> Iterator[dict]:
+        """Orders whose row version is >= start_ts (§2.5), at the largest page. Only the
+        cursor and paging are sent (§2.5): the caller re-checks status itself."""
         endpoint = ENDPOINTS["orders"]
         return self.iter_ts(
             endpoint.path,
             start_ts=start_ts,
             page_size=endpoint.max_page_size,
-            biz=filters,
             list_key=endpoint.list_key,
             key_fields=("o_id",),
         )
 
     def sales_outs(self, *, start: datetime, end: datetime, **filters: Any) -> Iterator[dict]:
-        """Sales-out documents (销售出库单), one per shipment; e.g. status="Confirmed"."""
+        """Sales-out documents (销售出库单), one per shipment io_id; e.g. status="Confirmed"."""
         return self.read("sales_out", start=start, end=end, **filters)
+
+    def sales_outs_since(self, start_ts: int) -> Iterator[dict]:
+        """Sales-out documents whose row version is >= start_ts (cursor and paging only)."""
+        endpoint = ENDPOINTS["sales_out"]
+        return self.iter_ts(endpoint.path, start_ts=start_ts, page_size=endpoint.max_page_size)
+
+    def received_returns(self, *, start: datetime, end: datetime, **filters: Any) -> Iterator[dict]:
+        """Goods received back for after-sales (实际收货), one row per receipt io_id."""
+        return self.read("aftersale_received", start=start, end=end, **filters)
+
+    def received_returns_since(self, start_ts: int) -> Iterator[dict]:
+        endpoint = ENDPOINTS["aftersale_received"]
+        return self.iter_ts(endpoint.path, start_ts=start_ts, page_size=endpoint.max_page_size)
 
     def refunds(self, *, start: datetime, end: datetime, **filters: Any) -> Iterator[dict]:
         """After-sales (售后单); e.g. status="Confirmed"."""
@@ -688,17 +809,49 @@ class JushuitanClient:
             )
         )
 
+    def orders_by_o_ids(self, o_ids: Iterable, **filters: Any) -> list[dict]:
+        """Orders by internal order no. (o_ids, 20 per call), e.g. with is_get_cbfinance."""
+        return list(
+            self.iter_ids(
+                ENDPOINTS["orders"].path,
+                ids_field="o_ids",
+                ids=o_ids,
+                chunk=20,
+                biz=filters,
+                list_key="orders",
+                page_size=100,
+            )
+        )
+
+    def sales_outs_by_io_ids(self, io_ids: Iterable, **filters: Any) -> list[dict]:
+        """Sales-out documents by io_id (≤50 per call), e.g. with is_get_cbfinance."""
+        spec = ENDPOINTS["sales_out"]
+        return list(
+            self.iter_ids(
+                spec.path,
+                ids_field="io_ids",
+                ids=io_ids,
+                chunk=50,
+                biz=filters,
+                page_size=spec.max_page_size,
+            )
+        )
+
     def documents_by_external_ids(self, name: str, external_ids: Iterable[str]) -> list[dict]:
         """Warehouse documents by the caller's external no. (`so_ids`), e.g. to check that a
         write whose answer was lost has landed: name in purchase_in, purchase_out,
-        allocations, other_inout, sales_out."""
+        allocations, other_inout, sales_out. Purchase-in sends `statuss` with every status:
+        without it the query returns Confirmed only (§3.8), and an unconfirmed document
+        would be written again."""
         spec = ENDPOINTS[name]
+        biz = {"statuss": list(ALL_PURCHASE_IN_STATUSES)} if name == "purchase_in" else None
         return list(
             self.iter_ids(
                 spec.path,
                 ids_field="so_ids",
                 ids=external_ids,
                 chunk=30,
+                biz=biz,
                 list_key=spec.list_key,
                 page_size=spec.max_page_size,
             )
@@ -761,31 +914,58 @@ class JushuitanClient:
         return results
 
     def _create_batch(self, path: str, docs: list[dict], batch: int) -> list[RowResult]:
+        """createbatch routes (§3.8, §3.9): the public SDK answers one object
+        `{external_id, io_id, is_success, msg}` (+ request_id) for a request array, so each
+        call carries `batch` documents (1 by default) and answers are matched by external_id;
+        a document without a matching answer is an unknown outcome."""
         results: list[RowResult] = []
         for part in _chunks(docs, batch):
             data = self.call(path, part, write=True)
-            rows = data if isinstance(data, list) else (data or {}).get("datas") or [data or {}]
-            results += _row_results(rows, "external_id", "io_id")
+            if isinstance(data, list):
+                rows = data
+            elif isinstance(data, dict) and isinstance(data.get("datas"), list):
+                rows = data["datas"]
+            elif isinstance(data, dict) and isinstance(data.get("data"), dict | list):
+                inner = data["data"]
+                rows = inner if isinstance(inner, list) else [inner]
+            else:
+                rows = [data] if isinstance(data, dict) else []
+            by_key = {r.key: r for r in _row_results(rows, "external_id", "io_id") if r.key}
+            if len(part) == 1 and not by_key and rows:
+                # One document, one answer without its external_id: it is that document's.
+                [only] = _row_results(rows[:1], "external_id", "io_id")
+                by_key = {str(part[0].get("external_id", "")): only}
+            for doc in part:
+                key = str(doc.get("external_id", ""))
+                results.append(
+                    by_key.get(key)
+                    or RowResult(key=key, ok=False, remote_id="", message="", raw={}, unknown=True)
+                )
         return results
 
-    def create_purchase_ins(self, docs: list[dict], *, batch: int = 20) -> list[RowResult]:
+    def create_purchase_ins(self, docs: list[dict], *, batch: int = 1) -> list[RowResult]:
         """Purchase-in (采购入库) documents; the key is external_id (a repeat returns the
         same io_id)."""
         return self._create_batch("/open/webapi/wmsapi/purchasein/createbatch", docs, batch)
 
-    def create_purchase_outs(self, docs: list[dict], *, batch: int = 20) -> list[RowResult]:
+    def create_purchase_outs(self, docs: list[dict], *, batch: int = 1) -> list[RowResult]:
         """Purchase-out / return to supplier (采购退货); the key is external_id."""
         return self._create_batch("/open/webapi/wmsapi/purchaseout/createbatch", docs, batch)
 
     def _single(self, path: str, doc: dict, key_field: str) -> RowResult:
         data = self.call(path, doc, write=True) or {}
         inner = data.get("data") if isinstance(data.get("data"), dict) else data
+        flag = success_flag(inner.get("issuccess", inner.get("is_success")))
+        remote_id = str(inner.get("io_id") or "")
+        if flag is None:
+            flag = True if remote_id else None
         return RowResult(
             key=str(doc.get(key_field, "")),
-            ok=True,
-            remote_id=str(inner.get("io_id") or ""),
+            ok=bool(flag),
+            remote_id=remote_id,
             message=str(inner.get("msg") or ""),
             raw=inner,
+            unknown=flag is None,
         )
 
     def upload_transfer(self, doc: dict) -> RowResult:

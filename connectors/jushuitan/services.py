@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from connectors.errors import AuthError, ConnectorError
 
 from .choices import AppKind, TokenState
-from .client import ENDPOINTS, JushuitanClient, client_for
+from .client import CODE_REFRESH_FORBIDDEN, ENDPOINTS, JushuitanClient, client_for
 from .models import JushuitanConnection
 from .signals import token_refresh_failed
 
@@ -36,6 +36,13 @@ def _store_token(*, connection: JushuitanConnection, data: dict) -> JushuitanCon
     connection.token_refreshed_at = now
     connection.token_state = TokenState.VALID
     connection.token_error = ""
+    if connection.pk:
+        from monitoring import services as monitoring
+
+        monitoring.tickets_close_for(
+            trace_keys=[reauthorise_trace_key(connection)],
+            resolution=_("A new token was obtained."),
+        )
     connection.save(
         update_fields=[
             "access_token",
@@ -94,8 +101,45 @@ def token_refresh(*, connection: JushuitanConnection) -> JushuitanConnection:
             system="jushuitan",
         )
     )
+    if any(e.code == CODE_REFRESH_FORBIDDEN for e in errors):
+        # Since 2023-08-15 ISV apps may not refresh (docs/protocols/jushuitan.md §1.4, §1.6):
+        # waiting does not help, only the merchant's new consent does.
+        error = AuthError(
+            _(
+                "Jushuitan refuses to refresh the token of connection %(name)s (code 150): the "
+                "merchant must authorise the app again in the Jushuitan console (ISV apps may "
+                "not refresh since 2023-08-15); then enter the new code and use 'Refresh token "
+                "now'."
+            )
+            % {"name": connection.name},
+            system="jushuitan",
+            code=CODE_REFRESH_FORBIDDEN,
+            remote_message=next(
+                (e.remote_message for e in errors if e.code == CODE_REFRESH_FORBIDDEN), ""
+            ),
+        )
+        _reauthorise_ticket(connection=connection, error=error)
     _record_failure(connection=connection, error=error)
     raise error
+
+
+def _reauthorise_ticket(*, connection: JushuitanConnection, error: AuthError) -> None:
+    """One open operator ticket per connection saying what to do (no timed retry helps)."""
+    from monitoring import services as monitoring
+
+    monitoring.ticket_open_or_update(
+        trace_key=reauthorise_trace_key(connection),
+        error_class="auth",
+        message=str(error.message),
+        subject=connection.name,
+        system="jushuitan",
+        detail={"code": CODE_REFRESH_FORBIDDEN, "remote": error.remote_message},
+        role="operator",
+    )
+
+
+def reauthorise_trace_key(connection: JushuitanConnection) -> str:
+    return f"jushuitan:{connection.pk}:reauthorise"
 
 
 def token_needs_refresh(*, connection: JushuitanConnection) -> bool:

@@ -426,7 +426,7 @@ class JushuitanDocumentFlow(FlowDefinition):
                 yield doc, (self._remote_problem(step, exc), False)
 
     def _row_outcome(self, step: dict, row) -> Any:
-        if row is None:
+        if row is None or getattr(row, "unknown", False) or (row.ok and not row.remote_id):
             problem = Problem(
                 _("Jushuitan returned no result for %(key)s.") % {"key": step["key"]},
                 error_class=ErrorClass.UNKNOWN_OUTCOME,
@@ -435,7 +435,7 @@ class JushuitanDocumentFlow(FlowDefinition):
                 stage="load",
             )
             return problem, True
-        if row.ok and row.remote_id:
+        if row.ok:
             return row.remote_id
         return (
             Problem(

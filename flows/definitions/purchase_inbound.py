@@ -111,7 +111,9 @@ class PurchaseInbound(JushuitanDocumentFlow):
                     "label": _("purchase-in"),
                     "body": {
                         "external_id": key,
-                        "is_confirm": True,
+                        # Setting confirm_in_jushuitan=False leaves it WaitConfirm for the
+                        # warehouse to confirm (the lost-answer lookup still finds it, §3.8).
+                        "is_confirm": bool(ctx.setting("confirm_in_jushuitan", True)),
                         "supplier_id": supplier_id,
                         "wms_co_id": self.wms(ctx, stock),
                         "warehouse": int(ctx.setting("jst_warehouse", 1)),

@@ -1,8 +1,20 @@
-"""F2 Sales outbound (销售出库): Jushuitan orders that reached shipped (Sent) become Kingdee
-SAL_OUTSTOCK bills, submitted and audited (REQUIREMENTS F2.1–F2.4, field-maps.md §1).
+"""F2 Sales outbound (销售出库): Jushuitan shipments become Kingdee SAL_OUTSTOCK bills,
+submitted and audited (REQUIREMENTS F2.1–F2.4, field-maps.md §1).
 
-Source: the order query (`/open/orders/single/query`, status Sent, with cross-border finance),
-one bill per order (o_id). The bill carries every F2.2 field: platform order no., shop →
+Source (flow setting `source`, docs/protocols/jushuitan.md §3.1, §3.15):
+- "sales_out" (default): the sales-out documents (`/open/orders/out/simple/query`, status
+  Confirmed), one bill per shipment `io_id` (source key `io:<io_id>`, bill `<prefix>-<io_id>`),
+  the platform order no. in the header field, so a split shipment becomes several bills
+  traced to one order. Public integration templates read shipments there; it covers every shop.
+- "orders": the order query (`/open/orders/single/query`, status Sent), one bill per order
+  (`o:<o_id>`, bill `<prefix><o_id>`). Public SDK comments say it covers self-run malls and
+  offline cross-border shops; whether it returns platform orders is unconfirmed.
+Switching never books an order twice: a shipment whose order already has an order-keyed
+document (or the reverse) is kept as filtered with that reason, order-keyed documents still in
+flight finish as order bills, and the check-before-resend accepts the order's earlier bill.
+The status is re-checked here on every row (row-version reads send no status filter).
+
+The bill carries every F2.2 field: platform order no., shop →
 customer, buyer id, transaction amount, platform commission, logistics / FBA no.; per line
 SKU → material, quantity, unit price, and the order's tariff, freight and discount spread over
 the lines to the cent; currency, the PBOC central parity of the ship date, CNY amounts and the
@@ -20,10 +32,10 @@ from django.utils.translation import gettext as _
 from mappings.errors import MappingMissing
 from mappings.rates import to_cny
 
-from ..choices import FlowCode, System
+from ..choices import DocumentState, FlowCode, System
 from ..money import allocate, money
 from . import register
-from .base import FlowContext, SourceRecord, ValidationProblem
+from .base import FlowContext, LoadResult, SourceRecord, ValidationProblem
 from .kingdee_common import (
     KingdeeBillFlow,
     RateCache,
@@ -69,9 +81,17 @@ def line_amount(item: dict) -> Decimal:
     return money(_decimal(item.get("price"), "price") * _decimal(item.get("qty"), "qty"))
 
 
+SOURCE_SALES_OUT = "sales_out"
+SOURCE_ORDERS = "orders"
+SOURCES = (SOURCE_SALES_OUT, SOURCE_ORDERS)
+# Rows of a row-version walk come without cross-border finance (only cursor and paging are
+# sent): rows the portal has not stored yet are read again by id with it, this many per call.
+REFETCH_CHUNK = {SOURCE_SALES_OUT: 50, SOURCE_ORDERS: 20}
+
+
 def order_record(order: dict) -> SourceRecord:
     """A Jushuitan order row as a source record (keys people search by included)."""
-    return SourceRecord(
+    record = SourceRecord(
         source_key=f"o:{order.get('o_id')}",
         payload=order,
         modified_at=parse_time(order.get("modified")),
@@ -80,6 +100,66 @@ def order_record(order: dict) -> SourceRecord:
         shop_id=str(order.get("shop_id") or ""),
         warehouse_code=str(order.get("wms_co_id") or ""),
     )
+    if order.get("status") != "Sent":
+        record.filter_reason = _("order status is %(status)s, not Sent (shipped)") % {
+            "status": order.get("status")
+        }
+    return record
+
+
+def sales_out_record(row: dict) -> SourceRecord:
+    """A sales-out row (one shipment) as a source record; only Confirmed (已出库) is synced."""
+    record = SourceRecord(
+        source_key=f"io:{row.get('io_id')}",
+        payload=row,
+        modified_at=parse_time(row.get("modified")),
+        platform_order_no=str(row.get("so_id") or ""),
+        skus=[str(i["sku_id"]) for i in line_objects(row) if i.get("sku_id")],
+        shop_id=str(row.get("shop_id") or ""),
+        warehouse_code=str(row.get("wms_co_id") or ""),
+    )
+    if row.get("status") != "Confirmed":
+        record.filter_reason = _("sales-out status is %(status)s, not Confirmed (shipped)") % {
+            "status": row.get("status")
+        }
+    return record
+
+
+def source_of(ctx: FlowContext) -> str:
+    value = ctx.setting("source", SOURCE_SALES_OUT)
+    if value not in SOURCES:
+        raise ValidationProblem(
+            _("The flow setting source is %(value)r; expected one of %(choices)s.")
+            % {"value": value, "choices": ", ".join(SOURCES)},
+            field_name="settings.source",
+            missing=False,
+        )
+    return value
+
+
+def is_sales_out(document) -> bool:
+    return str(document.source_key).startswith("io:")
+
+
+def shipment(payload: dict, *, sales_out: bool) -> dict:
+    """A sales-out row in the order row's shape the bill is built from (io_date → send_date,
+    sale_price → price, sale_amount → amount); an order row as it is."""
+    if not sales_out:
+        return payload
+    items = [
+        {
+            **item,
+            "price": item.get("price", item.get("sale_price")),
+            "amount": item.get("amount", item.get("sale_amount")),
+        }
+        for item in line_objects(payload)
+    ]
+    raw = payload.get("items")
+    return {
+        **payload,
+        "send_date": payload.get("io_date") or payload.get("send_date"),
+        "items": items if isinstance(raw, list) and len(items) == len(raw) else raw,
+    }
 
 
 @register
@@ -94,42 +174,128 @@ class SalesOutbound(KingdeeBillFlow):
     catchup_by_row_version = True
 
     def extract(self, ctx: FlowContext, *, start, end):
-        rows = ctx.jushuitan.orders(start=start, end=end, status="Sent", is_get_cbfinance=True)
-        for order in rows:
-            yield order_record(order)
+        if source_of(ctx) == SOURCE_ORDERS:
+            rows = ctx.jushuitan.orders(start=start, end=end, status="Sent", is_get_cbfinance=True)
+            records = (order_record(row) for row in rows)
+        else:
+            rows = ctx.jushuitan.sales_outs(
+                start=start, end=end, status="Confirmed", is_get_cbfinance=True
+            )
+            records = (sales_out_record(row) for row in rows)
+        yield from self._guarded(ctx, records)
 
     def extract_since(self, ctx: FlowContext, *, row_version: int):
-        rows = ctx.jushuitan.orders_since(row_version, status="Sent", is_get_cbfinance=True)
-        for order in rows:
-            yield order_record(order)
+        source = source_of(ctx)
+        if source == SOURCE_ORDERS:
+            rows = ctx.jushuitan.orders_since(row_version)
+            make = order_record
+        else:
+            rows = ctx.jushuitan.sales_outs_since(row_version)
+            make = sales_out_record
+        yield from self._guarded(ctx, self._completed(ctx, source, (make(r) for r in rows)))
+
+    def _completed(self, ctx: FlowContext, source: str, records):
+        """Row-version rows carry no cross-border finance: the ones to be synced are read again
+        by id with it; rows of documents already synced pass as they are (ingest keeps them)."""
+        from ..models import SyncDocument
+
+        for chunk in _chunks(records, 200):
+            wanted = [r for r in chunk if not r.filter_reason]
+            # Synced (or ignored) documents are never reopened by a pull; every other one
+            # would take this row as its new source, so it must carry the finance too.
+            known = set(
+                SyncDocument.objects.filter(
+                    flow=ctx.flow,
+                    source_key__in=[r.source_key for r in wanted],
+                    state__in=(DocumentState.SYNCED, DocumentState.IGNORED),
+                ).values_list("source_key", flat=True)
+            )
+            missing = [r for r in wanted if r.source_key not in known]
+            full: dict[str, dict] = {}
+            if missing:
+                client = ctx.jushuitan
+                size = REFETCH_CHUNK[source]
+                for part in _chunks(missing, size):
+                    if source == SOURCE_ORDERS:
+                        ids = [r.payload.get("o_id") for r in part]
+                        rows = client.orders_by_o_ids(ids, is_get_cbfinance=True)
+                        full.update({f"o:{row.get('o_id')}": row for row in rows})
+                    else:
+                        ids = [str(r.payload.get("io_id")) for r in part]
+                        rows = client.sales_outs_by_io_ids(ids, is_get_cbfinance=True)
+                        full.update({f"io:{row.get('io_id')}": row for row in rows})
+            for record in chunk:
+                row = full.get(record.source_key)
+                if row is not None:
+                    record = (order_record if source == SOURCE_ORDERS else sales_out_record)(row)
+                yield record
+
+    def _guarded(self, ctx: FlowContext, records):
+        """Nothing is booked twice across a source switch: a shipment whose order already has
+        an order-keyed document, or an order that already has shipment documents, is kept as
+        filtered, naming the document that books it."""
+        from ..models import SyncDocument
+
+        for chunk in _chunks(records, 200):
+            o_ids = {str(r.payload.get("o_id")) for r in chunk if not r.filter_reason}
+            o_ids.discard("None")
+            if not o_ids:
+                yield from chunk
+                continue
+            booked: dict[str, str] = {}
+            docs = SyncDocument.objects.filter(flow=ctx.flow).exclude(state=DocumentState.FILTERED)
+            if chunk[0].source_key.startswith("io:"):
+                for key, target in docs.filter(
+                    source_key__in=[f"o:{o}" for o in o_ids]
+                ).values_list("source_key", "target_key"):
+                    booked[key.removeprefix("o:")] = target or key
+            else:
+                wanted = [*o_ids, *(int(o) for o in o_ids if o.isdigit())]
+                for key, target, o_id in docs.filter(
+                    source_key__startswith="io:", source_payload__o_id__in=wanted
+                ).values_list("source_key", "target_key", "source_payload__o_id"):
+                    booked.setdefault(str(o_id), target or key)
+            for record in chunk:
+                by = booked.get(str(record.payload.get("o_id")))
+                if by and not record.filter_reason:
+                    record.filter_reason = _(
+                        "order %(o_id)s is already booked by %(by)s (documents of the other "
+                        "F2 source): not booked again"
+                    ) % {"o_id": record.payload.get("o_id"), "by": by}
+                yield record
 
     def parse_push(self, ctx: FlowContext, item: dict) -> SourceRecord:
-        for field in ("o_id", "so_id", "shop_id"):
+        pushed_sales_out = item.get("io_id") not in (None, "")
+        required = (
+            ("io_id", "so_id", "shop_id") if pushed_sales_out else ("o_id", "so_id", "shop_id")
+        )
+        for field in required:
             if item.get(field) in (None, ""):
                 raise ValidationProblem(
-                    _("%(field)s is required (a Jushuitan order row).") % {"field": field},
+                    _("%(field)s is required (a Jushuitan order or sales-out row).")
+                    % {"field": field},
                     field_name=field,
                 )
-        if item.get("status") not in (None, "Sent"):
-            record = order_record(item)
-            record.filter_reason = _("order status is %(status)s, not Sent (shipped)") % {
-                "status": item.get("status")
-            }
-            return record
-        return order_record(item)
+        record = sales_out_record(item) if pushed_sales_out else order_record(item)
+        if item.get("status") is None:
+            record.filter_reason = ""  # a pushed row without status is taken as shipped
+        return next(iter(self._guarded(ctx, [record])))
 
     # --- validate -----------------------------------------------------------------------
     def validate(self, ctx: FlowContext, document) -> None:
-        order = document.source_payload
-        for field in ("so_id", "shop_id", "send_date", "wms_co_id"):
+        sales_out = is_sales_out(document)
+        order = shipment(document.source_payload, sales_out=sales_out)
+        date_field = "io_date" if sales_out else "send_date"
+        for field in ("so_id", "shop_id", date_field, "wms_co_id"):
             if order.get(field) in (None, ""):
                 raise ValidationProblem(
                     _("The order has no %(field)s.") % {"field": field}, field_name=field
                 )
         if business_date(order.get("send_date")) is None:
             raise ValidationProblem(
-                _("send_date %(value)r is not a date.") % {"value": order.get("send_date")},
-                field_name="send_date",
+                _("%(field)s %(value)r is not a date.")
+                % {"field": date_field, "value": order.get("send_date")},
+                field_name=date_field,
                 missing=False,
             )
         raw_items = order.get("items")
@@ -166,7 +332,7 @@ class SalesOutbound(KingdeeBillFlow):
                     field_name=f"items[{n}].price",
                     missing=False,
                 )
-        currency = str(order.get("currency") or CNY).upper()
+        currency = currency_of(ctx, order)
         if len(currency) != 3 or not currency.isalpha():
             raise ValidationProblem(
                 _("currency %(value)r is not an ISO 4217 code.") % {"value": order.get("currency")},
@@ -176,10 +342,11 @@ class SalesOutbound(KingdeeBillFlow):
 
     # --- map and transform ----------------------------------------------------------------
     def transform(self, ctx: FlowContext, document) -> tuple[dict, str]:
-        order = document.source_payload
+        sales_out = is_sales_out(document)
+        order = shipment(document.source_payload, sales_out=sales_out)
         f = partial(custom_field, ctx)
         ship_date = business_date(order["send_date"])
-        currency = str(order.get("currency") or CNY).upper()
+        currency = currency_of(ctx, order)
         items = [i for i in order.get("items") or [] if i.get("sku_type") != "no_deliver"]
         resolver = ctx.mappings
         try:
@@ -234,7 +401,9 @@ class SalesOutbound(KingdeeBillFlow):
                     f("TaxTemplate"): template.kingdee_tax_number if template else "",
                 }
             )
-        bill_no = f"{ctx.setting('bill_prefix', self.bill_prefix)}{order['o_id']}"
+        prefix = ctx.setting("bill_prefix", self.bill_prefix)
+        # A shipment's bill: <prefix>-<io_id>, never equal to an order's <prefix><o_id>.
+        bill_no = f"{prefix}-{order['io_id']}" if sales_out else f"{prefix}{order['o_id']}"
         payload = {
             "FBillNo": bill_no,
             "FBillTypeID": {"FNumber": ctx.setting("bill_type", "XSCKD01_SYS")},
@@ -269,6 +438,21 @@ class SalesOutbound(KingdeeBillFlow):
         }
         return payload, bill_no
 
+    def find_existing(self, ctx: FlowContext, documents) -> dict:
+        """Check-before-resend; a shipment whose order was booked under the order source
+        (bill <prefix><o_id> with the same platform order no.) counts as landed there."""
+        found = super().find_existing(ctx, documents)
+        missing = [d for d in documents if d.pk not in found and is_sales_out(d)]
+        if not missing:
+            return found
+        refs = self._lookup(ctx, missing)
+        prefix = ctx.setting("bill_prefix", self.bill_prefix)
+        for doc in missing:
+            legacy = refs.get(f"{prefix}{doc.source_payload.get('o_id')}")
+            if legacy is not None and legacy.status == "C":
+                found[doc.pk] = LoadResult.landed(target_id=legacy.id, target_number=legacy.number)
+        return found
+
     def _tax_template(self, ctx, country, hs_code, on_date, material):
         if not country:
             return None
@@ -276,6 +460,36 @@ class SalesOutbound(KingdeeBillFlow):
             return ctx.mappings.tax_template_for(country=country, hs_code=hs_code, on_date=on_date)
         except MappingMissing as exc:
             raise mapping_problem(exc) from exc
+
+
+def currency_of(ctx: FlowContext, row: dict) -> str:
+    """The row's currency; else the shop mapping's settlement currency (shop rows carry none,
+    docs/protocols/jushuitan.md §3.12); else CNY."""
+    if row.get("currency"):
+        return str(row["currency"]).upper()
+    from mappings.models import ShopCustomerMapping
+
+    memo = ctx.memo.setdefault("shop_currency", {})
+    shop = str(row.get("shop_id") or "")
+    if shop not in memo:
+        memo[shop] = (
+            ShopCustomerMapping.objects.filter(integration=ctx.integration, shop_id=shop)
+            .values_list("settle_currency", flat=True)
+            .first()
+            or ""
+        )
+    return str(memo[shop] or CNY).upper()
+
+
+def _chunks(iterable, size: int):
+    chunk: list = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def currency_number(ctx: FlowContext, currency: str) -> str:

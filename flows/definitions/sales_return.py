@@ -1,6 +1,14 @@
-"""F3 Sales returns (销售退货): Jushuitan after-sale orders whose goods came back (status
-Confirmed, received quantity > 0) become Kingdee SAL_RETURNSTOCK bills linked to the original
-outbound, with F2's mapping and FX rules (REQUIREMENTS F3.1, field-maps.md §2).
+"""F3 Sales returns (销售退货): goods really received back for an after-sale become Kingdee
+SAL_RETURNSTOCK bills linked to the original outbound, with F2's mapping and FX rules
+(REQUIREMENTS F3.1, field-maps.md §2).
+
+Source: the received-goods query (`/open/aftersale/received/query`, docs/protocols/
+jushuitan.md §3.3): one row per receipt (退仓单 io_id). Goods of one after-sale may arrive in
+several batches ("可分批确认"); each batch is its own bill (`<prefix>-<io_id>`, source key
+`rcv:<io_id>`), so a partial receipt is booked when it arrives. Confirming the after-sale is a
+separate step that moves no stock; a receipt is booked unless its after-sale was cancelled or
+merged. Documents of the earlier after-sale source (`as:<as_id>`, one bill per after-sale)
+finish as they were; a receipt of an after-sale already booked that way is kept as filtered.
 
 A refund-only after-sale (仅退款) moves no stock: it is kept as filtered with that reason.
 A return whose original outbound has not reached Kingdee waits for it (dependency retry).
@@ -27,7 +35,15 @@ from .kingdee_common import (
     mapping_problem,
     order_no_field,
 )
-from .sales_outbound import CNY, _decimal, currency_number, line_objects, parse_time, rates
+from .sales_outbound import (
+    CNY,
+    _decimal,
+    currency_number,
+    currency_of,
+    line_objects,
+    parse_time,
+    rates,
+)
 
 # After-sale types that bring goods back (普通退货 return, 拒收退货 refused, 换货 exchange leg).
 RETURN_TYPES = ("普通退货", "拒收退货", "换货")
@@ -38,6 +54,23 @@ def returned_items(after_sale: dict) -> list[dict]:
     return [i for i in line_objects(after_sale) if _received(i) > 0]
 
 
+def is_receipt(document) -> bool:
+    return str(document.source_key).startswith("rcv:")
+
+
+def receipt_lines(row: dict) -> list[dict]:
+    """The received lines of a receipt row in the after-sale line shape (r_qty, price)."""
+    return [
+        {
+            **item,
+            "r_qty": item.get("qty"),
+            "price": item.get("price", item.get("sale_price")),
+        }
+        for item in line_objects(row)
+        if _received({"r_qty": item.get("qty")}) > 0
+    ]
+
+
 def _received(item: dict) -> Decimal:
     try:
         return Decimal(str(item.get("r_qty") or 0))
@@ -46,6 +79,7 @@ def _received(item: dict) -> Decimal:
 
 
 def after_sale_record(after_sale: dict) -> SourceRecord:
+    """A legacy after-sale row (refund query, status Confirmed, r_qty) as a source record."""
     record = SourceRecord(
         source_key=f"as:{after_sale.get('as_id')}",
         payload=after_sale,
@@ -68,6 +102,30 @@ def after_sale_record(after_sale: dict) -> SourceRecord:
     return record
 
 
+def receipt_record(row: dict) -> SourceRecord:
+    """One receipt of returned goods (received query row) as a source record."""
+    record = SourceRecord(
+        source_key=f"rcv:{row.get('io_id')}",
+        payload=row,
+        modified_at=parse_time(row.get("modified")),
+        platform_order_no=str(row.get("so_id") or ""),
+        skus=[str(i["sku_id"]) for i in line_objects(row) if i.get("sku_id")],
+        shop_id=str(row.get("shop_id") or ""),
+        warehouse_code=str(row.get("wms_co_id") or ""),
+    )
+    if row.get("status") in ("Cancelled", "Merged"):
+        record.filter_reason = _("after-sale status is %(status)s: the receipt is not booked") % {
+            "status": row.get("status")
+        }
+    elif row.get("type") and row["type"] not in RETURN_TYPES:
+        record.filter_reason = _("after-sale type %(type)s moves no stock (refund only)") % {
+            "type": row["type"]
+        }
+    elif not receipt_lines(row):
+        record.filter_reason = _("no goods were received back (qty is 0)")
+    return record
+
+
 @register
 class SalesReturn(KingdeeBillFlow):
     code = FlowCode.SALES_RETURN
@@ -75,23 +133,56 @@ class SalesReturn(KingdeeBillFlow):
     form_id = "SAL_RETURNSTOCK"
     pull_window_seconds = 24 * 3600
     bill_prefix = "JSTTH"
+    catchup_by_row_version = True
 
     def extract(self, ctx: FlowContext, *, start, end):
-        for row in ctx.jushuitan.refunds(start=start, end=end, status="Confirmed"):
-            yield after_sale_record(row)
+        rows = ctx.jushuitan.received_returns(start=start, end=end)
+        yield from self._guarded(ctx, (receipt_record(row) for row in rows))
+
+    def extract_since(self, ctx: FlowContext, *, row_version: int):
+        rows = ctx.jushuitan.received_returns_since(row_version)
+        yield from self._guarded(ctx, (receipt_record(row) for row in rows))
+
+    def _guarded(self, ctx: FlowContext, records):
+        """A receipt of an after-sale already booked as a whole (legacy `as:` document) is
+        kept as filtered: nothing is booked twice across the source switch."""
+        from ..models import SyncDocument
+        from .sales_outbound import _chunks
+
+        for chunk in _chunks(records, 200):
+            keys = {f"as:{r.payload.get('as_id')}" for r in chunk if not r.filter_reason}
+            booked = dict(
+                SyncDocument.objects.filter(flow=ctx.flow, source_key__in=keys)
+                .exclude(state=DocumentState.FILTERED)
+                .values_list("source_key", "target_key")
+            )
+            for record in chunk:
+                key = f"as:{record.payload.get('as_id')}"
+                if key in booked and not record.filter_reason:
+                    record.filter_reason = _(
+                        "after-sale %(as_id)s is already booked by %(by)s: not booked again"
+                    ) % {"as_id": record.payload.get("as_id"), "by": booked[key] or key}
+                yield record
 
     def parse_push(self, ctx: FlowContext, item: dict) -> SourceRecord:
-        for field in ("as_id", "so_id", "shop_id"):
+        receipt = item.get("io_id") not in (None, "")
+        first = "io_id" if receipt else "as_id"
+        for field in (first, "so_id", "shop_id"):
             if item.get(field) in (None, ""):
                 raise ValidationProblem(
-                    _("%(field)s is required (a Jushuitan after-sale row).") % {"field": field},
+                    _("%(field)s is required (a Jushuitan received-goods row).") % {"field": field},
                     field_name=field,
                 )
-        return after_sale_record(item)
+        record = receipt_record(item) if receipt else after_sale_record(item)
+        return next(iter(self._guarded(ctx, [record])))
+
+    def _lines(self, document) -> list[dict]:
+        payload = document.source_payload
+        return receipt_lines(payload) if is_receipt(document) else returned_items(payload)
 
     def validate(self, ctx: FlowContext, document) -> None:
         after_sale = document.source_payload
-        for n, item in enumerate(returned_items(after_sale), start=1):
+        for n, item in enumerate(self._lines(document), start=1):
             if not item.get("sku_id"):
                 raise ValidationProblem(
                     _("Line %(n)d has no sku_id.") % {"n": n}, field_name=f"items[{n}].sku_id"
@@ -112,29 +203,43 @@ class SalesReturn(KingdeeBillFlow):
         received = [
             i.get("receive_date") for i in after_sale.get("items") or [] if i.get("receive_date")
         ]
-        for value in (*received, after_sale.get("confirm_date"), after_sale.get("modified")):
+        for value in (
+            after_sale.get("io_date"),
+            *received,
+            after_sale.get("confirm_date"),
+            after_sale.get("modified"),
+        ):
             found = business_date(value)
             if found:
                 return found
         return None
 
-    def _original_outbound(self, ctx: FlowContext, after_sale: dict) -> str:
-        """The bill no. of the sales outbound this return reverses (F2's deterministic number);
-        waits while that outbound has not reached Kingdee."""
+    def _original_outbound(self, ctx: FlowContext, after_sale: dict, skus: set[str]) -> tuple:
+        """(bill no., currency) of the sales outbound this return reverses: the order's bill,
+        or of its shipment bills the one that shipped a returned SKU; waits while none of them
+        has reached Kingdee."""
+        from django.db.models import Q
+
         from ..models import SyncDocument
 
-        original = (
+        o_id = after_sale.get("o_id")
+        wanted = [o_id, str(o_id)] + ([int(o_id)] if str(o_id).isdigit() else [])
+        originals = list(
             SyncDocument.objects.filter(
-                integration=ctx.integration,
-                flow__code=FlowCode.SALES_OUTBOUND,
-                source_key=f"o:{after_sale.get('o_id')}",
+                integration=ctx.integration, flow__code=FlowCode.SALES_OUTBOUND
             )
-            .values("state", "target_key")
-            .first()
+            .filter(
+                Q(source_key=f"o:{o_id}")
+                | Q(source_key__startswith="io:", source_payload__o_id__in=wanted)
+            )
+            .exclude(state=DocumentState.FILTERED)
+            .order_by("pk")
+            .values("state", "target_key", "source_payload")
         )
-        if original is None:
-            return ""  # the order was shipped before the portal went live: no link to wait for
-        if original["state"] != DocumentState.SYNCED:
+        if not originals:
+            return "", ""  # shipped before the portal went live: no link to wait for
+        synced = [o for o in originals if o["state"] == DocumentState.SYNCED]
+        if not synced:
             raise Problem(
                 _("The original sales outbound of order %(so)s has not reached Kingdee yet.")
                 % {"so": after_sale.get("so_id")},
@@ -142,14 +247,27 @@ class SalesReturn(KingdeeBillFlow):
                 subject=_("order %(so)s") % {"so": after_sale.get("so_id")},
                 stage="map",
             )
-        return original["target_key"]
+
+        def shipped(original) -> set[str]:
+            items = (original["source_payload"] or {}).get("items") or []
+            return {str(i.get("sku_id")) for i in items if isinstance(i, dict)}
+
+        best = next((o for o in synced if shipped(o) & skus), synced[0])
+        return best["target_key"], str((best["source_payload"] or {}).get("currency") or "")
 
     def transform(self, ctx: FlowContext, document) -> tuple[dict, str]:
         after_sale = document.source_payload
         f = partial(custom_field, ctx)
         on_date = self._date(after_sale)
-        currency = str(after_sale.get("currency") or CNY).upper()
-        items = returned_items(after_sale)
+        items = self._lines(document)
+        source_bill, source_currency = self._original_outbound(
+            ctx, after_sale, {str(i.get("sku_id")) for i in items}
+        )
+        currency = (
+            str(after_sale.get("currency") or "").upper()
+            or source_currency.upper()
+            or currency_of(ctx, after_sale)
+        )
         resolver = ctx.mappings
         try:
             customer = resolver.customer_for_shop(after_sale["shop_id"])
@@ -160,7 +278,6 @@ class SalesReturn(KingdeeBillFlow):
             settle_currency = currency_number(ctx, currency)
         except MappingMissing as exc:
             raise mapping_problem(exc) from exc
-        source_bill = self._original_outbound(ctx, after_sale)
         quote = rates(ctx).quote(currency, on_date) if currency != CNY else None
         entries = []
         for item, material in zip(items, materials, strict=True):
@@ -182,8 +299,14 @@ class SalesReturn(KingdeeBillFlow):
                     f("AmountCNY"): str(to_cny(amount, quote) if quote else amount),
                 }
             )
-        bill_no = f"{ctx.setting('bill_prefix', self.bill_prefix)}{after_sale['as_id']}"
-        refund = money(after_sale.get("refund"))
+        prefix = ctx.setting("bill_prefix", self.bill_prefix)
+        if is_receipt(document):
+            # One bill per receipt batch; its refund figure is the goods received back.
+            bill_no = f"{prefix}-{after_sale['io_id']}"
+            refund = money(sum((money(e[f("Amount")]) for e in entries), Decimal(0)))
+        else:
+            bill_no = f"{prefix}{after_sale['as_id']}"
+            refund = money(after_sale.get("refund"))
         payload = {
             "FBillNo": bill_no,
             "FBillTypeID": {"FNumber": ctx.setting("bill_type", "XSTHD01_SYS")},

@@ -5,6 +5,7 @@ Figures are read from the database at scrape time, so every web process answers 
 """
 
 import hmac
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,6 +29,9 @@ def _authorised(request: HttpRequest) -> bool:
     if token and header.startswith("Bearer "):
         return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())
     return False
+
+
+logger = logging.getLogger(__name__)
 
 
 class PortalCollector:
@@ -60,9 +64,43 @@ class PortalCollector:
             key = (flow.integration.code, flow.code)
             backlog.add_metric(list(key), per_flow.get(key, 0))
             paused.add_metric(list(key), 1 if flow.paused_until and flow.paused_until > now else 0)
+        workable = GaugeMetricFamily(
+            "portal_workable_documents",
+            "Documents the engine may claim now (loading without a live claim included).",
+            labels=["integration", "flow"],
+        )
+        stuck = GaugeMetricFamily(
+            "portal_stuck_documents",
+            "Documents the watchdog calls stuck (in progress past the flow's bound, retry "
+            "overdue).",
+            labels=["integration", "flow"],
+        )
+        for integration, flow, n_workable, n_stuck in selectors.metrics_documents_flow_health(
+            now=now
+        ):
+            workable.add_metric([integration, flow], n_workable)
+            stuck.add_metric([integration, flow], n_stuck)
         yield documents
         yield backlog
         yield paused
+        yield workable
+        yield stuck
+        # Issue 15: beat and the workers (the watchdog needs both, so silence is checked here).
+        from flows.watchdog import last_signs, silence_check
+
+        try:
+            silence_check(now=now)
+        except Exception:  # a scrape never fails on it
+            logger.warning("silence check failed", exc_info=True)
+        seen = GaugeMetricFamily(
+            "portal_process_last_seen_seconds",
+            "Seconds since beat / the workers last showed a sign of life.",
+            labels=["process"],
+        )
+        for name, at in last_signs().items():
+            if at is not None:
+                seen.add_metric([name], (now - at).total_seconds())
+        yield seen
         for window, delta in (("1h", timedelta(hours=1)), ("24h", timedelta(days=1))):
             calls = GaugeMetricFamily(
                 f"portal_remote_calls_{window}",

@@ -27,9 +27,9 @@ from .models import (
     Supplier,
 )
 from .services import (
+    UPLOADABLE_SITES,
     ApiError,
     fmt,
-    main_wms_co_id,
     move_stock,
     next_number,
     parse,
@@ -68,11 +68,15 @@ def _int(value: object, name: str, default: int | None = None) -> int:
         raise ApiError(140, f"参数不符合规范: {name} 应为整数") from exc
 
 
-def _ids(biz: dict, name: str, limit: int) -> list[str] | None:
-    """A list parameter, as a JSON array or a comma string; None when absent."""
+def _ids(biz: dict, name: str, limit: int, *, comma: bool = False) -> list[str] | None:
+    """A list parameter; None when absent. `comma` parameters are documented as one
+    comma-separated string (docs/protocols/jushuitan.md §3.4, §3.5, §3.7) and an array is
+    refused; the others are arrays (a comma string is still read)."""
     raw = biz.get(name)
     if raw in (None, "", []):
         return None
+    if comma and not isinstance(raw, str):
+        raise ApiError(140, f"参数不符合规范: {name} 应为逗号分隔的字符串")
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, list):
         raise ApiError(140, f"参数不符合规范: {name} 应为数组")
@@ -128,8 +132,8 @@ def _paged(
     """The common query shape: ids or a time window or a ts cursor, then pages."""
     index, size = _page(biz, max_size)
     has_ids = False
-    for param, (field, limit) in (ids or {}).items():
-        values = _ids(biz, param, limit)
+    for param, (field, limit, *comma) in (ids or {}).items():
+        values = _ids(biz, param, limit, comma=bool(comma and comma[0]))
         if values is not None:
             has_ids = True
             qs = qs.filter(**{f"{field}__in": values})
@@ -235,7 +239,8 @@ def shops_query(biz) -> dict:
             "created": fmt(s.modified),
             "session_expired": "------永久授权------",
             "short_name": "",
-            "currency": s.currency,
+            # No currency: the real shop rows carry none (§3.12); the portal takes it from
+            # its shop mapping.
         },
     )
     return data
@@ -357,7 +362,7 @@ def skus_query(biz) -> dict:
         list_key="datas",
         max_size=50,
         date_fields={0: "modified", 1: "created"},
-        ids={"sku_ids": ("sku_id", 20)},
+        ids={"sku_ids": ("sku_id", 20, True)},
         ts=None,
         row=_sku_row,
         window_required=not i_ids,
@@ -422,10 +427,10 @@ def inventory_query(biz) -> dict:
     wms = _int(biz.get("wms_co_id"), "wms_co_id", 0)
     if wms:
         qs = qs.filter(wms_co_id=wms)
-    sku_ids = _ids(biz, "sku_ids", 100)
+    sku_ids = _ids(biz, "sku_ids", 100, comma=True)
     if sku_ids:
         qs = qs.filter(sku_id__in=sku_ids)
-    names = _ids(biz, "names", 100)
+    names = _ids(biz, "names", 100, comma=True)
     if names:
         qs = qs.filter(sku_id__in=Sku.objects.filter(name__in=names).values("sku_id"))
     cursor = biz.get("ts")
@@ -612,11 +617,17 @@ def _doc_query(kind: str, biz, *, ids: dict, status_param: str = "status") -> di
 
 
 def sales_out_query(biz) -> dict:
-    return _doc_query(
+    """/open/orders/out/simple/query (§3.15): one row per shipment io_id, with o_id and so_id;
+    cross-border finance only with is_get_cbfinance."""
+    data = _doc_query(
         DocumentKind.SALES_OUT,
         biz,
         ids={"so_ids": ("so_id", 50), "io_ids": ("io_id", 50), "o_ids": ("data__o_id", 50)},
     )
+    if str(_object(biz).get("is_get_cbfinance", "false")).lower() != "true":
+        for row in data["datas"]:
+            row.pop("cb_finances", None)
+    return data
 
 
 def purchase_in_query(biz) -> dict:
@@ -647,7 +658,7 @@ def other_inout_query(biz) -> dict:
 
 
 def count_query(biz) -> dict:
-    return _doc_query(DocumentKind.COUNT, biz, ids={"io_ids": ("io_id", 50)})
+    return _doc_query(DocumentKind.COUNT, biz, ids={"io_ids": ("io_id", 50, True)})
 
 
 def _create_stock_doc(
@@ -659,13 +670,7 @@ def _create_stock_doc(
         raise ApiError(130, f"缺少必填参数 {key_field}")
     existing = StockDocument.objects.filter(kind=kind, key=key).first()
     if existing:
-        return {
-            "external_id": key,
-            "io_id": existing.io_id,
-            "is_success": True,
-            "issuccess": True,
-            "msg": "单据已存在",
-        }
+        return _created(key, existing.io_id, "单据已存在")
     items = _items(doc)
     _require_skus(items)
     wms = resolve_wms(doc.get("wms_co_id"))
@@ -695,13 +700,7 @@ def _create_stock_doc(
                 )
         except IntegrityError:  # a concurrent upload with the same key won
             existing = StockDocument.objects.get(kind=kind, key=key)
-            return {
-                "external_id": key,
-                "io_id": existing.io_id,
-                "is_success": True,
-                "issuccess": True,
-                "msg": "单据已存在",
-            }
+            return _created(key, existing.io_id, "单据已存在")
         if confirm:
             for item in items:
                 move_stock(
@@ -710,31 +709,34 @@ def _create_stock_doc(
                     field=stock_field(sub),
                     delta=sign * int(item["qty"]),
                 )
-    return {
-        "external_id": key,
-        "io_id": document.io_id,
-        "is_success": True,
-        "issuccess": True,
-        "msg": "",
-    }
+    return _created(key, document.io_id, "")
 
 
-def _batch(docs: list[dict], create: Callable[[dict], dict]) -> list[dict]:
-    rows = []
+def _created(key: str, io_id: int, msg: str) -> dict:
+    """One upload result as the writers other than createbatch answer it."""
+    return {"external_id": key, "io_id": io_id, "is_success": True, "issuccess": True, "msg": msg}
+
+
+def _batch(docs: list[dict], create: Callable[[dict], dict]) -> dict:
+    """createbatch (§3.8, §3.9): the public SDK models `data` as ONE object
+    `{external_id, io_id, is_success, msg}` although the request is an array; is_success is
+    typed String. What the real server answers for several documents is not public [U]: the
+    sandbox takes the strictest reading and answers the last document only, so a client that
+    sends several per call cannot learn the others' outcome."""
+    answer: dict = {}
     for doc in docs:
+        key = str(doc.get("external_id", doc.get("so_id", "")) or "")
         try:
-            rows.append(create(doc))
+            row = create(doc)
+            answer = {
+                "external_id": key,
+                "io_id": row["io_id"],
+                "is_success": "true",
+                "msg": row.get("msg", ""),
+            }
         except ApiError as exc:
-            rows.append(
-                {
-                    "external_id": doc.get("external_id", doc.get("so_id", "")),
-                    "io_id": None,
-                    "is_success": False,
-                    "issuccess": False,
-                    "msg": exc.msg,
-                }
-            )
-    return rows
+            answer = {"external_id": key, "io_id": None, "is_success": "false", "msg": exc.msg}
+    return answer
 
 
 def _supplier_extra(doc: dict) -> dict:
@@ -752,7 +754,7 @@ def _supplier_extra(doc: dict) -> dict:
     }
 
 
-def purchase_in_create(biz) -> list[dict]:
+def purchase_in_create(biz) -> dict:
     return _batch(
         _array(biz, 50),
         lambda d: _create_stock_doc(
@@ -766,7 +768,7 @@ def purchase_in_create(biz) -> list[dict]:
     )
 
 
-def purchase_out_create(biz) -> list[dict]:
+def purchase_out_create(biz) -> dict:
     return _batch(
         _array(biz, 50),
         lambda d: _create_stock_doc(
@@ -1014,8 +1016,17 @@ def _upload_order(doc: dict) -> dict:
     shop_id = _int(doc.get("shop_id"), "shop_id")
     if not so_id or len(so_id) > 50:
         raise ApiError(140, "so_id 不能为空且不超过50位")
-    if not Shop.objects.filter(shop_id=shop_id).exists():
+    shop = Shop.objects.filter(shop_id=shop_id).first()
+    if shop is None:
         raise ApiError(170, f"店铺不存在: {shop_id}")
+    if shop.shop_site not in UPLOADABLE_SITES and not ApiSettings.load().platform_order_upload:
+        # §3.2: only self-run mall, offline cross-border, offline-store and B2B shops take
+        # uploaded orders; a platform shop's orders come from the platform download.
+        raise ApiError(
+            160,
+            f"店铺 {shop_id} 站点为 {shop.shop_site}，"
+            "仅支持商家自有商城、跨境线下平台、线下店铺、B2B",
+        )
     shop_status = str(doc.get("shop_status") or "WAIT_SELLER_SEND_GOODS")
     status = _SHOP_STATUS.get(shop_status)
     if status is None:
@@ -1074,17 +1085,35 @@ def _upload_order(doc: dict) -> dict:
         pay_amount = _money(doc.get("pay_amount", total + freight), "pay_amount")
         free_amount = (total + freight - pay_amount).quantize(CENT, rounding=ROUND_HALF_UP)
         pay = doc.get("pay") if isinstance(doc.get("pay"), dict) else None
+        # Cross-border finance is uploaded as finance_data (§3.2) and read back as cb_finances
+        # (with is_get_cbfinance); undocumented upload keys such as cb_finances are dropped.
         data = {
             k: v
             for k, v in doc.items()
-            if k not in ("items", "pay", "shop_id", "so_id", "wms_co_id", "order_date")
+            if k
+            not in (
+                "items",
+                "pay",
+                "shop_id",
+                "so_id",
+                "wms_co_id",
+                "order_date",
+                "finance_data",
+                "cb_finances",
+                "cb_total_tax",
+            )
         }
-        shop = Shop.objects.get(shop_id=shop_id)
+        finance = doc.get("finance_data")
+        if finance is not None and not isinstance(finance, dict):
+            raise ApiError(140, "参数不符合规范: finance_data 应为对象")
+        if finance:
+            data["cb_finances"] = finance
         data.update(
             {
                 "shop_name": shop.shop_name,
                 "shop_site": shop.shop_site,
-                "currency": str(doc.get("currency") or shop.currency),
+                # "跨境线下订单必填，不填写默认人民币" (§3.2)
+                "currency": str(doc.get("currency") or "CNY"),
                 "shop_status": shop_status,
                 "type": "普通订单",
                 "order_from": "OPEN",
@@ -1131,7 +1160,12 @@ def orders_upload(biz) -> dict:
     return {"datas": rows}
 
 
-def _ship(item: dict) -> dict:
+def _ship(item: dict, part: dict[str, int] | None = None) -> dict:
+    """Ship an order: every line still open, or (`part`, the ERP's split shipment 拆分发货,
+    sandbox only: not an open-API parameter) the given quantities per SKU. Each shipment is
+    its own sales-out document (io_id) with the order's o_id and so_id; the order's freight,
+    discount, payable and finance figures are split over the shipments by goods amount, the
+    last one taking the remainder (as a split order's child orders carry their share)."""
     qs = Order.objects.select_for_update()
     if item.get("o_id") not in (None, ""):
         order = qs.filter(o_id=_int(item.get("o_id"), "o_id")).first()
@@ -1151,36 +1185,45 @@ def _ship(item: dict) -> dict:
     if order.status not in _LOCKING:
         raise ApiError(160, f"订单状态 {order.status} 不能发货")
     items = order.data.get("items", [])
+    shipping_now: list[tuple[dict, int]] = []
     for line in items:
+        open_qty = int(line["qty"]) - int(line.get("shipped_qty") or 0)
+        qty = open_qty if part is None else min(int(part.get(line["sku_id"], 0)), open_qty)
+        if qty > 0:
+            shipping_now.append((line, qty))
+    if not shipping_now:
+        raise ApiError(160, "没有可发货的商品")
+    for line, qty in shipping_now:
         move_stock(
-            wms_co_id=order.wms_co_id,
-            sku_id=line["sku_id"],
-            field="qty",
-            delta=-int(line["qty"]),
-            lock=-int(line["qty"]),
+            wms_co_id=order.wms_co_id, sku_id=line["sku_id"], field="qty", delta=-qty, lock=-qty
         )
+        line["shipped_qty"] = int(line.get("shipped_qty") or 0) + qty
+    finished = all(int(line.get("shipped_qty") or 0) >= int(line["qty"]) for line in items)
     modified, ts = stamp()
     shipping = {
         "l_id": l_id,
         "lc_id": str(item.get("lc_id") or ""),
         "logistics_company": str(item.get("lc_name") or item.get("lc_id") or ""),
     }
-    order.status = "Sent"
-    order.send_date = modified
-    for line in items:
-        line["item_status"] = "Sent"
+    order.status = "Sent" if finished else "Delivering"
+    if finished:
+        order.send_date = modified
+        for line in items:
+            line["item_status"] = "Sent"
     order.data.update(shipping)
-    order.history.append({"status": "Sent", "at": fmt(modified)})
+    order.history.append({"status": order.status, "at": fmt(modified)})
     order.modified, order.ts = modified, ts
-    order.save()
     io_id = next_number("io_id")
     out_items = []
-    for line in items:
-        sale_amount = _money(line["amount"])
+    goods = Decimal("0")
+    for line, qty in shipping_now:
+        full = _money(line["amount"])
+        sale_amount = full if qty == int(line["qty"]) else _money(_money(line["price"]) * qty)
+        goods += sale_amount
         out_items.append(
             {
                 "sku_id": line["sku_id"],
-                "qty": line["qty"],
+                "qty": qty,
                 "name": line.get("name", ""),
                 "sale_price": line["price"],
                 "sale_amount": _num(sale_amount),
@@ -1190,17 +1233,15 @@ def _ship(item: dict) -> dict:
                 "is_gift": bool(line.get("is_gift", False)),
             }
         )
+    shares = _shipment_shares(order, goods, finished)
+    order.save()
     keep = (
         "shop_name",
         "currency",
-        "pay_amount",
         "paid_amount",
-        "freight",
-        "free_amount",
         "shop_buyer_id",
         "receiver_country",
         "cb_total_tax",
-        "cb_finances",
         "remark",
         "buyer_message",
     )
@@ -1208,7 +1249,7 @@ def _ship(item: dict) -> dict:
     StockDocument.objects.create(
         io_id=io_id,
         kind=DocumentKind.SALES_OUT,
-        key=str(order.o_id),
+        key="",
         so_id=order.so_id,
         status="Confirmed",
         wms_co_id=order.wms_co_id,
@@ -1217,15 +1258,63 @@ def _ship(item: dict) -> dict:
         ts=ts,
         data={
             **{k: order.data[k] for k in keep if k in order.data},
+            **shares,
             **shipping,
             "o_id": order.o_id,
             "shop_id": order.shop_id,
             "wh_id": 1,
             "type": "销售出库",
+            "order_type": order.data.get("type", "普通订单"),
             "items": _doc_items(out_items, io_id),
         },
     )
     return {"o_id": order.o_id, "so_id": order.so_id, "io_id": io_id, "issuccess": True, "msg": ""}
+
+
+def _shipment_shares(order: Order, goods: Decimal, finished: bool) -> dict:
+    """This shipment's part of the order-level amounts, by goods amount; the last takes the
+    rest so the shipments add up to the order to the cent."""
+    total_goods = sum((_money(line["amount"]) for line in order.data.get("items", [])), Decimal(0))
+    done = order.data.setdefault("shipped_shares", {})
+    names = ("pay_amount", "freight", "free_amount")
+    finance = order.data.get("cb_finances") or {}
+    out: dict = {}
+    for name in names:
+        whole_value = _money(order.data.get(name))
+        out[name] = _share(whole_value, goods, total_goods, done, name, finished)
+    if finance:
+        out["cb_finances"] = {
+            key: _num(
+                _share(_money(value), goods, total_goods, done, f"fin:{key}", finished, raw=True)
+            )
+            for key, value in finance.items()
+            if _is_number(value)
+        }
+    return out
+
+
+def _share(value, goods, total_goods, done, name, finished, raw=False):
+    already = _money(done.get(name, 0))
+    if finished or not total_goods:
+        part = value - already
+    else:
+        part = (value * goods / total_goods).quantize(CENT, rounding=ROUND_HALF_UP)
+    done[name] = str(already + part)
+    return part if raw else _num(part)
+
+
+def _is_number(value) -> bool:
+    try:
+        Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return False
+    return True
+
+
+def ship_partially(*, o_id: int, quantities: dict[str, int], l_id: str) -> dict:
+    """Sandbox-only (services, admin, tests): a split shipment of part of an order."""
+    with transaction.atomic():
+        return _ship({"o_id": o_id, "l_id": l_id, "lc_id": "SPLIT"}, part=quantities)
 
 
 def orders_sent_upload(biz) -> list[dict]:
@@ -1389,54 +1478,211 @@ def aftersale_upload(biz) -> dict:
 _RETURN_TYPES = {"普通退货", "拒收退货", "换货"}
 
 
+def _outcome(success: list[dict], fail: list[dict]) -> dict:
+    """The after-sale webapi answer (§3.3): {success[], fail[], success_count, fail_count}."""
+    return {
+        "success": success,
+        "fail": fail,
+        "success_count": len(success),
+        "fail_count": len(fail),
+    }
+
+
+def _fail(as_id, outer: str, message: str) -> dict:
+    return {
+        "as_id": str(as_id),
+        "outer_as_id": outer,
+        "message": message,
+        "details": message,
+        "is_success": "false",
+    }
+
+
 def aftersale_confirm(biz) -> dict:
-    """Confirm after-sales [U: fields of /open/webapi/aftersaleapi/open/confirm not public]:
-    biz {"as_ids": [...]}. Returned goods are received (r_qty = qty) into the sales-return
-    warehouse (2) of the order's warehouse company."""
+    """/open/webapi/aftersaleapi/open/confirm (docId=581, §3.3): biz {"as_ids": [...],
+    "exchange_force", "confirm_refund"}. Confirms the after-sale only; it moves no stock
+    (goods are received separately with confirmgoods)."""
     biz = _object(biz)
     as_ids = _ids(biz, "as_ids", 50)
     if not as_ids:
         raise ApiError(130, "缺少必填参数 as_ids")
-    rows = []
+    success, fail = [], []
     for as_id in as_ids:
         with transaction.atomic():
             sale = AfterSale.objects.select_for_update().filter(as_id=_int(as_id, "as_ids")).first()
             if sale is None:
-                rows.append({"as_id": as_id, "issuccess": False, "msg": "售后单不存在"})
+                fail.append(_fail(as_id, "", "售后单不存在"))
                 continue
-            if sale.status == "Confirmed":
-                rows.append({"as_id": sale.as_id, "issuccess": True, "msg": "已确认"})
+            if sale.status in ("Cancelled", "Merged"):
+                fail.append(_fail(sale.as_id, sale.outer_as_id, f"售后单状态 {sale.status}"))
                 continue
-            modified, ts = stamp()
-            if sale.data.get("type") in _RETURN_TYPES:
-                for line in sale.data["items"]:
-                    line["r_qty"] = line["qty"]
-                    line["receive_date"] = fmt(modified)
-                    move_stock(
-                        wms_co_id=sale.data.get("wms_co_id") or main_wms_co_id(),
-                        sku_id=line["sku_id"],
-                        field="return_qty",
-                        delta=line["qty"],
-                    )
-                sale.data["good_status"] = "SELLER_RECEIVED"
-            sale.data["shop_status"] = "SUCCESS"
-            sale.data["confirm_date"] = fmt(modified)
-            sale.status = "Confirmed"
-            sale.modified, sale.ts = modified, ts
-            sale.save()
-            order = Order.objects.filter(shop_id=sale.shop_id, so_id=sale.so_id).first()
-            if order is not None:
-                refunded = {line.get("outer_oi_id") for line in sale.data["items"]}
-                for line in order.data.get("items", []):
-                    if line.get("outer_oi_id") in refunded:
-                        line["refund_status"] = "success"
-                order.history.append(
-                    {"status": f"AfterSale:{sale.as_id}:Confirmed", "at": fmt(modified)}
-                )
-                order.modified, order.ts = stamp()
-                order.save()
-            rows.append({"as_id": sale.as_id, "issuccess": True, "msg": ""})
-    return {"datas": rows}
+            if sale.status != "Confirmed":
+                modified, ts = stamp()
+                sale.data["shop_status"] = "SUCCESS"
+                sale.data["confirm_date"] = fmt(modified)
+                sale.status = "Confirmed"
+                sale.modified, sale.ts = modified, ts
+                sale.save()
+                _order_note(sale, "Confirmed", modified)
+            success.append(
+                {
+                    "as_id": sale.as_id,
+                    "outer_as_id": sale.outer_as_id,
+                    "message": "",
+                    "details": "",
+                    "is_success": True,
+                }
+            )
+    return _outcome(success, fail)
+
+
+def _order_note(sale: AfterSale, what: str, modified) -> None:
+    order = Order.objects.filter(shop_id=sale.shop_id, so_id=sale.so_id).first()
+    if order is None:
+        return
+    if what == "Confirmed":
+        refunded = {line.get("outer_oi_id") for line in sale.data["items"]}
+        for line in order.data.get("items", []):
+            if line.get("outer_oi_id") in refunded:
+                line["refund_status"] = "success"
+    order.history.append({"status": f"AfterSale:{sale.as_id}:{what}", "at": fmt(modified)})
+    order.modified, order.ts = stamp()
+    order.save()
+
+
+# qty_type → sub-warehouse (docId=272: 0 good, 4 defective, 6/7/8 custom; absent = returns).
+_QTY_TYPE_WAREHOUSE = {0: 1, 4: 4, 6: 6, 7: 7, 8: 8}
+
+
+def _receive_goods(doc: dict) -> dict:
+    """One receipt batch of an after-sale (§3.3 confirmgoods, "可分批确认"): stock in, r_qty
+    up, and a received-goods document (退仓单) listed by /open/aftersale/received/query.
+    Idempotent on return_id ("防止重复调用而误增加库存")."""
+    as_id = _int(doc.get("as_id"), "as_id")
+    return_id = str(doc.get("return_id") or "").strip()
+    sale = AfterSale.objects.select_for_update().filter(as_id=as_id).first()
+    if sale is None:
+        raise ApiError(160, "售后单不存在")
+    if return_id:
+        existing = StockDocument.objects.filter(kind=DocumentKind.RETURN_IN, key=return_id).first()
+        if existing is not None:
+            return {"as_id": sale.as_id, "outer_as_id": sale.outer_as_id, "io_id": existing.io_id}
+    if sale.status in ("Cancelled", "Merged"):
+        raise ApiError(160, f"售后单状态 {sale.status} 不能收货")
+    items = _items(doc, limit=200)
+    lines = {line["sku_id"]: line for line in sale.data.get("items", [])}
+    wms = resolve_wms(doc.get("wms_co_id") or sale.data.get("wms_co_id"))
+    for item in items:
+        line = lines.get(str(item.get("sku_id") or ""))
+        if line is None:
+            raise ApiError(160, f"售后单没有商品 {item.get('sku_id')}")
+        if int(line.get("r_qty") or 0) + int(item["qty"]) > int(line["qty"]):
+            raise ApiError(160, f"{line['sku_id']} 收货数量超过申请数量 {line['qty']}")
+    modified, ts = stamp()
+    io_id = next_number("io_id")
+    received = []
+    default_wh = _int(doc.get("wh_id"), "wh_id", 2)
+    for item in items:
+        line = lines[str(item["sku_id"])]
+        qty = int(item["qty"])
+        qty_type = item.get("qty_type")
+        wh = default_wh if qty_type in (None, "") else _QTY_TYPE_WAREHOUSE.get(int(qty_type), 2)
+        move_stock(wms_co_id=wms, sku_id=line["sku_id"], field=stock_field(wh), delta=qty)
+        line["r_qty"] = int(line.get("r_qty") or 0) + qty
+        line["receive_date"] = fmt(modified)
+        price = _money(line.get("price"))
+        received.append(
+            {
+                "sku_id": line["sku_id"],
+                "i_id": str(line["sku_id"]).removeprefix("SKU-"),
+                "name": line.get("name", ""),
+                "qty": qty,
+                "sale_price": _num(price),
+                "sale_amount": _num(_money(price * qty)),
+                "outer_oi_id": line.get("outer_oi_id", ""),
+                "wh_id": wh,
+            }
+        )
+    if all(int(line.get("r_qty") or 0) >= int(line["qty"]) for line in lines.values()):
+        sale.data["good_status"] = "SELLER_RECEIVED"
+    sale.modified, sale.ts = modified, ts
+    sale.save()
+    StockDocument.objects.create(
+        io_id=io_id,
+        kind=DocumentKind.RETURN_IN,
+        key=return_id,
+        so_id=sale.so_id,
+        status="Confirmed",
+        wms_co_id=wms,
+        io_date=modified,
+        modified=modified,
+        ts=next_number("ts"),
+        data={
+            "as_id": sale.as_id,
+            "o_id": sale.data.get("o_id"),
+            "shop_id": sale.shop_id,
+            "type": sale.data.get("type", "普通退货"),
+            "wh_id": default_wh,
+            "warehouse": "销退仓" if default_wh == 2 else "主仓",
+            "l_id": str(doc.get("l_id") or sale.data.get("l_id") or ""),
+            "logistics_company": str(doc.get("logistics_company") or ""),
+            "aftersale_remark": str(doc.get("remark") or ""),
+            "creator_name": "open-api",
+            "items": [
+                {**line, "io_id": io_id, "ioi_id": str(io_id * 100 + n)}
+                for n, line in enumerate(received, start=1)
+            ],
+        },
+    )
+    _order_note(sale, f"Received:{io_id}", modified)
+    return {"as_id": sale.as_id, "outer_as_id": sale.outer_as_id, "io_id": io_id}
+
+
+def aftersale_confirm_goods(biz) -> dict:
+    """/open/webapi/aftersaleapi/confirmgoods (docId=272): biz = array of
+    {as_id, items[{sku_id, qty, qty_type}], wms_co_id, wh_id, return_id, l_id, remark}."""
+    success, fail = [], []
+    for doc in _array(biz, 50):
+        try:
+            with transaction.atomic():
+                row = _receive_goods(doc)
+        except ApiError as exc:
+            fail.append(_fail(doc.get("as_id", ""), "", exc.msg))
+            continue
+        success.append({**row, "message": "", "details": "", "is_success": True})
+    return _outcome(success, fail)
+
+
+def aftersale_received_query(biz) -> dict:
+    """/open/aftersale/received/query (docId=40): goods actually received back, one row per
+    receipt (退仓单 io_id); `status` is the after-sale's current status."""
+    biz = _object(biz)
+    qs = StockDocument.objects.filter(kind=DocumentKind.RETURN_IN)
+    if biz.get("shop_id") not in (None, "", 0):
+        qs = qs.filter(data__shop_id=_int(biz.get("shop_id"), "shop_id"))
+    data = _paged(
+        qs,
+        biz,
+        list_key="datas",
+        max_size=50,
+        date_fields={0: "modified", 4: "io_date"},
+        ids={
+            "so_ids": ("so_id", 50),
+            "io_ids": ("io_id", 50),
+            "as_ids": ("data__as_id", 50),
+            "o_ids": ("data__o_id", 50),
+        },
+        row=_doc_row,
+    )
+    statuses = dict(
+        AfterSale.objects.filter(
+            as_id__in=[r.get("as_id") for r in data["datas"] if r.get("as_id")]
+        ).values_list("as_id", "status")
+    )
+    for row in data["datas"]:
+        row.pop("f_status", None)
+        row["status"] = statuses.get(row.get("as_id"), "WaitConfirm")
+    return data
 
 
 HANDLERS: dict[str, Callable] = {
@@ -1456,6 +1702,8 @@ HANDLERS: dict[str, Callable] = {
     "/open/refund/single/query": refunds_query,
     "/open/aftersale/upload": aftersale_upload,
     "/open/webapi/aftersaleapi/open/confirm": aftersale_confirm,
+    "/open/webapi/aftersaleapi/confirmgoods": aftersale_confirm_goods,
+    "/open/aftersale/received/query": aftersale_received_query,
     "/open/purchasein/query": purchase_in_query,
     "/open/webapi/wmsapi/purchasein/createbatch": purchase_in_create,
     "/open/purchaseout/query": purchase_out_query,

@@ -1,8 +1,8 @@
 """Demo traffic: a cross-border storefront using the sandbox's own open API over HTTP.
 
 Per order: upload (paid) then ship (FBA / carrier tracking no.); some orders come back as
-returns (after-sale uploaded, then confirmed = goods received); now and then a stock
-count. Amazon / eBay / Shopee shops of the demo catalogue, USD / EUR / GBP / JPY prices
+returns (after-sale uploaded, goods received with confirmgoods, then confirmed); now and then
+a stock count. Amazon / eBay / Shopee shops of the demo catalogue, USD / EUR / GBP / JPY prices
 with discount, freight, platform commission and tariff. The same seed gives the same
 orders, so a repeated run is absorbed by the API's idempotent keys.
 """
@@ -133,6 +133,24 @@ def _tracking(rng: random.Random, platform: str) -> tuple[str, str, str]:
     return f"YT{rng.randint(10**15, 10**16 - 1)}", "YUNEXPRESS", "云途物流"
 
 
+def receive_goods(shop, as_id, line: dict, so_id: str) -> None:
+    """The warehouse receives the returned goods (confirmgoods, idempotent on return_id);
+    confirming the after-sale is a separate call that moves no stock."""
+    answer = shop.call(
+        "/open/webapi/aftersaleapi/confirmgoods",
+        [
+            {
+                "as_id": as_id,
+                "return_id": f"RCV-{so_id}",
+                "wh_id": 2,
+                "items": [{"sku_id": line["sku_id"], "qty": line["qty"]}],
+            }
+        ],
+    )
+    if not answer or answer.get("fail_count"):
+        raise DemoApiError(f"goods of after-sale {as_id} not received: {answer}")
+
+
 def build_order(rng: random.Random, moment: datetime) -> dict:
     shop = rng.choice(catalogue.SHOPS)
     currency = shop["currency"]
@@ -190,8 +208,7 @@ def build_order(rng: random.Random, moment: datetime) -> dict:
         "currency": currency,
         "pay_amount": str(pay_amount),
         "freight": str(freight),
-        "cb_total_tax": str(tariff),
-        "cb_finances": {
+        "finance_data": {
             "platform_commission": str(commission),
             "product_tax": str(tariff),
             "shipping_tax": "0",
@@ -299,6 +316,7 @@ def run(
                     ],
                 )
                 as_id = created["datas"][0]["as_id"]
+                receive_goods(shop, as_id, line, order["so_id"])
                 shop.call("/open/webapi/aftersaleapi/open/confirm", {"as_ids": [as_id]})
                 stats["returns"] += 1
             if counts:

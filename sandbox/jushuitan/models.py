@@ -124,6 +124,23 @@ class ApiSettings(models.Model):
         default=False,
         help_text=_("Clamp an oversize page_size instead of answering code 140, e.g. False"),
     )
+    platform_order_upload = models.BooleanField(
+        verbose_name=_("accept platform shops' orders on upload"),
+        default=False,
+        help_text=_(
+            "The real order upload takes only self-run mall, offline cross-border, offline-store "
+            "and B2B shops; on lets the demo stand in for a platform's order download, e.g. False"
+        ),
+    )
+    denied_paths = models.JSONField(
+        verbose_name=_("APIs without permission"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Paths answered with code 190 (the app's API package lacks them), e.g. "
+            '["/open/webapi/wmsapi/purchasein/createbatch"]'
+        ),
+    )
     allow_negative_stock = models.BooleanField(
         verbose_name=_("allow negative stock"),
         default=False,
@@ -506,6 +523,7 @@ class AfterSale(Versioned):
 
 class DocumentKind(models.TextChoices):
     SALES_OUT = "sales_out", _("Sales out (销售出库)")
+    RETURN_IN = "return_in", _("After-sale goods received (售后退仓)")
     PURCHASE_IN = "purchase_in", _("Purchase in (采购入库)")
     PURCHASE_OUT = "purchase_out", _("Purchase out (采购退货)")
     ALLOCATE = "allocate", _("Transfer (调拨)")

@@ -44,6 +44,13 @@ _FIRST = {
     "supplier_id": 30_000,
 }
 
+# Shop sites (shop_site) as the real shop rows name them: Chinese site names (§3.12; the
+# sample row shows "商家自有商城"). The platform names below are the sandbox's own [U].
+SITE_NAMES = {"amazon": "亚马逊", "ebay": "易贝", "shopee": "虾皮", "own": "商家自有商城"}
+# Order upload takes only these sites (§3.2, "仅支持创建到商家自有商城站点、跨境线下平台、
+# 线下店铺站点、B2B站点").
+UPLOADABLE_SITES = frozenset({"商家自有商城", "跨境线下平台", "线下店铺", "B2B"})
+
 # Sub-warehouse number → Stock column (protocol §3 conventions).
 SUB_WAREHOUSE_FIELD = {1: "qty", 2: "return_qty", 3: "in_qty", 4: "defective_qty"}
 
@@ -170,23 +177,31 @@ def seed_demo() -> dict[str, int]:
     sandbox/demo_catalogue.py. Idempotent: existing rows (and moved stock) are kept."""
     created = dict.fromkeys(("apps", "shops", "warehouses", "suppliers", "skus", "stock"), 0)
     with transaction.atomic():
-        ApiSettings.load()
+        api_settings = ApiSettings.load()
+        if not api_settings.platform_order_upload:
+            # The demo's storefront stands in for the platforms' order download: it uploads
+            # orders of its Amazon / eBay / Shopee shops (README "Jushuitan sandbox").
+            api_settings.platform_order_upload = True
+            api_settings.save(update_fields=["platform_order_upload"])
         _app, new = ApiApp.objects.get_or_create(
             app_key=DEMO_APP_KEY, defaults={"app_secret": DEMO_APP_SECRET, "co_id": DEMO_CO_ID}
         )
         created["apps"] += new
         for shop in catalogue.SHOPS:
             modified, ts = stamp()
-            _obj, new = Shop.objects.get_or_create(
+            site = SITE_NAMES.get(shop["platform"], shop["platform"])
+            obj, new = Shop.objects.get_or_create(
                 shop_id=shop["shop_id"],
                 defaults={
                     "shop_name": shop["shop_name"],
-                    "shop_site": shop["platform"],
+                    "shop_site": site,
                     "currency": shop["currency"],
                     "modified": modified,
                     "ts": ts,
                 },
             )
+            if not new and obj.shop_site == shop["platform"]:  # seeded before sites were named
+                Shop.objects.filter(pk=obj.pk).update(shop_site=site, modified=modified, ts=ts)
             created["shops"] += new
         for index, warehouse in enumerate(catalogue.WAREHOUSES):
             modified, ts = stamp()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
@@ -131,7 +132,7 @@ def _business(request: HttpRequest, path: str, fault) -> JsonResponse:
     if faults.roll(fault.busy_rate):
         raise ApiError(150, "系统内部错误，请稍后重试")
     handler = api.HANDLERS.get(path)
-    if handler is None:
+    if handler is None or path in (settings.denied_paths or []):
         raise ApiError(190, "接口不存在或没有权限")
     try:
         biz = json.loads(form.get("biz") or "{}")
@@ -139,6 +140,8 @@ def _business(request: HttpRequest, path: str, fault) -> JsonResponse:
         raise ApiError(140, "参数不符合规范: biz 不是合法的JSON") from exc
     data = handler(biz)
     extra = {"issuccess": True} if path == "/open/jushuitan/inventoryv2/upload" else {}
+    if path.startswith("/open/webapi/"):
+        extra["request_id"] = uuid.uuid4().hex  # the /open/webapi/ routes add one (§1.5)
     answer = envelope(0, "执行成功", data, **extra)
     if path in api.WRITES and faults.roll(fault.timeout_after_commit_rate):
         faults.stall(fault)  # committed, but the client gives up before the answer

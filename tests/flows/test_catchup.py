@@ -1,7 +1,7 @@
-"""The catch-up pass (补漏) of F2 by row version (issue #11, protocol §2.5): after one pass over
-a time window, each catch-up reads only the orders changed since the last one, so a steady
-order stream is read about once more instead of once per pass, and an order committed late
-with an old modification time is still found."""
+"""The catch-up pass (补漏) of F2 by row version (issue #11, docs/protocols/jushuitan.md §2.5):
+after one pass over a time window, each catch-up reads only the shipments (sales-out documents,
+issue 18) changed since the last one, so a steady stream is read about once more instead of
+once per pass, and a shipment committed late with an old modification time is still found."""
 
 from datetime import timedelta
 
@@ -16,7 +16,7 @@ from monitoring.models import RemoteCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORDERS_QUERY = "/open/orders/single/query"
+ORDERS_QUERY = "/open/orders/out/simple/query"  # F2's default source: sales-out documents
 
 
 def _orders_queries() -> int:
@@ -25,12 +25,12 @@ def _orders_queries() -> int:
 
 def test_f2_catchup_walks_row_versions_once_then_only_changes(demo_integration, storefront):
     """F2.1/S1 (no order missed), #11 (calls per document): GIVEN 120 shipped orders synced by
-    the regular pull WHEN the first catch-up runs THEN it re-reads its time window (2 or 3 pages)
-    and stores the newest row version; WHEN an order is committed late, its modification time
-    five hours old (outside every window), and the next catch-up runs THEN that catch-up asks
-    Jushuitan once, from the stored version, finds the late order and it is synced; a third
-    catch-up with nothing new asks once and finds nothing."""
-    from sandbox.jushuitan.models import Order
+    the regular pull WHEN the first catch-up runs THEN it re-reads its time window (3 or 4
+    pages) and stores the newest row version; WHEN a shipment is committed late, its
+    modification time five hours old (outside every window), and the next catch-up runs THEN
+    that catch-up walks once from the stored version, reads the new shipment by id with its
+    finance, and it is synced; a third catch-up with nothing new asks once and finds nothing."""
+    from sandbox.jushuitan.models import StockDocument
     from sandbox.jushuitan.services import next_number
 
     flow = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_OUTBOUND)
@@ -50,10 +50,10 @@ def test_f2_catchup_walks_row_versions_once_then_only_changes(demo_integration, 
 
     before = _orders_queries()
     engine.pull(flow=flow, catchup=True)
-    # the two-hour window: 120 orders at 100 a page (the keyset pager may re-enter once more)
-    assert _orders_queries() - before >= 2
+    # the two-hour window: 120 shipments at 50 a page (the keyset pager may re-enter once more)
+    assert _orders_queries() - before >= 3
     watermark = Watermark.objects.get(flow=flow)
-    newest = max(Order.objects.filter(status="Sent").values_list("ts", flat=True))
+    newest = max(StockDocument.objects.filter(kind="sales_out").values_list("ts", flat=True))
     assert watermark.catchup_ts == newest
 
     late = storefront.order(
@@ -65,7 +65,7 @@ def test_f2_catchup_walks_row_versions_once_then_only_changes(demo_integration, 
     storefront.place_and_ship(late)
     # Jushuitan committed it late: its modification time lies before every pull window, but
     # the commit gave it a new row version.
-    Order.objects.filter(so_id=late["so_id"]).update(
+    StockDocument.objects.filter(kind="sales_out", so_id=late["so_id"]).update(
         modified=timezone.now() - timedelta(hours=5), ts=next_number("ts", 1)
     )
     engine.pull(flow=flow, catchup=False)
@@ -73,7 +73,9 @@ def test_f2_catchup_walks_row_versions_once_then_only_changes(demo_integration, 
 
     before = _orders_queries()
     engine.pull(flow=flow, catchup=True)
-    assert _orders_queries() - before == 1
+    # one walk from the stored version, plus one read by io_id of the shipment the portal did
+    # not know yet: the walk sends only cursor and paging, so it carries no cross-border finance
+    assert _orders_queries() - before == 2
     engine.process(flow=flow)
     doc = SyncDocument.objects.get(flow=flow, platform_order_no=late["so_id"])
     assert doc.state == S.SYNCED
@@ -86,9 +88,10 @@ def test_f2_catchup_walks_row_versions_once_then_only_changes(demo_integration, 
 
 
 def test_f2_pull_reads_a_backlog_to_its_end_under_read_errors(demo_integration, storefront):
-    """S1 (nothing lost, chaos #12): GIVEN 600 shipped orders (six pages) and the Jushuitan
-    order query failing 30% of its calls WHEN the flow pulls once THEN the read resumes after
-    each failure from the newest order it had, and every order is ingested in that one pull."""
+    """S1 (nothing lost, chaos #12): GIVEN 600 shipped orders (twelve sales-out pages) and the
+    Jushuitan sales-out query failing 30% of its calls WHEN the flow pulls once THEN the read
+    resumes after each failure from the newest shipment it had, and every one is ingested in
+    that one pull."""
     from sandbox import faults
     from sandbox.jushuitan.models import ApiSettings
 
@@ -115,4 +118,4 @@ def test_f2_pull_reads_a_backlog_to_its_end_under_read_errors(demo_integration, 
         faults.set_profile("jushuitan")
     assert SyncDocument.objects.filter(flow=flow).count() == 600
     assert stats.pulled >= 600
-    assert _orders_queries() - before >= 6
+    assert _orders_queries() - before >= 12

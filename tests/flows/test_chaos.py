@@ -48,8 +48,9 @@ def test_chaos_nothing_lost_nothing_twice(chaos_database_url, tmp_path):
     """F2.1/F4.1/F7.1 exactly once under chaos: GIVEN 240 shipped orders in four waves, 8
     audited purchase inbounds and 8 transfers, both simulators failing 20% of calls with
     latency spikes, answers lost after commit, session/token expiry and rate-limit answers,
-    one worker SIGKILLed and Redis restarted (losing every queued task) WHEN the portal's own
-    processes (web, beat, two workers) run until drained THEN every order has exactly one
+    one worker SIGKILLed, one stopped with SIGTERM to its process group (issue 15) and Redis
+    restarted (losing every queued task) WHEN the portal's own processes (web, beat, two
+    workers) run until drained THEN every order has exactly one
     audited Kingdee outbound, every Kingdee bill exactly one Jushuitan document per external
     id, stock in both systems and money per currency equal the independent calculation, and
     no ticket is left for a transient cause."""
@@ -59,6 +60,7 @@ def test_chaos_nothing_lost_nothing_twice(chaos_database_url, tmp_path):
         str(ROOT / "bench" / "chaos.py"),
         *("--orders", "240", "--purchases", "8", "--transfers", "8"),
         *("--waves", "4", "--wave-seconds", "8", "--kills", "1", "--redis-restarts", "1"),
+        *("--terms", "1"),
         *("--workers", "2", "--concurrency", "1", "--lease-seconds", "30"),
         *("--drain-timeout", "420", "--tag", f"chaos-test-{os.getpid()}"),
         *("--port", str(_free_port()), "--redis-port", str(_free_port())),
@@ -73,6 +75,7 @@ def test_chaos_nothing_lost_nothing_twice(chaos_database_url, tmp_path):
     assert run.returncode == 0, json.dumps(figures, indent=1)[-4000:]
 
     assert figures["worker_kills"] == 1
+    assert figures["worker_terms"] == 1  # issue 15: a SIGTERM stop on top of the kill
     assert figures["redis_restarts"] == 1
     assert figures["remote_calls_failed"] > 0  # the faults did bite
     assert figures["sales_outbound"] == {"orders": 240, "bills": 240, "twice": 0, "missing": 0}

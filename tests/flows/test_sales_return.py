@@ -14,7 +14,7 @@ from tests.flows.test_sales_outbound import cny, entries, field, line_field
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _return(client, order, *, sku, qty, amount, type_="普通退货"):
+def _after_sale(client, order, *, sku, qty, amount, type_="普通退货"):
     created = client.call(
         "/open/aftersale/upload",
         [
@@ -40,19 +40,36 @@ def _return(client, order, *, sku, qty, amount, type_="普通退货"):
         ],
         write=True,
     )
-    as_id = created["datas"][0]["as_id"]
-    client.call("/open/webapi/aftersaleapi/open/confirm", {"as_ids": [as_id]}, write=True)
-    return as_id
+    return created["datas"][0]["as_id"]
 
 
-def test_f3_returned_after_sale_becomes_audited_return_linked_to_outbound(
+def _receive(client, as_id, *, sku, qty, batch):
+    """One receipt batch at the warehouse (confirmgoods, docId=272)."""
+    answer = client.call(
+        "/open/webapi/aftersaleapi/confirmgoods",
+        [
+            {
+                "as_id": as_id,
+                "return_id": f"R-{as_id}-{batch}",
+                "items": [{"sku_id": sku, "qty": qty}],
+            }
+        ],
+        write=True,
+    )
+    assert answer["success_count"] == 1 and answer["fail"] == [], answer
+    return answer["success"][0]["io_id"]
+
+
+def test_f3_receipts_in_two_batches_book_two_returns_linked_to_outbound(
     demo_integration, storefront, kingdee_bills, celery_worker, wait_until
 ):
-    """F3.1: GIVEN a shipped USD order synced as an outbound WHEN the buyer returns one unit and
-    the warehouse confirms it THEN one audited SAL_RETURNSTOCK with the received quantity, the
-    CNY amount at the parity of the return date and a link to the outbound bill; a refund-only
-    after-sale is kept as filtered with its reason."""
+    """F3.1, issue 18 point 2: GIVEN a shipped USD order synced as an outbound WHEN the buyer
+    returns two units and the warehouse receives them in two batches (the after-sale confirmed
+    between them, which moves no stock) THEN two audited SAL_RETURNSTOCK bills, one per
+    receipt, each with its received quantity, the CNY amount at the parity of the receipt date
+    and the link to the outbound bill; a refund-only after-sale books nothing."""
     from connectors.jushuitan.client import JushuitanClient
+    from sandbox.jushuitan.models import Stock
 
     client = JushuitanClient(demo_integration.jushuitan)
     order = storefront.order(
@@ -65,34 +82,48 @@ def test_f3_returned_after_sale_becomes_audited_return_linked_to_outbound(
     out_doc = wait_until(
         lambda: SyncDocument.objects.filter(flow=outbound, state=S.SYNCED).first(), 60
     )
-    as_id = _return(client, order, sku="SKU-WATCH-1801", qty=1, amount="59.99")
-    refund_only = _return(client, order, sku="SKU-WATCH-1801", qty=1, amount="5.00", type_="仅退款")
+    as_id = _after_sale(client, order, sku="SKU-WATCH-1801", qty=2, amount="119.98")
+    _after_sale(client, order, sku="SKU-WATCH-1801", qty=1, amount="5.00", type_="仅退款")
+    stock = Stock.objects.get(wms_co_id=20001, sku_id="SKU-WATCH-1801")
+    first = _receive(client, as_id, sku="SKU-WATCH-1801", qty=1, batch=1)
+    confirmed = client.call(
+        "/open/webapi/aftersaleapi/open/confirm", {"as_ids": [as_id]}, write=True
+    )
+    assert confirmed["success_count"] == 1 and confirmed["fail_count"] == 0
+    after_confirm = Stock.objects.get(pk=stock.pk)
+    assert after_confirm.return_qty == stock.return_qty + 1  # confirm moved nothing
+    second = _receive(client, as_id, sku="SKU-WATCH-1801", qty=1, batch=2)
     flow_run.delay(returns.pk)
-    doc = wait_until(
-        lambda: SyncDocument.objects.filter(
-            flow=returns, source_key=f"as:{as_id}", state=S.SYNCED
-        ).first(),
+    docs = wait_until(
+        lambda: (
+            list(SyncDocument.objects.filter(flow=returns, state=S.SYNCED).order_by("pk"))
+            if SyncDocument.objects.filter(flow=returns, state=S.SYNCED).count() == 2
+            else None
+        ),
         60,
     )
-    kept = wait_until(
-        lambda: SyncDocument.objects.filter(flow=returns, source_key=f"as:{refund_only}").first(),
-        30,
-    )
-    assert kept.state == S.FILTERED and "仅退款" in kept.filter_reason
+    assert [d.source_key for d in docs] == [f"rcv:{first}", f"rcv:{second}"]
+    assert SyncDocument.objects.filter(flow=returns).count() == 2  # refund-only: no receipt
     flow_run.delay(returns.pk)
 
     bills = kingdee_bills("SAL_RETURNSTOCK", ["RET-1"])["RET-1"]
-    assert len(bills) == 1
-    bill = bills[0]
-    assert bill["_status"] == "C"
-    assert field(bill, "RetcustId") == "10001"
-    assert field(bill, "F_PAEZ_SrcBillNo") == out_doc.kingdee_bill_no
-    (line,) = (
-        entries(bill) if "FEntity" in bill or "Entity" in bill else bill["SAL_RETURNSTOCKENTRY"]
+    assert sorted(b["BillNo"] if "BillNo" in b else b["FBillNo"] for b in bills) == sorted(
+        d.kingdee_bill_no for d in docs
     )
-    assert line_field(line, "RealQty") == Decimal("1")
-    from datetime import date
+    for bill, doc in zip(
+        sorted(bills, key=lambda b: b.get("BillNo") or b.get("FBillNo")),
+        sorted(docs, key=lambda d: d.kingdee_bill_no),
+        strict=True,
+    ):
+        assert bill["_status"] == "C"
+        assert field(bill, "RetcustId") == "10001"
+        assert field(bill, "F_PAEZ_SrcBillNo") == out_doc.kingdee_bill_no
+        (line,) = (
+            entries(bill) if "FEntity" in bill or "Entity" in bill else bill["SAL_RETURNSTOCKENTRY"]
+        )
+        assert line_field(line, "RealQty") == Decimal("1")
+        from datetime import date
 
-    day = date.fromisoformat(doc.target_payload["FDate"])
-    assert line_field(line, "F_PAEZ_AmountCNY") == cny(Decimal("59.99"), "USD", day)
-    assert field(line, "StockId") == "20001"
+        day = date.fromisoformat(doc.target_payload["FDate"])
+        assert line_field(line, "F_PAEZ_AmountCNY") == cny(Decimal("59.99"), "USD", day)
+        assert field(line, "StockId") == "20001"

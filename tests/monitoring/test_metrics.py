@@ -55,6 +55,12 @@ def test_metrics_equal_the_database(world, settings, browser):
         assert value(text, "portal_documents", **labels, state=state) == expected
     assert value(text, "portal_backlog_documents", **labels) == 5
     assert value(text, "portal_flow_paused", **labels) == 0
+    # Issue 15: the engine's own definitions (SyncDocumentQuerySet.workable / stuck).
+    workable = SyncDocument.objects.filter(flow=flow).workable().count()
+    assert value(text, "portal_workable_documents", **labels) == workable
+    assert value(text, "portal_stuck_documents", **labels) == (
+        SyncDocument.objects.stuck(flow).count()
+    )
     assert value(text, "portal_remote_calls_1h", system="kingdee") == 2
     assert value(text, "portal_remote_call_errors_1h", system="kingdee") == 1
     assert value(text, "portal_remote_call_errors_24h", system="jushuitan") == 1

@@ -208,8 +208,9 @@ def test_f2_orders_upload_ship_and_read_back(jushuitan_connection):
 
 
 def test_f3_after_sale_confirmed_reads_back_as_returned(jushuitan_connection):
-    """GIVEN a shipped order WHEN an after-sale is uploaded and confirmed THEN the refund query
-    shows it Confirmed with r_qty received into the returns warehouse (F3.1)."""
+    """GIVEN a shipped order WHEN an after-sale is uploaded, its goods received (confirmgoods)
+    and it is confirmed THEN the refund query shows it Confirmed with r_qty received into the
+    returns warehouse (F3.1; confirming alone moves no stock, issue 18 point 2)."""
     client = client_for(jushuitan_connection)
     [o] = client.upload_orders([_order("EB-1", shop_id=10002)])
     client.upload_shipments([{"o_id": int(o.remote_id), "l_id": "YT1", "lc_id": "YUN"}])
@@ -226,6 +227,11 @@ def test_f3_after_sale_confirmed_reads_back_as_returned(jushuitan_connection):
         ]
     )
     assert sale.ok
+    client.call(
+        "/open/webapi/aftersaleapi/confirmgoods",
+        [{"as_id": int(sale.remote_id), "items": [{"sku_id": "SKU-CBL-1201", "qty": 2}]}],
+        write=True,
+    )
     client.call("/open/webapi/aftersaleapi/open/confirm", {"as_ids": [sale.remote_id]}, write=True)
     now = timezone.now()
     [row] = list(
