@@ -277,7 +277,7 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
             jst_read = synced is not None and synced <= readings.jst_read_at
         kind = selectors.pending_kind(doc, cut_off=cut_off)
         since = doc.created_at
-        overdue = since is not None and cut_off - since > selectors.pending_bound(doc.flow.code)
+        overdue = since is not None and cut_off - since > selectors.pending_bound(doc.flow)
         for effect in effects:
             key = (effect.sku or f"#{effect.material}", effect.stock)
             if effect.material:

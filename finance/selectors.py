@@ -43,15 +43,14 @@ PENDING_STATES = {
     DocumentState.FAILED: PendingKind.FAILED,
 }
 
-# How long a document may stay pending before the reconciliation alerts on it. No per-flow
-# setting exists for this yet: these module defaults apply (F2 sales outbound: 30 minutes, as
-# held orders wait for stock; every other flow: 10 minutes).
-DEFAULT_PENDING_BOUND = timedelta(minutes=10)
-PENDING_BOUNDS = {FlowCode.SALES_OUTBOUND: timedelta(minutes=30)}
 
+def pending_bound(flow) -> timedelta:
+    """How long a document of this flow may stay pending before the reconciliation alerts on
+    it: the flow's "stuck_minutes" setting (the watchdog's bound; default 30 minutes for F2
+    sales outbound, 10 for every other flow)."""
+    from flows.models import stuck_minutes
 
-def pending_bound(flow_code: str) -> timedelta:
-    return PENDING_BOUNDS.get(flow_code, DEFAULT_PENDING_BOUND)
+    return timedelta(minutes=stuck_minutes(flow))
 
 
 @dataclass(frozen=True)

@@ -294,8 +294,9 @@ def test_k1_alerts_on_documents_pending_longer_than_their_bound(
     demo_integration, gift_order, alert_rule
 ):
     """K1 (issue 21 point 1): GIVEN a target every line meets after pending documents and a
-    sales outbound blocked for 31 minutes (F2's bound is 30) WHEN a run happens THEN it counts
-    one overdue document and raises an alert naming it; at 29 minutes it does not."""
+    sales outbound blocked for 31 minutes (F2's default bound is 30) WHEN a run happens THEN it
+    counts one overdue document and raises an alert naming it; at 29 minutes it does not, nor
+    at 31 once the flow's "stuck_minutes" setting says 60."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -318,6 +319,11 @@ def test_k1_alerts_on_documents_pending_longer_than_their_bound(
     assert late.overdue_documents == 1 and not late.below_target
     alert = Alert.objects.get(error_class="reconciliation")
     assert "K1-GIFT-0001" in alert.text
+
+    flow = gift_order.flow  # the flow's own bound (the watchdog's "stuck_minutes") wins
+    flow.settings = {**flow.settings, "stuck_minutes": 60}
+    flow.save(update_fields=["settings"])
+    assert reconciliation_run(integration=demo_integration).overdue_documents == 0
 
 
 def test_k1_the_board_links_to_the_latest_run(demo_integration, admin_client):
