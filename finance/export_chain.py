@@ -473,8 +473,10 @@ def _sales(integration: Integration) -> list[SaleLine]:
     docs = SyncDocument.objects.filter(
         integration=integration, flow__code=FlowCode.SALES_OUTBOUND
     ).exclude(state__in=(DocumentState.IGNORED, DocumentState.FILTERED))
-    for doc in docs.only("id", "source_payload", "platform_order_no", "shop_id"):
-        order = doc.source_payload or {}
+    from flows.definitions.sales_outbound import is_sales_out, shipment
+
+    for doc in docs.only("id", "source_key", "source_payload", "platform_order_no", "shop_id"):
+        order = shipment(doc.source_payload or {}, sales_out=is_sales_out(doc))
         quantities: dict[str, Decimal] = defaultdict(Decimal)
         for item in order.get("items") or []:
             if item.get("sku_type") == "no_deliver" or not item.get("sku_id"):
@@ -497,7 +499,7 @@ def _sales(integration: Integration) -> list[SaleLine]:
 
 
 def _returns(integration: Integration, sales: list[SaleLine]) -> list[ReturnLine]:
-    from flows.definitions.sales_return import returned_items
+    from flows.definitions.sales_return import is_receipt, receipt_lines, returned_items
 
     by_order: dict[tuple[str, str], SaleLine] = {}
     for sale in sales:
@@ -506,14 +508,16 @@ def _returns(integration: Integration, sales: list[SaleLine]) -> list[ReturnLine
     docs = SyncDocument.objects.filter(
         integration=integration, flow__code=FlowCode.SALES_RETURN
     ).exclude(state__in=(DocumentState.IGNORED, DocumentState.FILTERED))
-    for doc in docs.only("id", "source_payload", "platform_order_no"):
+    for doc in docs.only("id", "source_key", "source_payload", "platform_order_no"):
         after_sale = doc.source_payload or {}
+        lines = receipt_lines(after_sale) if is_receipt(doc) else returned_items(after_sale)
         so_id = doc.platform_order_no or str(after_sale.get("so_id") or "")
         received = [i.get("receive_date") for i in after_sale.get("items") or []]
         on = next(
             (
                 d
                 for d in (
+                    _day(after_sale.get("io_date")),
                     *(_day(v) for v in received if v),
                     _day(after_sale.get("confirm_date")),
                     _day(after_sale.get("modified")),
@@ -523,7 +527,7 @@ def _returns(integration: Integration, sales: list[SaleLine]) -> list[ReturnLine
             None,
         )
         quantities: dict[str, Decimal] = defaultdict(Decimal)
-        for item in returned_items(after_sale):
+        for item in lines:
             quantities[str(item.get("sku_id") or "")] += _number(item.get("r_qty"))
         for sku, qty in quantities.items():
             sale = by_order.get((so_id, sku))

@@ -129,6 +129,9 @@ def document_effects(document, resolver) -> list[Effect]:
     effects: list[Effect] = []
     try:
         if code == FlowCode.SALES_OUTBOUND:
+            from flows.definitions.sales_outbound import is_sales_out, shipment
+
+            payload = shipment(payload, sales_out=is_sales_out(document))
             for item in payload.get("items") or []:
                 if item.get("sku_type") == "no_deliver" or not item.get("sku_id"):
                     continue
@@ -142,8 +145,11 @@ def document_effects(document, resolver) -> list[Effect]:
                     )
                 )
         elif code == FlowCode.SALES_RETURN:
+            from flows.definitions.sales_return import is_receipt, receipt_lines
+
             wh_id = int(payload.get("wh_id") or RETURN_WAREHOUSE)
-            for item in returned_items(payload):
+            lines = receipt_lines(payload) if is_receipt(document) else returned_items(payload)
+            for item in lines:
                 effects.append(
                     _jst_effect(
                         resolver,
