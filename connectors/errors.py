@@ -61,3 +61,11 @@ class BusinessError(ConnectorError):
     def __init__(self, message: str | None = None, *, errors: list | None = None, **kw):
         super().__init__(message, errors=errors or [], **kw)
         self.errors = errors or []
+
+
+class DestinationRefused(BusinessError):
+    """The SSRF guard (core.netguard) refused the address the configured URL leads to (after DNS
+    or a redirect). A configuration problem: never retried; the message names host and
+    address."""
+
+    default_message = gettext_noop("The portal refuses to connect to an internal address.")

@@ -1,6 +1,7 @@
 """Shared foundations: base models, encrypted fields, roles, health check, API errors."""
 
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
@@ -10,6 +11,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Portal core")
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the deployment checks
         from .logging import install_masking_record_factory
         from .roles import sync_role_permissions
 
@@ -17,3 +19,10 @@ class CoreConfig(AppConfig):
 
         # Permissions exist only after every app migrated: grant them then, idempotently.
         post_migrate.connect(sync_role_permissions, dispatch_uid="core.sync_role_permissions")
+
+
+class PortalAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the portal's site as the default (core.admin_site)."""
+
+    default = False  # core's own config stays CoreConfig
+    default_site = "core.admin_site.PortalAdminSite"

@@ -1,10 +1,43 @@
 """EncryptedTextField: a secret that is plaintext in Python and encrypted in the database."""
 
+import secrets
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 from . import crypto
+
+#: The shortest secret the portal accepts where it chooses the rule (API signing secrets).
+MIN_SECRET_LENGTH = 32
+
+
+def new_secret() -> str:
+    """A fresh random secret (43 URL-safe characters, 256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+@deconstructible
+class StrongSecretValidator:
+    """A secret people choose must be long and varied: at least MIN_SECRET_LENGTH characters
+    and 12 distinct ones (a generated one, `new_secret()`, always is)."""
+
+    def __call__(self, value: str) -> None:
+        value = value or ""
+        if len(value) < MIN_SECRET_LENGTH or len(set(value)) < 12:
+            raise ValidationError(
+                _(
+                    "The secret must be at least %(min)d characters long with at least 12 "
+                    "different characters; leave it blank to have one generated."
+                )
+                % {"min": MIN_SECRET_LENGTH},
+                code="weak_secret",
+            )
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, StrongSecretValidator)
 
 
 class SecretInput(forms.PasswordInput):

@@ -2,7 +2,8 @@
 
 The groups are created by a data migration (core 0001); their permissions are
 granted after every migrate from ROLE_PERMISSIONS, so an app added later only
-extends this table. Patterns are `app_label.codename` with shell wildcards.
+extends this table. Patterns are `app_label.codename` with shell wildcards; a pattern starting
+with `!` takes away what the others grant (e.g. `!flows.*_apiclient`).
 """
 
 from fnmatch import fnmatchcase
@@ -19,7 +20,8 @@ class Role(models.TextChoices):
     OPERATOR = "operator", _("Operator")  # 运维
 
 
-_SEE_OPERATIONS = ("flows.view_*", "monitoring.view_*")
+# API clients hold the push API's signing secrets: only operators manage (or see) them.
+_SEE_OPERATIONS = ("flows.view_*", "monitoring.view_*", "!flows.*_apiclient")
 _WORK_TICKETS = ("monitoring.change_exceptionticket",)
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -69,7 +71,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 
 def permission_matches(patterns: tuple[str, ...], app_label: str, codename: str) -> bool:
     key = f"{app_label}.{codename}"
-    return any(fnmatchcase(key, pattern) for pattern in patterns)
+    if any(fnmatchcase(key, pattern[1:]) for pattern in patterns if pattern.startswith("!")):
+        return False
+    return any(fnmatchcase(key, pattern) for pattern in patterns if not pattern.startswith("!"))
 
 
 def sync_role_permissions(*args, **kwargs) -> None:

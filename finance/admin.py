@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.exports import attachment
+
 from .choices import RunStatus, RunTrigger, VoucherStatus
 from .fx_differences import (
     fx_differences_collect,
@@ -54,7 +56,10 @@ class FinanceSettingsAdmin(admin.ModelAdmin):
     search_fields = ("integration__name", "integration__code")
     actions = ("collect_and_post_fx",)
 
-    @admin.action(description=_("Collect FX differences of the last 7 days and post vouchers"))
+    @admin.action(
+        description=_("Collect FX differences of the last 7 days and post vouchers"),
+        permissions=("change",),
+    )
     def collect_and_post_fx(self, request, queryset):
         today = timezone.localdate()
         for row in queryset.select_related("integration"):
@@ -156,7 +161,9 @@ class FxVoucherAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Rebuild and post the selected failed vouchers"))
+    @admin.action(
+        description=_("Rebuild and post the selected failed vouchers"), permissions=("change",)
+    )
     def retry_failed(self, request, queryset):
         touched = 0
         for voucher in queryset.filter(status=VoucherStatus.FAILED):
@@ -279,14 +286,14 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return None
         content, content_type, name = mismatches_export(run=queryset.get(), fmt=fmt)
         response = HttpResponse(content, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Content-Disposition"] = attachment(name)
         return response
 
-    @admin.action(description=_("Export the mismatches (xlsx)"))
+    @admin.action(description=_("Export the mismatches (xlsx)"), permissions=("view",))
     def export_xlsx(self, request, queryset):
         return self._export(request, queryset, "xlsx")
 
-    @admin.action(description=_("Export the mismatches (csv)"))
+    @admin.action(description=_("Export the mismatches (csv)"), permissions=("view",))
     def export_csv(self, request, queryset):
         return self._export(request, queryset, "csv")
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from connectors.models import Integration
+from core.exports import attachment, has_control_characters
 from monitoring.views.common import operations_view, page_context
 
 from . import export_chain as chain
@@ -135,7 +136,7 @@ def reconciliation_export(request: HttpRequest, pk: int, fmt: str) -> HttpRespon
     run = get_object_or_404(ReconciliationRun, pk=pk)
     content, content_type, name = mismatches_export(run=run, fmt=fmt)
     response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = attachment(name)
     return response
 
 
@@ -153,6 +154,11 @@ def export_chain(request: HttpRequest) -> HttpResponse:
     integration = _integration(request)
     today = timezone.localdate()
     so = request.GET.get("so", "").strip()
+    if has_control_characters(so) or has_control_characters(request.GET.get("shop", "")):
+        return HttpResponseBadRequest(
+            _("so / shop: a platform order number or shop id has no control characters."),
+            content_type="text/plain; charset=utf-8",
+        )
     start = None if so else _date(request.GET.get("start", ""), today - timedelta(days=90))
     end = None if so else _date(request.GET.get("end", ""), today)
     shop = request.GET.get("shop", "").strip()
@@ -200,7 +206,7 @@ def export_chain(request: HttpRequest) -> HttpResponse:
                 chain.export_xlsx(rows, view),
                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             )
-        response["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
+        response["Content-Disposition"] = attachment(f"{stem}.{fmt}")
         return response
     return render(
         request,
@@ -277,5 +283,5 @@ def declarations_template(request: HttpRequest) -> HttpResponse:
         template_xlsx(),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
-    response["Content-Disposition"] = 'attachment; filename="customs-declarations-template.xlsx"'
+    response["Content-Disposition"] = attachment("customs-declarations-template.xlsx")
     return response

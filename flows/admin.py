@@ -1,6 +1,10 @@
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from core.fields import new_secret
+from monitoring.permissions import document_can_act
 
 from . import services
 from .definitions.base import Problem
@@ -30,7 +34,7 @@ class FlowAdmin(admin.ModelAdmin):
     inlines = (WatermarkInline,)
     actions = ("run_now",)
 
-    @admin.action(description=_("Pull and process now"))
+    @admin.action(description=_("Pull and process now"), permissions=("change",))
     def run_now(self, request, queryset):
         for flow in queryset:
             services.pull_now(flow=flow)
@@ -103,6 +107,27 @@ class SyncDocumentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # The work-queue rule of the ticket pages (monitoring.permissions.document_can_act):
+        # a queue role changes only documents with an open ticket in its own queue.
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or document_can_act(user=request.user, document=obj)
+
+    def _in_my_queues(self, request, queryset):
+        """The selected documents this user may act on; the others are named and skipped."""
+        allowed = []
+        for doc in queryset:
+            if document_can_act(user=request.user, document=doc):
+                allowed.append(doc)
+            else:
+                self.message_user(
+                    request,
+                    _("%(doc)s: not in your work queue; left unchanged.") % {"doc": doc},
+                    messages.WARNING,
+                )
+        return allowed
+
     def save_model(self, request, obj, form, change):
         # Editing the target payload here is edit-and-retry.
         if "target_payload" in form.changed_data:
@@ -115,10 +140,10 @@ class SyncDocumentAdmin(admin.ModelAdmin):
             return
         super().save_model(request, obj, form, change)
 
-    @admin.action(description=_("Retry"))
+    @admin.action(description=_("Retry"), permissions=("change",))
     def retry(self, request, queryset):
         done = 0
-        for doc in queryset:
+        for doc in self._in_my_queues(request, queryset):
             try:
                 services.document_retry(document=doc, user=request.user)
                 done += 1
@@ -126,10 +151,10 @@ class SyncDocumentAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{doc}: {problem.message}", messages.WARNING)
         self.message_user(request, _("%(n)d documents queued for retry.") % {"n": done})
 
-    @admin.action(description=_("Ignore (reason: ignored in the admin)"))
+    @admin.action(description=_("Ignore (reason: ignored in the admin)"), permissions=("change",))
     def ignore(self, request, queryset):
         done = 0
-        for doc in queryset:
+        for doc in self._in_my_queues(request, queryset):
             try:
                 services.document_ignore(
                     document=doc, user=request.user, reason=str(_("ignored in the admin"))
@@ -157,6 +182,47 @@ class StockHoldAdmin(admin.ModelAdmin):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
+    """The signing secret is never shown (only whether it is set). A blank secret on a new
+    client is generated; a new secret, generated or rotated, is shown once on its own page."""
+
     list_display = ("name", "key_id", "integration", "enabled", "requests_per_minute")
     list_filter = ("enabled", "integration")
     search_fields = ("name", "key_id")
+    readonly_fields = ("key_id",)
+    actions = ("rotate_secret",)
+
+    def save_model(self, request, obj, form, change):
+        generated = not obj.secret
+        if generated:
+            obj.secret = new_secret()
+        super().save_model(request, obj, form, change)
+        if generated:
+            request._portal_new_secrets = [(obj, obj.secret)]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        shown = getattr(request, "_portal_new_secrets", None)
+        if shown:
+            return self._show_once(request, shown)
+        return super().response_add(request, obj, post_url_continue)
+
+    @admin.action(description=_("Rotate the signing secret"), permissions=("change",))
+    def rotate_secret(self, request, queryset):
+        shown = [
+            (client, services.api_client_secret_rotate(api_client=client)) for client in queryset
+        ]
+        return self._show_once(request, shown)
+
+    def _show_once(self, request, shown):
+        """The new secrets, on a page of their own that is never cached or stored."""
+        response = TemplateResponse(
+            request,
+            "admin/flows/apiclient/new_secret.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("New signing secret"),
+                "opts": self.opts,
+                "shown": shown,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response

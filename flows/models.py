@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.fields import EncryptedTextField
+from core.fields import EncryptedTextField, StrongSecretValidator, new_secret
 from core.models import TimeStampedModel
 
 from .choices import DocumentState, ErrorClass, FlowCode, System
@@ -583,7 +583,12 @@ class ApiClient(TimeStampedModel):
     )
     secret = EncryptedTextField(
         verbose_name=_("signing secret"),
-        help_text=_("Shared secret for the X-Portal-Signature HMAC; stored encrypted."),
+        help_text=_(
+            "Shared secret for the X-Portal-Signature HMAC; stored encrypted and never shown. "
+            "Leave blank to have a strong one generated (shown once); 'Rotate the signing "
+            "secret' replaces it."
+        ),
+        validators=[StrongSecretValidator()],
     )
     integration = models.ForeignKey(
         "connectors.Integration",
@@ -607,3 +612,9 @@ class ApiClient(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # Never an empty secret: a client without one gets a generated, strong secret.
+        if not self.secret:
+            self.secret = new_secret()
+        super().save(*args, **kwargs)

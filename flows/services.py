@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.fields import new_secret
 from core.schedules import periodic_task_ensure
 from core.storable import unstorable
 from monitoring import services as monitoring
@@ -17,7 +18,7 @@ from .choices import DocumentState, FlowCode
 from .definitions import definition_for
 from .definitions.base import FlowContext, Problem
 from .engine import ingest, jsonable
-from .models import Flow, SyncDocument, Watermark
+from .models import ApiClient, Flow, SyncDocument, Watermark
 
 S = DocumentState
 logger = logging.getLogger(__name__)
@@ -282,3 +283,11 @@ def holds_check(*, integration) -> list[int]:
     ):
         _enqueue(flow_id, released)
     return released
+
+
+def api_client_secret_rotate(*, api_client: ApiClient) -> str:
+    """Give an API client a new generated signing secret (the old one stops working at once)
+    and return it: the caller shows it once; the portal never shows it again."""
+    api_client.secret = new_secret()
+    api_client.save(update_fields=["secret", "updated_at"])
+    return api_client.secret

@@ -33,6 +33,11 @@ if not SECRET_KEY:
             "(see .env.example); `make run` generates one for development."
         )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured(
+        "PORTAL_SECRET_KEY is too weak: production needs 50 or more random characters "
+        "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(50))'`)."
+    )
 
 # Fernet keys (comma separated, newest first) that encrypt secrets at rest.
 ENCRYPTION_KEYS = env.list("PORTAL_ENCRYPTION_KEY", default=[])
@@ -57,7 +62,7 @@ ALLOWED_INTERNAL_HOSTS = env.list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.apps.PortalAdminConfig",  # the admin, on core.admin_site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -126,6 +131,19 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
+# Production runs several processes (web workers, Celery workers, beat) that must share one
+# database and one Redis: the replay store of signed calls, the rate limits and the locks live
+# there. SQLite and a per-process cache would let each process believe its own story (a replay
+# accepted by the second web worker), so without DEBUG both are required.
+if not DEBUG:
+    _missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not env.str(name, default="")]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"{' and '.join(_missing)} not set. Production (PORTAL_DEBUG=false) refuses to start "
+            "without PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): the replay store, rate "
+            "limits and locks must be shared by every process. Development: PORTAL_DEBUG=true "
+            "(`make run` writes it to .env)."
+        )
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),

@@ -6,6 +6,8 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAdminUser
 
 from core.views import healthz
 
@@ -16,8 +18,24 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The schema and its docs page are for staff (signed in): they map every endpoint and its
+    # fields, which nobody outside needs (issue 16 #10; docs/security.md).
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(
+            authentication_classes=[SessionAuthentication], permission_classes=[IsAdminUser]
+        ),
+        name="api-schema",
+    ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api-schema",
+            authentication_classes=[SessionAuthentication],
+            permission_classes=[IsAdminUser],
+        ),
+        name="api-docs",
+    ),
     path("monitoring/", include("monitoring.urls")),
     path("finance/", include("finance.urls")),
     path("", include("flows.api.urls")),

@@ -19,6 +19,8 @@ from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.exports import attachment
+
 from . import resources
 from .choices import MappingSource, RateSource
 from .errors import ImportNotConfirmable
@@ -183,7 +185,7 @@ class MappingAdminBase(ImportExportModelAdmin, SimpleHistoryAdmin):
         fmt = FORMATS[file_format]()
         response = HttpResponse(content, content_type=fmt.get_content_type())
         filename = f"{self.opts.model_name}-template.{fmt.get_extension()}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = attachment(filename)
         return response
 
 
@@ -201,7 +203,9 @@ class SourcedMappingAdmin(MappingAdminBase):
             obj.get_source_display(),
         )
 
-    @admin.action(description=_("Confirm the selected rows (make them explicit)"))
+    @admin.action(
+        description=_("Confirm the selected rows (make them explicit)"), permissions=("change",)
+    )
     def confirm_rows(self, request, queryset):
         count = 0
         for row in queryset.exclude(source=MappingSource.EXPLICIT):
@@ -391,7 +395,10 @@ class RateFetchAdmin(admin.ModelAdmin):
 # --- G1 "Initialise from systems", an action on the Integration list -----------------------
 
 
-@admin.action(description=_("Initialise mappings from both systems (G1)"))
+@admin.action(
+    description=_("Initialise mappings from both systems (G1)"),
+    permissions=("initialise_mappings",),
+)
 def initialise_mappings(modeladmin, request, queryset):
     from connectors.errors import ConnectorError
 
@@ -431,12 +438,25 @@ def initialise_mappings(modeladmin, request, queryset):
             )
 
 
+def has_initialise_mappings_permission(modeladmin, request) -> bool:
+    """Initialising writes mapping rows: for those who may add and change them (mdm)."""
+    return request.user.has_perms(
+        [f"mappings.{verb}_{model}" for verb in ("add", "change") for model in _INITIALISED]
+    )
+
+
+_INITIALISED = ("shopcustomermapping", "warehousemapping", "suppliermapping", "materialmapping")
+
+
 def _register_initialise_action() -> None:
     from connectors.models import Integration
 
     integration_admin = admin.site._registry.get(Integration)
     if integration_admin is not None and initialise_mappings not in integration_admin.actions:
         integration_admin.actions = (*integration_admin.actions, initialise_mappings)
+        type(
+            integration_admin
+        ).has_initialise_mappings_permission = has_initialise_mappings_permission
 
 
 _register_initialise_action()

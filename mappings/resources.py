@@ -22,6 +22,7 @@ from import_export import fields, resources, widgets
 from simple_history.utils import bulk_create_with_history, get_history_manager_for_model
 
 from connectors.models import Integration
+from core.exports import neutralise, restore
 
 from .choices import MappingSource, RateSource
 from .models import (
@@ -33,6 +34,15 @@ from .models import (
     SupplierMapping,
     TaxTemplate,
     WarehouseMapping,
+)
+
+_NOT_TEXT_WIDGETS = (
+    widgets.NumberWidget,
+    widgets.DateWidget,
+    widgets.DateTimeWidget,
+    widgets.TimeWidget,
+    widgets.DurationWidget,
+    widgets.BooleanWidget,
 )
 
 
@@ -124,6 +134,10 @@ class NaturalKeyResource(resources.ModelResource):
 
     def before_import(self, dataset, **kwargs):
         super().before_import(dataset, **kwargs)
+        # Cells our exports quoted against formula injection ('=x) are read back as written.
+        for index, row in enumerate(dataset):
+            if any(restore(value) is not value for value in row):
+                dataset[index] = tuple(restore(value) for value in row)
         self._total = len(dataset)
         self._report_progress(0)
         user = kwargs.get("user")
@@ -151,6 +165,14 @@ class NaturalKeyResource(resources.ModelResource):
     def _report_progress(self, processed: int) -> None:
         if self._progress is not None:
             self._progress(processed, self._total)
+
+    def export_field(self, field, instance, **kwargs):
+        """Text cells are neutralised against formula injection (core.exports); numbers,
+        dates and booleans are left to their widgets."""
+        value = super().export_field(field, instance, **kwargs)
+        if isinstance(field.widget, _NOT_TEXT_WIDGETS):
+            return value
+        return neutralise(value)
 
     def get_instance(self, instance_loader, row):
         parts = []

@@ -60,7 +60,10 @@ class MasterDataCheckAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description=_("Run the master-data check again for these integrations"))
+    @admin.action(
+        description=_("Run the master-data check again for these integrations"),
+        permissions=("change",),
+    )
     def run_again(self, request, queryset):
         integrations = Integration.objects.filter(
             pk__in=queryset.values_list("integration_id", flat=True)
@@ -193,7 +196,7 @@ class OpeningInventoryImportAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/masterdata/opening_inventory_upload.html", context)
 
-    @admin.action(description=_("Push to Jushuitan"))
+    @admin.action(description=_("Push to Jushuitan"), permissions=("change",))
     def push(self, request, queryset):
         for batch in queryset.select_related("integration", "integration__jushuitan"):
             try:

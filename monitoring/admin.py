@@ -1,11 +1,14 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from . import (
     alert_admin,  # noqa: F401 - registers the alerting models
     services,
 )
-from .models import Event, ExceptionTicket, RemoteCall, TicketComment, TicketStatus
+from .errors import TicketError
+from .models import Event, ExceptionTicket, RemoteCall, TicketComment
+from .permissions import acts_on_all_queues, role_may_work, ticket_can_act, tickets_visible_to
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,8 +41,28 @@ class TicketCommentInline(admin.TabularInline):
     readonly_fields = ("author", "created_at")
 
 
+class TicketAdminForm(forms.ModelForm):
+    """The assignee must work the ticket's queue (as on the ticket pages)."""
+
+    def clean(self):
+        data = super().clean()
+        assignee = data.get("assignee")
+        role = data.get("role") or self.instance.role
+        if assignee is not None and not role_may_work(user=assignee, role=role):
+            self.add_error(
+                "assignee",
+                _("%(user)s does not work this queue.") % {"user": assignee.get_username()},
+            )
+        return data
+
+
 @admin.register(ExceptionTicket)
 class ExceptionTicketAdmin(admin.ModelAdmin):
+    """Work queues as on the ticket pages (monitoring.permissions): each role sees and changes
+    its own queue's tickets (managers see all, operators work all); only operators move a
+    ticket to another queue or set its status by hand."""
+
+    form = TicketAdminForm
     list_display = (
         "title",
         "role",
@@ -65,21 +88,42 @@ class ExceptionTicketAdmin(admin.ModelAdmin):
     inlines = (TicketCommentInline,)
     actions = ("resolve",)
 
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(pk__in=tickets_visible_to(user=request.user).values("pk"))
+        )
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return super().has_change_permission(request)
+        return ticket_can_act(user=request.user, ticket=obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if acts_on_all_queues(request.user):
+            return fields
+        return (*fields, "role", "status", "integration", "document", "flow_code")
+
     def save_formset(self, request, form, formset, change):
         for comment in formset.save(commit=False):
             comment.author = comment.author or request.user
             comment.save()
         formset.save_m2m()
 
-    @admin.action(description=_("Mark resolved"))
+    @admin.action(description=_("Mark resolved"), permissions=("change",))
     def resolve(self, request, queryset):
-        n = services.tickets_close_for(
-            trace_keys=queryset.values_list("trace_key", flat=True),
-            resolution=str(_("Resolved by %(user)s") % {"user": request.user.username}),
-            user=request.user,
-            status=TicketStatus.RESOLVED,
-        )
-        self.message_user(request, _("%(n)d tickets resolved.") % {"n": n})
+        # Through the ticket service: it applies the queue rule and records who resolved.
+        done = 0
+        for ticket in queryset:
+            try:
+                services.ticket_resolve(ticket=ticket, user=request.user)
+            except TicketError as exc:
+                self.message_user(request, f"{ticket}: {exc.message}", messages.WARNING)
+            else:
+                done += 1
+        self.message_user(request, _("%(n)d tickets resolved.") % {"n": done})
 
 
 @admin.register(RemoteCall)

@@ -35,7 +35,9 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_select_related = ("channel", "integration")
     actions = ("raise_test_alert",)
 
-    @admin.action(description=_("Raise a test alert through the selected rules"))
+    @admin.action(
+        description=_("Raise a test alert through the selected rules"), permissions=("change",)
+    )
     def raise_test_alert(self, request, queryset):
         raised = 0
         for rule in queryset.select_related("channel"):
@@ -86,7 +88,9 @@ class AlertAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Send again now (failed or waiting alerts)"))
+    @admin.action(
+        description=_("Send again now (failed or waiting alerts)"), permissions=("change",)
+    )
     def retry_now(self, request, queryset):
         count = alerts_requeue(alert_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(

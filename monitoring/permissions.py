@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from core.roles import Role
 
-from .models import ExceptionTicket
+from .models import OPEN_TICKET_STATUSES, ExceptionTicket
 
 # These roles see every queue; the others see their own.
 SEE_ALL_ROLES = frozenset({Role.MANAGER, Role.OPERATOR})
@@ -59,6 +59,25 @@ def ticket_can_act(*, user, ticket: ExceptionTicket) -> bool:
 def document_can_edit(*, user) -> bool:
     """May this user edit a document's target payload (edit-and-retry)?"""
     return bool(user.is_active and user.has_perm("flows.change_syncdocument"))
+
+
+def acts_on_all_queues(user) -> bool:
+    return bool(user.is_superuser or user_roles(user) & ACT_ON_ALL_ROLES)
+
+
+def document_can_act(*, user, document) -> bool:
+    """May this user change this document in the admin (retry, ignore, edit its target payload)?
+
+    The queue rule of the ticket pages, for documents: operators (and superusers) act on every
+    document; a queue role only on a document with an open ticket in its own queue (the admin
+    cannot reach round the ticket pages)."""
+    if not document_can_edit(user=user):
+        return False
+    if acts_on_all_queues(user):
+        return True
+    return ExceptionTicket.objects.filter(
+        document_id=document.pk, status__in=OPEN_TICKET_STATUSES, role__in=user_roles(user)
+    ).exists()
 
 
 def role_may_work(*, user, role: str) -> bool:

@@ -31,7 +31,7 @@ class RobotChannelAdmin(admin.ModelAdmin):
     def effective_limit_per_minute(self, obj: RobotChannel) -> int:
         return obj.effective_limit_per_minute
 
-    @admin.action(description=_("Send a test message"))
+    @admin.action(description=_("Send a test message"), permissions=("change",))
     def send_test_message(self, request, queryset):
         for channel in queryset:
             try:

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from connectors.errors import RateLimited, TransientError, UnknownOutcome
 from connectors.observe import remote_call
+from core import netguard
 
 from .choices import RobotKind
 from .errors import RobotConfigurationError, RobotMessageRejected
@@ -89,7 +90,8 @@ _sessions_lock = threading.Lock()
 def _session() -> requests.Session:
     session = getattr(_sessions, "session", None)
     if session is None:
-        session = requests.Session()
+        # Every connection passes the SSRF guard after DNS, with the robots' allowance.
+        session = netguard.guarded_session(setting=netguard.ROBOT_SETTING)
         session.headers["Content-Type"] = "application/json; charset=utf-8"
         _sessions.session = session
         with _sessions_lock:
@@ -190,6 +192,12 @@ class RobotClient(ABC):
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
+            except netguard.DestinationRefused as exc:
+                raise RobotConfigurationError(
+                    _("The portal will not call this webhook: %(reason)s.")
+                    % {"reason": exc.message},
+                    system=self.kind,
+                ) from exc
             except requests.Timeout as exc:
                 raise UnknownOutcome(
                     _("The robot did not answer in time; the message may have been posted."),

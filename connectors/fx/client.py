@@ -24,7 +24,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import requests
 from defusedxml import ElementTree
 
+from connectors.errors import DestinationRefused
 from connectors.observe import remote_call
+from core import netguard
 
 from .errors import FxFormatChanged, FxSourceUnavailable
 
@@ -147,7 +149,9 @@ class _HttpSource:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.verify = verify
-        self.session = session or requests.Session()
+        # Redirects are followed (the sources move files), each hop through the SSRF guard:
+        # every connection's address is checked after DNS (core.netguard).
+        self.session = session or netguard.guarded_session()
         self.session.headers.setdefault("User-Agent", _BROWSER_UA)
 
     def _get(self, operation: str, path: str, **kwargs) -> requests.Response:
@@ -171,6 +175,9 @@ class _HttpSource:
                     code=status,
                 )
             return response
+        except netguard.DestinationRefused as exc:
+            error = exc.message
+            raise DestinationRefused(f"{operation}: {exc.message}", system=self.system) from exc
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
             raise FxSourceUnavailable(

@@ -84,7 +84,7 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
     def run_preflight(self, request, queryset):
         self._preflight(request, list(queryset))
 
-    @admin.action(description=_("Test connection"))
+    @admin.action(description=_("Test connection"), permissions=("change",))
     def test_connection(self, request, queryset):
         for connection in queryset:
             check = services.connection_test(connection=connection)
@@ -94,7 +94,7 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
                 messages.SUCCESS if check.ok else messages.ERROR,
             )
 
-    @admin.action(description=_("Refresh token now"))
+    @admin.action(description=_("Refresh token now"), permissions=("change",))
     def refresh_token_now(self, request, queryset):
         for connection in queryset:
             try:

@@ -28,12 +28,14 @@ from connectors.errors import (
     AuthError,
     BusinessError,
     ConnectorError,
+    DestinationRefused,
     RateLimited,
     TransientError,
     UnknownOutcome,
 )
 from connectors.observe import remote_call
 from connectors.ratelimit import Window, get_limiter
+from core import netguard
 from core.logging import mask_text
 
 from .signing import dump_biz, sign
@@ -268,7 +270,11 @@ class JushuitanClient:
                     headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
                     timeout=(10, self.connection.timeout_seconds),
                     verify=self.connection.verify_tls,
+                    allow_redirects=False,
                 )
+            except netguard.DestinationRefused as exc:
+                error = f"refused: {exc.message}"
+                raise DestinationRefused(exc.message, system=SYSTEM) from exc
             except requests.ConnectTimeout as exc:
                 error = f"connect timeout: {exc}"
                 raise TransientError(
@@ -289,6 +295,18 @@ class JushuitanClient:
                 cls = UnknownOutcome if write else TransientError
                 raise cls(_("The connection to Jushuitan failed."), system=SYSTEM) from exc
             status = answer.status_code
+            if 300 <= status < 400:
+                error = f"HTTP {status}: redirect"
+                raise BusinessError(
+                    _(
+                        "Jushuitan answered with a redirect (HTTP %(status)s to %(location)s); "
+                        "the portal does not follow redirects: set the connection's base URL "
+                        "to the final address."
+                    )
+                    % {"status": status, "location": mask_text(answer.headers.get("Location", ""))},
+                    system=SYSTEM,
+                    code=status,
+                )
             if status >= 500 or status in (408, 429):
                 error = f"HTTP {status}"
                 cls = UnknownOutcome if write and status >= 500 else TransientError
@@ -1040,11 +1058,8 @@ def _shared_session() -> requests.Session:
     global _session
     with _session_lock:
         if _session is None:
-            session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=32)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            _session = session
+            # Every connection passes the SSRF guard after DNS (core.netguard).
+            _session = netguard.guarded_session(pool_connections=8, pool_maxsize=32)
         return _session
 
 

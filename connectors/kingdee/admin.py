@@ -33,7 +33,9 @@ class KingdeeConnectionAdmin(admin.ModelAdmin):
         (_("Last test"), {"fields": readonly_fields}),
     )
 
-    @admin.action(description=_("Test connection (log in and read the warehouses)"))
+    @admin.action(
+        description=_("Test connection (log in and read the warehouses)"), permissions=("change",)
+    )
     def test_connection(self, request, queryset):
         for connection in queryset:
             check = connection_test(connection=connection)

@@ -32,17 +32,18 @@ from typing import Any
 
 import requests
 from django.utils.translation import gettext as _
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from connectors.errors import (
     AuthError,
     BusinessError,
+    DestinationRefused,
     RateLimited,
     TransientError,
     UnknownOutcome,
 )
 from connectors.observe import remote_call
+from core import netguard
 from core.logging import mask_text
 
 from . import signing
@@ -202,9 +203,9 @@ class KingdeeClient:
         self.base_url = connection.server_url.rstrip("/") + "/"
         self.http = http or requests.Session()
         self.http.verify = connection.verify_tls
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
-        self.http.mount("https://", adapter)
-        self.http.mount("http://", adapter)
+        # Every connection passes the SSRF guard after DNS (core.netguard); no redirect is
+        # followed (a 3xx is reported as a wrong server URL, never re-posted elsewhere).
+        netguard.guard_session(self.http, pool_connections=2, pool_maxsize=16)
         self.http.headers.update(
             {
                 "Content-Type": "application/json",
@@ -270,7 +271,10 @@ class KingdeeClient:
                     data=payload,
                     headers=self._headers(url),
                     timeout=(min(10.0, self.timeout), self.timeout),
+                    allow_redirects=False,
                 )
+            except netguard.DestinationRefused as exc:
+                raise DestinationRefused(exc.message, system=SYSTEM, operation=operation) from exc
             except requests.exceptions.SSLError as exc:
                 raise TransientError(
                     _("The TLS certificate of the Kingdee server could not be verified."),
@@ -330,6 +334,17 @@ class KingdeeClient:
         return TransientError(message, system=SYSTEM, operation=operation)
 
     def _parse(self, status_code: int, text: str, *, write: bool, operation: str) -> Any:
+        if 300 <= status_code < 400:
+            raise BusinessError(
+                _(
+                    "Kingdee answered with a redirect (HTTP %(status)s); the portal does not "
+                    "follow redirects: set the connection's server URL to the final address."
+                )
+                % {"status": status_code},
+                system=SYSTEM,
+                code=status_code,
+                operation=operation,
+            )
         if status_code not in (200, 206):
             if "thirty passport" in text:
                 raise AuthError(_(ACCT_HINT), system=SYSTEM, code=status_code, remote_message=text)

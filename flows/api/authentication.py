@@ -7,12 +7,19 @@ A client sends three headers:
                       timestamp, METHOD, path and the sha256 hex of the body, joined by \\n
 The timestamp must be within ±REPLAY_WINDOW seconds, a signature is accepted once (replays
 are rejected), and each client has a per-minute request limit.
+
+A signature is 64 hex digits; it is normalised (trimmed, lower case) before it is compared and
+before the replay store remembers it, so a case variant of a used signature is the same
+signature. An unknown or disabled key, a client without a secret and a wrong signature all get
+the same answer (one message, one header named), so nobody can probe which keys exist.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import string
 import time
 
 from django.core.cache import cache
@@ -22,6 +29,14 @@ from rest_framework import authentication, exceptions
 from ..models import ApiClient
 
 REPLAY_WINDOW = 300
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+# Compared against when the key is unknown, so both paths cost one HMAC (no timing probe).
+_NO_SECRET = string.ascii_letters
+
+
+def normalised_signature(value: str) -> str:
+    """The one form a signature is compared and remembered in: trimmed, lower-case hex."""
+    return (value or "").strip().lower()
 
 
 def signature_for(*, secret: str, timestamp: str, method: str, path: str, body: bytes) -> str:
@@ -108,26 +123,26 @@ class HmacAuthentication(authentication.BaseAuthentication):
         client = (
             ApiClient.objects.select_related("integration").filter(key_id=key, enabled=True).first()
         )
-        if client is None:
-            raise SignatureRejected(
-                _("X-Portal-Key: unknown or disabled API key."), header="X-Portal-Key"
-            )
+        signature = normalised_signature(signature)
         expected = signature_for(
-            secret=client.secret,
+            secret=client.secret if client is not None and client.secret else _NO_SECRET,
             timestamp=timestamp,
             method=request.method,
             path=request.path,
             body=request.body,
         )
-        if not hmac.compare_digest(expected, signature.lower()):
+        # compare_digest needs ASCII: a signature of another shape is simply wrong.
+        well_formed = bool(_HEX64.fullmatch(signature))
+        matches = hmac.compare_digest(expected, signature if well_formed else "0" * 64)
+        if client is None or not client.secret or not well_formed or not matches:
             raise SignatureRejected(
                 _(
-                    "X-Portal-Signature does not match the request (HMAC-SHA256 of timestamp, "
-                    "method, path and body hash)."
+                    "The request signature is not valid: check X-Portal-Key and "
+                    "X-Portal-Signature (HMAC-SHA256 of timestamp, method, path and body hash)."
                 ),
                 header="X-Portal-Signature",
             )
-        if not cache.add(f"api:sig:{signature}", 1, REPLAY_WINDOW * 2):
+        if not cache.add(f"api:sig:{client.pk}:{signature}", 1, REPLAY_WINDOW * 2):
             raise SignatureRejected(
                 _("This signed request was already used (replay)."), header="X-Portal-Signature"
             )

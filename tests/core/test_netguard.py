@@ -114,3 +114,188 @@ def test_resolved_address_is_checked_against_the_setting_given(settings):
         "::1",
     )
     assert resolved_internal_address("https://8.8.8.8/x", setting=ROBOT_SETTING) == ""
+
+
+# --- issue 16 point 6: trailing dots, DNS rebinding and redirects ------------------------------
+
+import http.server  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://metadata.google.internal./computeMetadata/v1/",
+        "http://foo.localhost./",
+        "http://localhost./",
+        "http://erp.LOCAL./k3cloud/",
+        "http://127.0.0.1./",
+    ],
+)
+def test_trailing_dot_names_are_internal_too(settings, url):
+    """Issue 16 #6: GIVEN a host written with the DNS root's trailing dot WHEN the URL is
+    validated THEN it is refused like the same name without the dot."""
+    settings.ALLOWED_INTERNAL_HOSTS = []
+    with pytest.raises(ValidationError):
+        RemoteUrlValidator()(url)
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A loopback server: records every request; answers with `self.server.answer`."""
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.seen.append((self.command, self.path, body))
+        status, headers, content = self.server.answer
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+@contextmanager
+def loopback(answer=(200, {"Content-Type": "application/json"}, b"{}")):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.seen = []
+    server.answer = answer
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """Fake DNS answers for the guard's resolver (never real DNS): {name: address}. Numeric
+    addresses resolve to themselves; any other name fails like an unknown host."""
+    from core import netguard
+
+    table: dict[str, str] = {}
+
+    def resolve(host, port):
+        host = netguard.normalise_host(host)
+        address = table.get(host, host)
+        try:
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            socket.inet_pton(family, address)
+        except OSError as exc:
+            raise socket.gaierror(socket.EAI_NONAME, "unknown host") from exc
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port or 0))]
+
+    monkeypatch.setattr(netguard, "resolve", resolve)
+    return table
+
+
+def _kingdee(url):
+    from connectors.kingdee.models import KingdeeAuthMode, KingdeeConnection
+
+    return KingdeeConnection(
+        name="probe",
+        server_url=url,
+        acct_id="a",
+        username="u",
+        password="p",
+        auth_mode=KingdeeAuthMode.VALIDATE_USER,
+        timeout_seconds=5,
+    )
+
+
+@pytest.mark.django_db
+def test_dns_rebinding_is_refused_at_connect_time(settings, fake_dns):
+    """Issue 16 #6 (DNS rebinding): GIVEN a public-looking name that passed the save-time check
+    but now resolves to a loopback address WHEN Kingdee, Jushuitan and an FX source are called
+    THEN each refuses at connect time, names host and address, and the server receives nothing;
+    a name resolving to an explicitly allowed address is reached through that very address."""
+    from connectors.errors import DestinationRefused
+    from connectors.fx.client import CfetsClient
+    from connectors.jushuitan.client import JushuitanClient
+    from connectors.jushuitan.models import JushuitanConnection
+    from connectors.kingdee.client import KingdeeClient
+
+    settings.ALLOWED_INTERNAL_HOSTS = []
+    fake_dns["erp.example.com"] = "127.0.0.1"
+    with loopback() as server:
+        port = server.server_address[1]
+        url = f"http://erp.example.com:{port}/k3cloud/"
+        RemoteUrlValidator()(url)  # the name itself looks public: saved without complaint
+
+        with pytest.raises(DestinationRefused) as refused:
+            KingdeeClient(_kingdee(url)).login()
+        assert "erp.example.com" in refused.value.message
+        assert "127.0.0.1" in refused.value.message
+        assert refused.value.errors == []  # a BusinessError: a ticket, never a retry loop
+
+        jst = JushuitanConnection(
+            name="probe", base_url=f"http://erp.example.com:{port}", app_key="k", app_secret="s"
+        )
+        with pytest.raises(DestinationRefused):
+            JushuitanClient(jst).get_init_token()
+
+        with pytest.raises(DestinationRefused):
+            CfetsClient(base_url=f"http://erp.example.com:{port}").latest()
+        assert server.seen == []
+
+        # The same name, its address allowed: the guard connects to the address it checked.
+        settings.ALLOWED_INTERNAL_HOSTS = ["127.0.0.1"]
+        CfetsClient(base_url=f"http://erp.example.com:{port}")._get("probe", "/ok")
+        assert [path for _m, path, _b in server.seen] == ["/ok"]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("english")
+def test_redirect_to_an_internal_address_is_never_followed(settings, fake_dns):
+    """Issue 16 #6 (redirects): GIVEN an allowed server that answers 307 to an internal address
+    WHEN the Kingdee client logs in THEN it does not follow (the login body never reaches the
+    internal server) and says the server URL is wrong; WHEN an FX source (which follows
+    redirects) is sent there THEN the hop to the internal address is refused at connect time,
+    also for a trailing-dot metadata name. Jushuitan, like Kingdee, never follows."""
+    from connectors.errors import BusinessError, DestinationRefused
+    from connectors.fx.client import CfetsClient
+    from connectors.jushuitan.client import JushuitanClient
+    from connectors.jushuitan.models import JushuitanConnection
+    from connectors.kingdee.client import KingdeeClient
+
+    fake_dns["erp.example.com"] = "127.0.0.1"
+    fake_dns["metadata.google.internal"] = "127.0.0.1"
+    settings.ALLOWED_INTERNAL_HOSTS = ["erp.example.com"]  # an on-premise server, by name
+    with loopback() as inside, loopback() as outside:
+        target = f"http://127.0.0.1:{inside.server_address[1]}/steal"
+        outside.answer = (307, {"Location": target}, b"")
+        front = f"http://erp.example.com:{outside.server_address[1]}"
+
+        with pytest.raises(BusinessError) as wrong_url:
+            KingdeeClient(_kingdee(front + "/k3cloud/")).login()
+        assert "redirect" in wrong_url.value.message
+        assert len(outside.seen) == 1 and inside.seen == []
+
+        jst = JushuitanConnection(name="probe", base_url=front, app_key="k", app_secret="s")
+        with pytest.raises(BusinessError) as wrong_url:
+            JushuitanClient(jst).get_init_token()
+        assert "redirect" in wrong_url.value.message
+        assert len(outside.seen) == 2 and inside.seen == []
+
+        with pytest.raises(DestinationRefused) as refused:
+            CfetsClient(base_url=front)._get("probe", "/rates")
+        assert "127.0.0.1" in refused.value.message
+
+        outside.answer = (
+            302,
+            {"Location": f"http://metadata.google.internal.:{inside.server_address[1]}/v1/"},
+            b"",
+        )
+        with pytest.raises(DestinationRefused):
+            CfetsClient(base_url=front)._get("probe", "/rates")
+        assert inside.seen == []

@@ -62,17 +62,32 @@ def test_postgres_and_redis_from_environment(tmp_path):
     assert found["cache"].endswith("RedisCache")
 
 
-@pytest.mark.parametrize("missing", ["PORTAL_SECRET_KEY", "PORTAL_ENCRYPTION_KEY"])
+STRONG_KEY = "k9$Vq2!xZp7@Lr4#Wm8^Tn3&Hy6*Bc1(Df5)Gj0-Ks+Ua=Ee_Oi"
+SERVICES = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/portal_probe",
+    "REDIS_URL": "redis://127.0.0.1:6379/3",
+}
+
+
+@pytest.mark.parametrize(
+    "missing", ["PORTAL_SECRET_KEY", "PORTAL_ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL"]
+)
 def test_production_refuses_to_start_without_keys(tmp_path, missing):
-    """GIVEN DEBUG off and a key missing THEN settings refuse to load, naming the variable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    """GIVEN DEBUG off and a key missing THEN settings refuse to load, naming the variable.
+    Issue 16 #8: without DATABASE_URL or REDIS_URL too (no SQLite, no per-process cache)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PORTAL_") and k not in ("DATABASE_URL", "REDIS_URL")
+    }
     env.update(
         PORTAL_READ_DOTENV="false",
         PORTAL_DEBUG="false",
         PORTAL_VAR_DIR=str(tmp_path),
-        PORTAL_SECRET_KEY="x" * 50,
+        PORTAL_SECRET_KEY=STRONG_KEY,
         PORTAL_ENCRYPTION_KEY="ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
         DJANGO_SETTINGS_MODULE="integration_portal.settings",
+        **SERVICES,
     )
     del env[missing]
     out = subprocess.run(
@@ -87,6 +102,32 @@ def test_production_refuses_to_start_without_keys(tmp_path, missing):
     assert missing in out.stderr
 
 
+@pytest.mark.parametrize("weak", ["x" * 60, "short-key"])
+def test_production_refuses_a_weak_secret_key(tmp_path, weak):
+    """Issue 16: GIVEN DEBUG off and a PORTAL_SECRET_KEY that is short or repetitive THEN
+    settings refuse to load, naming the variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env.update(
+        PORTAL_READ_DOTENV="false",
+        PORTAL_DEBUG="false",
+        PORTAL_VAR_DIR=str(tmp_path),
+        PORTAL_SECRET_KEY=weak,
+        PORTAL_ENCRYPTION_KEY="ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
+        DJANGO_SETTINGS_MODULE="integration_portal.settings",
+        **SERVICES,
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode != 0
+    assert "PORTAL_SECRET_KEY is too weak" in out.stderr
+
+
 def test_check_deploy_is_clean_in_production(tmp_path):
     """GIVEN the documented production variables THEN `manage.py check --deploy` reports nothing."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
@@ -98,6 +139,7 @@ def test_check_deploy_is_clean_in_production(tmp_path):
         PORTAL_ENCRYPTION_KEY="ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
         PORTAL_ALLOWED_HOSTS="portal.example.com",
         DJANGO_SETTINGS_MODULE="integration_portal.settings",
+        **SERVICES,
     )
     out = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -109,3 +151,30 @@ def test_check_deploy_is_clean_in_production(tmp_path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
+
+
+def test_check_deploy_warns_while_the_sandbox_is_on(tmp_path):
+    """Issue 16 (docs/security.md): GIVEN production settings with the sandbox switched on
+    THEN `check --deploy` names it (the simulators must stay off in production)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env.update(
+        PORTAL_READ_DOTENV="false",
+        PORTAL_DEBUG="false",
+        PORTAL_SANDBOX_ENABLED="true",
+        PORTAL_VAR_DIR=str(tmp_path),
+        PORTAL_SECRET_KEY=STRONG_KEY,
+        PORTAL_ENCRYPTION_KEY="ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
+        PORTAL_ALLOWED_HOSTS="portal.example.com",
+        DJANGO_SETTINGS_MODULE="integration_portal.settings",
+        **SERVICES,
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode != 0
+    assert "portal.W001" in out.stdout + out.stderr
