@@ -19,7 +19,8 @@ The unit a refund is filed on is a declaration item (报关单号 + 项号), not
 - Each item: estimated refund = taxable amount (its purchase invoices' amounts excluding tax,
   the 外贸企业 basis) × the refund rate of the tax template for its HS code and destination
   country on the export date; for 9810 without HWC-YT only the sold share is refundable now.
-- The Gaps sheet lists, per item, what is missing to file.
+- The Gaps sheet lists, per item, what is missing to file (docs/protocols/
+  alerts-fx-customs.md §3.4: HS must be 10 digits; every line traceable).
 
 The consumer-sale rows (one per shipped line of a synced F2 bill) stay: platform order no.,
 shop, SKU, HS code, English name, value, currency, rate and CNY amount, logistics / FBA no.,
