@@ -20,9 +20,13 @@ from .fx_differences import (
     fx_vouchers_prepare,
 )
 from .models import (
+    CustomsDeclaration,
+    DeclarationItem,
     FinanceSettings,
     FxDifference,
+    FxReceipt,
     FxVoucher,
+    PurchaseInvoice,
     ReconciliationLine,
     ReconciliationRun,
 )
@@ -183,6 +187,9 @@ class MismatchInline(admin.TabularInline):
         "kingdee_qty",
         "jushuitan_qty",
         "difference",
+        "pending_qty",
+        "unexplained_qty",
+        "unexplained_value",
         "note",
     )
     readonly_fields = fields
@@ -204,8 +211,10 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "compared",
         "matched",
         "accuracy",
+        "accuracy_after_pending",
         "target",
         "below_target",
+        "overdue_documents",
         "exports",
     )
     list_filter = ("status", "trigger", "below_target", "integration")
@@ -220,6 +229,13 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "accuracy",
         "target",
         "below_target",
+        "cut_off",
+        "matched_after_pending",
+        "accuracy_after_pending",
+        "pending_documents",
+        "overdue_documents",
+        "difference_value",
+        "unexplained_value",
         "notes",
     )
     inlines = (MismatchInline,)
@@ -280,3 +296,53 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.action(description=_("Export the mismatches (csv)"), permissions=("view",))
     def export_csv(self, request, queryset):
         return self._export(request, queryset, "csv")
+
+
+class DeclarationItemInline(admin.TabularInline):
+    model = DeclarationItem
+    extra = 0
+    fields = (
+        "item_no",
+        "sku_id",
+        "hs_code",
+        "goods_name",
+        "quantity",
+        "legal_unit",
+        "legal_qty",
+        "second_unit",
+        "second_qty",
+        "fob_usd",
+        "hwc_yt",
+    )
+
+
+class FxReceiptInline(admin.TabularInline):
+    model = FxReceipt
+    extra = 0
+
+
+@admin.register(CustomsDeclaration)
+class CustomsDeclarationAdmin(admin.ModelAdmin):
+    """K2: declarations come in by import (finance page "Import declarations"); here they can
+    be read and corrected (e.g. the date the refund was filed)."""
+
+    list_display = (
+        "declaration_no",
+        "mode",
+        "export_date",
+        "destination_country",
+        "reference_no",
+        "refund_filed_on",
+        "source",
+    )
+    list_filter = ("mode", "source", "integration")
+    search_fields = ("=declaration_no", "reference_no", "items__sku_id")
+    date_hierarchy = "export_date"
+    inlines = (DeclarationItemInline, FxReceiptInline)
+
+
+@admin.register(PurchaseInvoice)
+class PurchaseInvoiceAdmin(admin.ModelAdmin):
+    list_display = ("invoice_no", "item", "invoice_date", "amount", "tax")
+    search_fields = ("=invoice_no", "item__declaration__declaration_no")
+    raw_id_fields = ("item",)

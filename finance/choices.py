@@ -37,3 +37,27 @@ class RunStatus(models.TextChoices):
 class RunTrigger(models.TextChoices):
     SCHEDULE = "schedule", _("Scheduled")
     MANUAL = "manual", _("On demand")
+
+
+class CustomsMode(models.TextChoices):
+    """Customs supervision mode (监管方式代码) of an export declaration."""
+
+    GENERAL_TRADE = "0110", _("0110 General trade")  # 一般贸易
+    B2C_RETAIL = "9610", _("9610 Cross-border e-commerce retail")  # 跨境贸易电子商务
+    B2B_DIRECT = "9710", _("9710 Cross-border B2B direct export")  # 跨境电商B2B直接出口
+    OVERSEAS_WAREHOUSE = "9810", _("9810 Export to an overseas warehouse")  # 出口海外仓
+
+
+class DeclarationSource(models.TextChoices):
+    IMPORT = "import", _("Imported from a broker / single-window file")
+    KINGDEE = "kingdee", _("Read from Kingdee")
+
+
+class PendingKind(models.TextChoices):
+    """Why a document accounts for a stock difference at a reconciliation's cut-off."""
+
+    BLOCKED = "blocked", _("blocked")
+    HELD = "held", _("held for stock")
+    FAILED = "failed", _("failed")
+    WAITING = "waiting", _("waiting for a retry")
+    IN_FLIGHT = "in_flight", _("in flight")

@@ -1,14 +1,31 @@
-"""K2 export-refund data chain (出口退税数据链, 9810 / 9710): per platform order, one row per
-shipped line with what the declaration and the refund need that the portal holds — platform
-order no., shop, SKU, HS code, English name, declared value, currency, rate and CNY amount,
-logistics / FBA no., ship date and the Kingdee outbound bill no. — built from the synced F2
-documents and their target payloads (what Kingdee holds), the English name and HS code read
-fresh from the Kingdee material.
+"""K2 export-refund data chain (出口退税数据链), built on customs declarations.
 
-A row with a gap (HS code not 10 digits, no English name, no logistics no., no rate, no bill,
-declared value not positive) is flagged with what is missing and never exported as if it
-were complete: the CSV carries a status column, the workbook puts those rows on their own
-sheet (docs/protocols/alerts-fx-customs.md §3.4: HS must be 10 digits; every line traceable).
+The unit a refund is filed on is a declaration item (报关单号 + 项号), not a consumer sale
+(国家税务总局公告2025年第3号; docs/finance/export-refund.md cites the sources). So:
+
+- Declaration items come in by import (finance.declarations): mode (0110 / 9610 / 9710 /
+  9810), HS code, legal-unit quantities, FOB in USD, the HWC-YT flag, with their purchase VAT
+  invoices (进项专票) and FX receipts (收汇).
+- 9810 (overseas warehouse): consumer sales (F2) are allocated first-in-first-out to the items
+  of the same SKU exported on or before the ship date (and, when the declaration names them,
+  sold by its shops / shipped from its overseas warehouse): sold / unsold per item, and
+  sold + unsold = declared quantity always.
+- Returns (F3) are netted against the sale they reverse: the returned units go back to unsold
+  on the item the sale drew on, so a fully returned unit is never offered for declaration; a
+  return received after the item's refund was filed is listed with the correction to make.
+- 9710 (B2B direct): the item matches its B2B shipment directly (the declaration's order no.
+  = the shipment's platform order no., same SKU).
+- 9610 / 0110: the goods were sold at export; no allocation.
+- Each item: estimated refund = taxable amount (its purchase invoices' amounts excluding tax,
+  the 外贸企业 basis) × the refund rate of the tax template for its HS code and destination
+  country on the export date; for 9810 without HWC-YT only the sold share is refundable now.
+- The Gaps sheet lists, per item, what is missing to file (docs/protocols/
+  alerts-fx-customs.md §3.4: HS must be 10 digits; every line traceable).
+
+The consumer-sale rows (one per shipped line of a synced F2 bill) stay: platform order no.,
+shop, SKU, HS code, English name, value, currency, rate and CNY amount, logistics / FBA no.,
+ship date and the Kingdee bill no., now with the quantity returned, the net quantity and the
+declaration items the line drew on.
 """
 
 from __future__ import annotations
@@ -17,7 +34,7 @@ import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +44,10 @@ from connectors.models import Integration
 from flows.choices import DocumentState, FlowCode
 from flows.models import SyncDocument
 
+from .choices import CustomsMode
 from .exports import table_csv, table_xlsx
+from .models import CustomsDeclaration, DeclarationItem
+from .reconciliation import safe_text
 
 PREFIX = "F_PAEZ_"
 HS_CODE = re.compile(r"^\d{10}$")
@@ -37,6 +57,8 @@ COLUMNS = (
     ("shop_id", gettext_lazy("Shop")),
     ("sku", gettext_lazy("SKU")),
     ("quantity", gettext_lazy("Quantity")),
+    ("returned", gettext_lazy("Returned")),
+    ("net_quantity", gettext_lazy("Net quantity")),
     ("hs_code", gettext_lazy("HS code")),
     ("english_name", gettext_lazy("English name")),
     ("declared_value", gettext_lazy("Declared value")),
@@ -46,6 +68,7 @@ COLUMNS = (
     ("logistics_no", gettext_lazy("Logistics / FBA no.")),
     ("ship_date", gettext_lazy("Ship date")),
     ("kingdee_bill_no", gettext_lazy("Kingdee outbound bill no.")),
+    ("declaration_items", gettext_lazy("Declaration items (sold)")),
     ("gaps", gettext_lazy("Gaps (not declarable until fixed)")),
 )
 
@@ -70,6 +93,13 @@ class ChainRow:
     kingdee_bill_no: str
     document_id: int
     gaps: list[str] = field(default_factory=list)
+    returned: Decimal = Decimal(0)
+    allocations: list[tuple[str, int, Decimal]] = field(default_factory=list)
+    returns: list[ReturnLine] = field(default_factory=list)
+
+    @property
+    def net_quantity(self) -> Decimal:
+        return max(self.quantity - self.returned, Decimal(0))
 
     @property
     def complete(self) -> bool:
@@ -78,7 +108,12 @@ class ChainRow:
     def cells(self) -> list:
         data = asdict(self)
         data["gaps"] = ", ".join(self.gaps)
-        return [data[name] for name, _label in COLUMNS]
+        data["net_quantity"] = self.net_quantity
+        data["declaration_items"] = ", ".join(
+            f"{number}#{item_no}: {format(qty.normalize(), 'f')}"
+            for number, item_no, qty in self.allocations
+        )
+        return [safe_text(data[name]) for name, _label in COLUMNS]
 
 
 def _field(row: dict, name: str):
@@ -154,8 +189,10 @@ def chain_rows(
     end: date | None = None,
     shop_id: str = "",
     platform_order_no: str = "",
+    chain: DeclarationChain | None = None,
 ) -> list[ChainRow]:
-    """The K2 rows (see the module docstring), gaps flagged."""
+    """The consumer-sale rows (see the module docstring), returns netted, the declaration
+    items each line drew on, gaps flagged."""
     docs = chain_documents(
         integration=integration,
         start=start,
@@ -197,13 +234,21 @@ def chain_rows(
                 kingdee_bill_no=doc.kingdee_bill_no,
                 document_id=doc.pk,
             )
-            row.gaps = _gaps(row)
             rows.append(row)
+    chain = chain or declaration_chain(integration=integration)
+    for row in rows:
+        key = (row.document_id, row.sku)
+        row.returns = chain.returns_by_sale.get(key, [])
+        row.returned = sum((r.quantity for r in row.returns), Decimal(0))
+        row.allocations = chain.allocations_by_sale.get(key, [])
+        row.gaps = _gaps(row)
     return rows
 
 
 def _gaps(row: ChainRow) -> list[str]:
     gaps = []
+    if row.quantity > 0 and row.returned >= row.quantity:
+        gaps.append(_("fully returned: nothing to declare"))
     if not HS_CODE.match(row.hs_code):
         gaps.append(_("HS code must be 10 digits"))
     if not row.english_name:
@@ -253,22 +298,567 @@ def _total_header() -> list[str]:
     ]
 
 
-def export_csv(rows: list[ChainRow]) -> bytes:
-    """Complete rows first, then flagged rows (their gaps column says what is missing); the
-    totals per currency follow after an empty line."""
-    ordered = sorted(rows, key=lambda r: (not r.complete, r.platform_order_no))
-    body = [row.cells() for row in ordered]
+# --- declarations: allocation, returns, refund, gaps ----------------------------------------
+
+
+@dataclass
+class SaleLine:
+    """One SKU line of a consumer sale (F2), from the document's source payload."""
+
+    document_id: int
+    platform_order_no: str
+    shop_id: str
+    wms_co_id: str
+    sku: str
+    quantity: Decimal
+    ship_date: date | None
+
+
+@dataclass
+class ReturnLine:
+    """Units of a sale line that came back (F3), and what they change on declarations."""
+
+    document_id: int
+    platform_order_no: str
+    sku: str
+    quantity: Decimal
+    received_on: date | None
+    sale_document_id: int | None = None
+    # (declaration no., item no., quantity back to unsold, refund filed on or None)
+    items: list[tuple[str, int, Decimal, date | None]] = field(default_factory=list)
+
+    @property
+    def corrections(self) -> list[str]:
+        """What to correct where the refund was already filed before the goods came back."""
+        return [text for entry in self.items if (text := self.correction(entry))]
+
+    def correction(self, entry: tuple[str, int, Decimal, date | None]) -> str:
+        """The correction one declaration item needs for this return ("" when none)."""
+        number, item_no, qty, filed = entry
+        if filed is None or (self.received_on is not None and self.received_on < filed):
+            return ""
+        return _(
+            "Declaration %(no)s item %(item)s: the refund filed on %(filed)s counted "
+            "%(qty)s sold units that were returned; declare them as unsold "
+            "(reduce the sold quantity and the refund) in the next filing."
+        ) % {
+            "no": number,
+            "item": item_no,
+            "filed": filed.isoformat(),
+            "qty": format(qty.normalize(), "f"),
+        }
+
+
+@dataclass
+class ItemRow:
+    """One declaration item with its sold / unsold split, refund estimate and gaps."""
+
+    item_id: int
+    declaration_no: str
+    item_no: int
+    mode: str
+    export_date: date
+    destination_country: str
+    reference_no: str
+    sku: str
+    hs_code: str
+    goods_name: str
+    quantity: Decimal
+    legal_unit: str
+    legal_qty: Decimal | None
+    second_unit: str
+    second_qty: Decimal | None
+    fob_usd: Decimal
+    hwc_yt: bool
+    export_invoice_no: str
+    refund_filed_on: date | None
+    sold: Decimal = Decimal(0)
+    returned: Decimal = Decimal(0)
+    purchase_invoices: str = ""
+    taxable_amount: Decimal = Decimal(0)
+    purchase_tax: Decimal = Decimal(0)
+    fx_receipts: str = ""
+    refund_rate: Decimal | None = None
+    estimated_refund: Decimal | None = None
+    refundable_now: Decimal | None = None
+    gaps: list[str] = field(default_factory=list)
+    corrections: list[str] = field(default_factory=list)
+
+    @property
+    def unsold(self) -> Decimal:
+        return self.quantity - self.sold
+
+    @property
+    def complete(self) -> bool:
+        return not self.gaps
+
+    def cells(self) -> list:
+        values = {
+            **{name: getattr(self, name) for name, _label in ITEM_COLUMNS if hasattr(self, name)},
+            "hwc_yt": "HWC-YT" if self.hwc_yt else "",
+            "unsold": self.unsold,
+            "gaps": ", ".join(self.gaps),
+            "corrections": " ".join(self.corrections),
+        }
+        return [safe_text(values[name]) for name, _label in ITEM_COLUMNS]
+
+
+ITEM_COLUMNS = (
+    ("declaration_no", gettext_lazy("Declaration no.")),
+    ("item_no", gettext_lazy("Item no.")),
+    ("mode", gettext_lazy("Mode")),
+    ("export_date", gettext_lazy("Export date")),
+    ("destination_country", gettext_lazy("Destination")),
+    ("reference_no", gettext_lazy("Booking / order no.")),
+    ("sku", gettext_lazy("SKU")),
+    ("hs_code", gettext_lazy("HS code")),
+    ("goods_name", gettext_lazy("Goods name")),
+    ("quantity", gettext_lazy("Declared quantity")),
+    ("sold", gettext_lazy("Sold")),
+    ("unsold", gettext_lazy("Unsold")),
+    ("returned", gettext_lazy("Returned (netted)")),
+    ("legal_unit", gettext_lazy("Legal unit")),
+    ("legal_qty", gettext_lazy("Legal quantity")),
+    ("second_unit", gettext_lazy("Second legal unit")),
+    ("second_qty", gettext_lazy("Second legal quantity")),
+    ("fob_usd", gettext_lazy("FOB (USD)")),
+    ("hwc_yt", gettext_lazy("HWC-YT")),
+    ("export_invoice_no", gettext_lazy("Export invoice no.")),
+    ("purchase_invoices", gettext_lazy("Purchase VAT invoices")),
+    ("taxable_amount", gettext_lazy("Taxable amount (CNY)")),
+    ("purchase_tax", gettext_lazy("Purchase VAT (CNY)")),
+    ("fx_receipts", gettext_lazy("FX receipts")),
+    ("refund_rate", gettext_lazy("Refund rate (%)")),
+    ("estimated_refund", gettext_lazy("Estimated refund (CNY)")),
+    ("refundable_now", gettext_lazy("Refundable now (CNY)")),
+    ("refund_filed_on", gettext_lazy("Refund filed on")),
+    ("corrections", gettext_lazy("Corrections to make")),
+    ("gaps", gettext_lazy("Missing to file")),
+)
+CENT = Decimal("0.01")
+HUNDRED = Decimal("100")
+
+
+@dataclass
+class DeclarationChain:
+    items: list[ItemRow]
+    sales: list[SaleLine]
+    returns: list[ReturnLine]
+    # (sale document id, sku) -> [(declaration no., item no., net quantity sold)]
+    allocations_by_sale: dict[tuple[int, str], list[tuple[str, int, Decimal]]]
+    returns_by_sale: dict[tuple[int, str], list[ReturnLine]]
+    # (sale document id, sku) -> quantity no declaration item took
+    unallocated: dict[tuple[int, str], Decimal]
+
+
+def _day(value) -> date | None:
+    from flows.definitions.kingdee_common import business_date
+
+    try:
+        return business_date(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(value) -> Decimal:
+    try:
+        return Decimal(str(value if value not in (None, "") else 0))
+    except ArithmeticError:
+        return Decimal(0)
+
+
+def _sales(integration: Integration) -> list[SaleLine]:
+    """Every consumer sale line the portal received (not ignored or filtered out), by ship
+    date then order no."""
+    out = []
+    docs = SyncDocument.objects.filter(
+        integration=integration, flow__code=FlowCode.SALES_OUTBOUND
+    ).exclude(state__in=(DocumentState.IGNORED, DocumentState.FILTERED))
+    from flows.definitions.sales_outbound import is_sales_out, shipment
+
+    for doc in docs.only("id", "source_key", "source_payload", "platform_order_no", "shop_id"):
+        order = shipment(doc.source_payload or {}, sales_out=is_sales_out(doc))
+        quantities: dict[str, Decimal] = defaultdict(Decimal)
+        for item in order.get("items") or []:
+            if item.get("sku_type") == "no_deliver" or not item.get("sku_id"):
+                continue
+            quantities[str(item["sku_id"])] += _number(item.get("qty"))
+        for sku, qty in quantities.items():
+            out.append(
+                SaleLine(
+                    document_id=doc.pk,
+                    platform_order_no=doc.platform_order_no or str(order.get("so_id") or ""),
+                    shop_id=str(order.get("shop_id") or doc.shop_id or ""),
+                    wms_co_id=str(order.get("wms_co_id") or ""),
+                    sku=sku,
+                    quantity=qty,
+                    ship_date=_day(order.get("send_date")),
+                )
+            )
+    out.sort(key=lambda s: (s.ship_date or date.max, s.platform_order_no, s.document_id))
+    return out
+
+
+def _returns(integration: Integration, sales: list[SaleLine]) -> list[ReturnLine]:
+    from flows.definitions.sales_return import is_receipt, receipt_lines, returned_items
+
+    by_order: dict[tuple[str, str], SaleLine] = {}
+    for sale in sales:
+        by_order.setdefault((sale.platform_order_no, sale.sku), sale)
+    out = []
+    docs = SyncDocument.objects.filter(
+        integration=integration, flow__code=FlowCode.SALES_RETURN
+    ).exclude(state__in=(DocumentState.IGNORED, DocumentState.FILTERED))
+    for doc in docs.only("id", "source_key", "source_payload", "platform_order_no"):
+        after_sale = doc.source_payload or {}
+        lines = receipt_lines(after_sale) if is_receipt(doc) else returned_items(after_sale)
+        so_id = doc.platform_order_no or str(after_sale.get("so_id") or "")
+        received = [i.get("receive_date") for i in after_sale.get("items") or []]
+        on = next(
+            (
+                d
+                for d in (
+                    _day(after_sale.get("io_date")),
+                    *(_day(v) for v in received if v),
+                    _day(after_sale.get("confirm_date")),
+                    _day(after_sale.get("modified")),
+                )
+                if d
+            ),
+            None,
+        )
+        quantities: dict[str, Decimal] = defaultdict(Decimal)
+        for item in lines:
+            quantities[str(item.get("sku_id") or "")] += _number(item.get("r_qty"))
+        for sku, qty in quantities.items():
+            sale = by_order.get((so_id, sku))
+            out.append(
+                ReturnLine(
+                    document_id=doc.pk,
+                    platform_order_no=so_id,
+                    sku=sku,
+                    quantity=qty,
+                    received_on=on,
+                    sale_document_id=sale.document_id if sale else None,
+                )
+            )
+    return out
+
+
+def _eligible(declaration: CustomsDeclaration, sale: SaleLine) -> bool:
+    if sale.ship_date is None or sale.ship_date < declaration.export_date:
+        return False
+    shops = declaration.shop_id_list
+    if shops and sale.shop_id not in shops:
+        return False
+    return not declaration.overseas_warehouse or declaration.overseas_warehouse == sale.wms_co_id
+
+
+def declaration_chain(
+    *, integration: Integration, start: date | None = None, end: date | None = None
+) -> DeclarationChain:
+    """Every declaration item of the integration with its sales, returns, refund and gaps;
+    items listed when exported in [start, end] (the allocation always runs over all of
+    them, so FIFO does not depend on the filter)."""
+    from mappings.errors import MappingMissing
+    from mappings.selectors import MappingResolver
+
+    declarations = {
+        d.pk: d
+        for d in CustomsDeclaration.objects.filter(integration=integration).prefetch_related(
+            "fx_receipts"
+        )
+    }
+    items = list(
+        DeclarationItem.objects.filter(declaration__integration=integration)
+        .prefetch_related("purchase_invoices")
+        .order_by("declaration__export_date", "declaration__declaration_no", "item_no")
+    )
+    sales = _sales(integration)
+    returns = _returns(integration, sales)
+    capacity = {item.pk: item.quantity for item in items}
+    sold: dict[int, Decimal] = defaultdict(Decimal)
+    drawn: dict[tuple[int, str], list[list]] = defaultdict(list)  # [item, qty]
+    unallocated: dict[tuple[int, str], Decimal] = {}
+    by_sku: dict[str, list[DeclarationItem]] = defaultdict(list)
+    for item in items:
+        by_sku[item.sku_id].append(item)
+    for sale in sales:
+        need = sale.quantity
+        for item in by_sku.get(sale.sku, []):
+            if need <= 0:
+                break
+            declaration = declarations[item.declaration_id]
+            if declaration.mode == CustomsMode.OVERSEAS_WAREHOUSE:
+                if not _eligible(declaration, sale):
+                    continue
+            elif declaration.mode == CustomsMode.B2B_DIRECT:
+                if declaration.reference_no != sale.platform_order_no:
+                    continue
+            else:
+                continue
+            take = min(need, capacity[item.pk])
+            if take <= 0:
+                continue
+            capacity[item.pk] -= take
+            sold[item.pk] += take
+            drawn[(sale.document_id, sale.sku)].append([item, take])
+            need -= take
+        if need > 0:
+            unallocated[(sale.document_id, sale.sku)] = need
+    returned: dict[int, Decimal] = defaultdict(Decimal)
+    returns_by_sale: dict[tuple[int, str], list[ReturnLine]] = defaultdict(list)
+    for line in returns:
+        key = (line.sale_document_id or 0, line.sku)
+        returns_by_sale[key].append(line)
+        back = line.quantity
+        for entry in reversed(drawn.get(key, [])):  # undo the latest draws first
+            item, qty = entry
+            give = min(back, qty)
+            if give <= 0:
+                continue
+            entry[1] -= give
+            sold[item.pk] -= give
+            capacity[item.pk] += give
+            returned[item.pk] += give
+            declaration = declarations[item.declaration_id]
+            line.items.append(
+                (declaration.declaration_no, item.item_no, give, declaration.refund_filed_on)
+            )
+            back -= give
+    allocations_by_sale = {
+        key: [
+            (declarations[item.declaration_id].declaration_no, item.item_no, qty)
+            for item, qty in entries
+            if qty > 0
+        ]
+        for key, entries in drawn.items()
+    }
+    corrections: dict[int, list[str]] = defaultdict(list)
+    item_by_key = {(declarations[i.declaration_id].declaration_no, i.item_no): i.pk for i in items}
+    for line in returns:
+        for entry in line.items:
+            if text := line.correction(entry):
+                corrections[item_by_key[(entry[0], entry[1])]].append(text)
+    resolver = MappingResolver(integration)
+    rows = []
+    for item in items:
+        declaration = declarations[item.declaration_id]
+        if start and declaration.export_date < start:
+            continue
+        if end and declaration.export_date > end:
+            continue
+        if declaration.mode not in (CustomsMode.OVERSEAS_WAREHOUSE, CustomsMode.B2B_DIRECT):
+            sold[item.pk] = item.quantity  # 9610 / 0110: sold at export
+        invoices = list(item.purchase_invoices.all())
+        receipts = list(declaration.fx_receipts.all())
+        row = ItemRow(
+            item_id=item.pk,
+            declaration_no=declaration.declaration_no,
+            item_no=item.item_no,
+            mode=declaration.mode,
+            export_date=declaration.export_date,
+            destination_country=declaration.destination_country,
+            reference_no=declaration.reference_no,
+            sku=item.sku_id,
+            hs_code=item.hs_code,
+            goods_name=item.goods_name,
+            quantity=item.quantity,
+            legal_unit=item.legal_unit,
+            legal_qty=item.legal_qty,
+            second_unit=item.second_unit,
+            second_qty=item.second_qty,
+            fob_usd=item.fob_usd,
+            hwc_yt=item.hwc_yt,
+            export_invoice_no=declaration.export_invoice_no,
+            refund_filed_on=declaration.refund_filed_on,
+            sold=sold[item.pk],
+            returned=returned[item.pk],
+            purchase_invoices=", ".join(i.invoice_no for i in invoices),
+            taxable_amount=sum((i.amount for i in invoices), Decimal(0)).quantize(CENT),
+            purchase_tax=sum((i.tax for i in invoices), Decimal(0)).quantize(CENT),
+            fx_receipts=", ".join(
+                f"{r.receipt_no} {r.currency} {r.amount} ({r.received_on.isoformat()})"
+                for r in receipts
+            ),
+            corrections=corrections.get(item.pk, []),
+        )
+        template_missing = ""
+        if HS_CODE.match(item.hs_code):
+            try:
+                template = resolver.tax_template_for(
+                    country=declaration.destination_country,
+                    hs_code=item.hs_code,
+                    on_date=declaration.export_date,
+                )
+                row.refund_rate = template.refund_rate
+            except MappingMissing as exc:
+                template_missing = exc.message
+        if row.refund_rate is not None and invoices:
+            row.estimated_refund = (row.taxable_amount * row.refund_rate / HUNDRED).quantize(
+                CENT, rounding=ROUND_HALF_UP
+            )
+            if declaration.mode == CustomsMode.OVERSEAS_WAREHOUSE and not item.hwc_yt:
+                row.refundable_now = (
+                    row.taxable_amount * row.refund_rate * row.sold / (HUNDRED * item.quantity)
+                ).quantize(CENT, rounding=ROUND_HALF_UP)
+            else:
+                row.refundable_now = row.estimated_refund
+        row.gaps = _item_gaps(row, declaration, bool(receipts), template_missing)
+        rows.append(row)
+    return DeclarationChain(
+        items=rows,
+        sales=sales,
+        returns=returns,
+        allocations_by_sale=allocations_by_sale,
+        returns_by_sale=dict(returns_by_sale),
+        unallocated=unallocated,
+    )
+
+
+def _item_gaps(row: ItemRow, declaration, has_receipt: bool, template_missing: str) -> list[str]:
+    gaps = []
+    if not HS_CODE.match(row.hs_code):
+        gaps.append(_("HS code must be 10 digits"))
+    if not row.legal_unit or row.legal_qty is None or row.legal_qty <= 0:
+        gaps.append(_("no quantity in the first legal unit"))
+    if row.second_unit and (row.second_qty is None or row.second_qty <= 0):
+        gaps.append(_("no quantity in the second legal unit"))
+    if row.fob_usd <= 0:
+        gaps.append(_("FOB value in USD is not positive"))
+    if not row.export_invoice_no:
+        gaps.append(_("no export invoice"))
+    if not row.purchase_invoices:
+        gaps.append(_("no purchase VAT invoice (进项专票)"))
+    if not has_receipt:
+        gaps.append(_("no FX receipt (收汇)"))
+    if template_missing:
+        gaps.append(template_missing)
+    elif row.refund_rate is not None and row.refund_rate <= 0:
+        gaps.append(_("the tax template's refund rate is 0"))
+    if row.mode == CustomsMode.OVERSEAS_WAREHOUSE and not row.hwc_yt and row.unsold > 0:
+        gaps.append(
+            _("%(n)s units unsold: file them as HWC-YT (pre-refund) or once sold")
+            % {"n": format(row.unsold.normalize(), "f")}
+        )
+    if row.mode == CustomsMode.B2B_DIRECT and row.sold < row.quantity:
+        gaps.append(
+            _("no B2B shipment of order %(order)s for %(n)s units")
+            % {"order": row.reference_no, "n": format(row.unsold.normalize(), "f")}
+        )
+    return gaps
+
+
+def item_totals(items: list[ItemRow]) -> list[list]:
+    """Per mode: declared, sold, unsold, FOB USD, estimated refund, refundable now."""
+    out: dict[str, list] = {}
+    for row in items:
+        bucket = out.setdefault(row.mode, [row.mode] + [Decimal(0)] * 6)
+        bucket[1] += row.quantity
+        bucket[2] += row.sold
+        bucket[3] += row.unsold
+        bucket[4] += row.fob_usd
+        bucket[5] += row.estimated_refund or 0
+        bucket[6] += row.refundable_now or 0
+    return [
+        [b[0], *(_plain(v) for v in b[1:4]), *(v.quantize(CENT) for v in b[4:])]
+        for b in (out[k] for k in sorted(out))
+    ]
+
+
+def _plain(value: Decimal) -> Decimal:
+    """A quantity without trailing zeros and without an exponent (230.000 → 230)."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def _item_total_header() -> list[str]:
+    return [
+        _("Mode"),
+        _("Declared quantity"),
+        _("Sold"),
+        _("Unsold"),
+        _("FOB (USD)"),
+        _("Estimated refund (CNY)"),
+        _("Refundable now (CNY)"),
+    ]
+
+
+def _return_header() -> list[str]:
+    return [
+        _("Platform order no."),
+        _("SKU"),
+        _("Returned"),
+        _("Received on"),
+        _("Back to unsold on"),
+        _("Correction to make"),
+    ]
+
+
+def return_rows(returns: list[ReturnLine]) -> list[list]:
+    return [
+        [
+            safe_text(r.platform_order_no),
+            safe_text(r.sku),
+            r.quantity,
+            r.received_on,
+            safe_text(
+                ", ".join(
+                    f"{number}#{item_no}: {format(qty.normalize(), 'f')}"
+                    for number, item_no, qty, _filed in r.items
+                )
+            ),
+            safe_text(" ".join(r.corrections)),
+        ]
+        for r in returns
+    ]
+
+
+def export_csv(rows: list[ChainRow], chain: DeclarationChain) -> bytes:
+    """The declaration items (their gaps and corrections in the last columns), then the
+    consumer-sale lines with their returns, then the totals, each after an empty line."""
+    item_header = [str(label) for _name, label in ITEM_COLUMNS]
+    body = [item.cells() for item in chain.items]
+    body += [[], [str(label) for _name, label in COLUMNS]]
+    body += [r.cells() for r in sorted(rows, key=lambda r: (not r.complete, r.platform_order_no))]
+    body += [[], _return_header(), *return_rows(chain.returns)]
+    body += [[], _item_total_header(), *item_totals(chain.items)]
     body += [[], _total_header(), *_total_rows(rows)]
-    return table_csv([str(label) for _name, label in COLUMNS], body)
+    return table_csv(item_header, body)
 
 
-def export_xlsx(rows: list[ChainRow]) -> bytes:
-    """Sheets: the complete rows, the flagged rows (not declarable) and the totals."""
-    header = [str(label) for _name, label in COLUMNS]
+def export_xlsx(rows: list[ChainRow], chain: DeclarationChain) -> bytes:
+    """Sheets: declaration items ready to file, the Gaps sheet (per item what is missing),
+    the consumer sales with their allocation and returns, the returns with corrections,
+    and the totals."""
+    item_header = [str(label) for _name, label in ITEM_COLUMNS]
+    gap_header = [
+        _("Declaration no."),
+        _("Item no."),
+        _("SKU"),
+        _("Missing to file"),
+        _("Corrections to make"),
+    ]
+    gap_rows = [
+        [
+            safe_text(i.declaration_no),
+            i.item_no,
+            safe_text(i.sku),
+            safe_text("; ".join(i.gaps)),
+            safe_text(" ".join(i.corrections)),
+        ]
+        for i in chain.items
+        if i.gaps or i.corrections
+    ]
     return table_xlsx(
         [
-            (_("Export chain"), header, [r.cells() for r in rows if r.complete]),
-            (_("Gaps"), header, [r.cells() for r in rows if not r.complete]),
-            (_("Totals"), _total_header(), _total_rows(rows)),
+            (_("Declaration items"), item_header, [i.cells() for i in chain.items if i.complete]),
+            (_("Gaps"), gap_header, gap_rows),
+            (_("Consumer sales"), [str(label) for _n, label in COLUMNS], [r.cells() for r in rows]),
+            (_("Returns"), _return_header(), return_rows(chain.returns)),
+            (
+                _("Totals"),
+                _item_total_header(),
+                [*item_totals(chain.items), [], _total_header(), *_total_rows(rows)],
+            ),
         ]
     )

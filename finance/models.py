@@ -8,7 +8,16 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
 
-from .choices import FxDocumentKind, RunStatus, RunTrigger, VoucherMode, VoucherStatus
+from .choices import (
+    CustomsMode,
+    DeclarationSource,
+    FxDocumentKind,
+    PendingKind,
+    RunStatus,
+    RunTrigger,
+    VoucherMode,
+    VoucherStatus,
+)
 
 
 class FinanceSettings(TimeStampedModel):
@@ -82,6 +91,15 @@ class FinanceSettings(TimeStampedModel):
         max_length=50,
         default="1",
         help_text=_("Comma-separated wh_id (1 main, 2 returns, 3 incoming, 4 defective), e.g. 1"),
+    )
+    unit_cost_field = models.CharField(
+        verbose_name=_("Kingdee unit cost field"),
+        max_length=80,
+        default="F_PAEZ_UnitCost",
+        help_text=_(
+            "BD_MATERIAL field holding the unit cost (CNY) differences are valued at, "
+            "e.g. F_PAEZ_UnitCost"
+        ),
     )
 
     class Meta:
@@ -403,6 +421,52 @@ class ReconciliationRun(TimeStampedModel):
         blank=True,
         help_text=_("What could not be compared, e.g. warehouse 20009 has no mapping"),
     )
+    cut_off = models.DateTimeField(
+        verbose_name=_("cut-off"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Both systems are compared as of this moment; documents after it are left out "
+            "of both sides, e.g. 2026-01-16 02:00:00"
+        ),
+    )
+    matched_after_pending = models.PositiveIntegerField(
+        verbose_name=_("lines matching after pending documents"),
+        default=0,
+        help_text=_("Lines whose difference the pending documents fully explain, e.g. 120"),
+    )
+    accuracy_after_pending = models.DecimalField(
+        verbose_name=_("accuracy after pending documents (%)"),
+        max_digits=7,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("Lines with no unexplained difference / compared × 100, e.g. 99.583"),
+    )
+    pending_documents = models.PositiveIntegerField(
+        verbose_name=_("pending documents"),
+        default=0,
+        help_text=_("Documents in one system but not yet in the other at the cut-off, e.g. 4"),
+    )
+    overdue_documents = models.PositiveIntegerField(
+        verbose_name=_("pending documents over their bound"),
+        default=0,
+        help_text=_("Pending longer than their flow's bound (an alert), e.g. 1"),
+    )
+    difference_value = models.DecimalField(
+        verbose_name=_("value of differences (CNY)"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Σ |difference| × Kingdee unit cost, e.g. 1240.00"),
+    )
+    unexplained_value = models.DecimalField(
+        verbose_name=_("value of unexplained differences (CNY)"),
+        max_digits=18,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Σ |unexplained| × Kingdee unit cost, e.g. 850.00"),
+    )
 
     class Meta:
         ordering = ("-created_at",)
@@ -487,6 +551,48 @@ class ReconciliationLine(models.Model):
         blank=True,
         help_text=_("e.g. SKU has no Kingdee material (M4)"),
     )
+    pending_qty = models.DecimalField(
+        verbose_name=_("explained by pending documents"),
+        max_digits=18,
+        decimal_places=3,
+        default=Decimal("0"),
+        help_text=_("The part of the difference the pending documents account for, e.g. -3"),
+    )
+    unexplained_qty = models.DecimalField(
+        verbose_name=_("unexplained"),
+        max_digits=18,
+        decimal_places=3,
+        default=Decimal("0"),
+        help_text=_("difference − explained, e.g. 0"),
+    )
+    matched_after_pending = models.BooleanField(
+        verbose_name=_("matches after pending documents"),
+        default=True,
+    )
+    unit_cost = models.DecimalField(
+        verbose_name=_("Kingdee unit cost (CNY)"),
+        max_digits=18,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text=_("Blank when Kingdee holds none, e.g. 62.00"),
+    )
+    difference_value = models.DecimalField(
+        verbose_name=_("difference value (CNY)"),
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("difference × unit cost, to the cent, e.g. -186.00"),
+    )
+    unexplained_value = models.DecimalField(
+        verbose_name=_("unexplained value (CNY)"),
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("unexplained × unit cost, to the cent, e.g. 0.00"),
+    )
 
     class Meta:
         ordering = ("run", "matched", "stock_number", "material_number", "sku_id")
@@ -495,3 +601,354 @@ class ReconciliationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.material_number or self.sku_id}@{self.stock_number}: {self.difference}"
+
+
+class ReconcilingItem(models.Model):
+    """对账调节项: a portal document that is in one system but not yet in the other at a run's
+    cut-off, with the quantity it accounts for on one reconciliation line."""
+
+    line = models.ForeignKey(
+        ReconciliationLine,
+        verbose_name=_("line"),
+        on_delete=models.CASCADE,
+        related_name="items",
+    )
+    document = models.ForeignKey(
+        "flows.SyncDocument",
+        verbose_name=_("document"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    flow_code = models.CharField(
+        verbose_name=_("flow"),
+        max_length=30,
+        help_text=_("e.g. sales_outbound"),
+    )
+    reference = models.CharField(
+        verbose_name=_("reference"),
+        max_length=200,
+        blank=True,
+        help_text=_("Platform order no. or bill no., e.g. DEMO-GIFT-0001"),
+    )
+    kind = models.CharField(
+        verbose_name=_("why pending"),
+        max_length=12,
+        choices=PendingKind.choices,
+        help_text=_("e.g. blocked"),
+    )
+    state = models.CharField(
+        verbose_name=_("document state"),
+        max_length=20,
+        help_text=_("e.g. blocked"),
+    )
+    quantity = models.DecimalField(
+        verbose_name=_("quantity (Jushuitan − Kingdee)"),
+        max_digits=18,
+        decimal_places=3,
+        help_text=_("What the document accounts for on the line, e.g. -2"),
+    )
+    pending_since = models.DateTimeField(
+        verbose_name=_("pending since"),
+        null=True,
+        blank=True,
+    )
+    overdue = models.BooleanField(
+        verbose_name=_("over its flow's bound"),
+        default=False,
+    )
+    ticket = models.ForeignKey(
+        "monitoring.ExceptionTicket",
+        verbose_name=_("open ticket"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    error = models.CharField(
+        verbose_name=_("error"),
+        max_length=300,
+        blank=True,
+        help_text=_("The document's last error, e.g. SKU SKU-GIFT-9001 has no Kingdee material"),
+    )
+
+    class Meta:
+        ordering = ("line", "pending_since", "id")
+        verbose_name = _("reconciling document")
+        verbose_name_plural = _("reconciling documents")
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.kind} {self.quantity}"
+
+
+class CustomsDeclaration(TimeStampedModel):
+    """出口报关单: one export declaration, imported from the customs broker's or the single
+    window's file (K2). Its items are what an export refund is filed on."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("e.g. demo"),
+    )
+    declaration_no = models.CharField(
+        verbose_name=_("declaration no."),
+        max_length=18,
+        help_text=_("报关单号 (海关编号), 18 digits, e.g. 531620260000012345"),
+    )
+    mode = models.CharField(
+        verbose_name=_("supervision mode"),
+        max_length=4,
+        choices=CustomsMode.choices,
+        help_text=_("监管方式, e.g. 9810"),
+    )
+    export_date = models.DateField(
+        verbose_name=_("export date"),
+        help_text=_("出口日期, e.g. 2026-01-10"),
+    )
+    destination_country = models.CharField(
+        verbose_name=_("destination country"),
+        max_length=2,
+        help_text=_("运抵国, ISO 3166 alpha-2, e.g. US"),
+    )
+    reference_no = models.CharField(
+        verbose_name=_("booking / order no."),
+        max_length=100,
+        blank=True,
+        help_text=_(
+            "9810: the overseas-warehouse booking (订仓单) no.; 9710: the B2B platform order "
+            "no., e.g. FBA17ABCDE"
+        ),
+    )
+    overseas_warehouse = models.CharField(
+        verbose_name=_("overseas warehouse (Jushuitan)"),
+        max_length=32,
+        blank=True,
+        help_text=_(
+            "9810: the Jushuitan wms_co_id the goods were sent to; its sales are allocated to "
+            "the items (blank = sales from any warehouse), e.g. 20002"
+        ),
+    )
+    shop_ids = models.CharField(
+        verbose_name=_("shops selling these goods"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "9810: comma-separated Jushuitan shop ids whose sales draw on this declaration "
+            "(blank = every shop), e.g. 10001"
+        ),
+    )
+    export_invoice_no = models.CharField(
+        verbose_name=_("export invoice no."),
+        max_length=100,
+        blank=True,
+        help_text=_("出口发票号, e.g. INV-2026-0001"),
+    )
+    refund_filed_on = models.DateField(
+        verbose_name=_("refund filed on"),
+        null=True,
+        blank=True,
+        help_text=_("When the refund declaration was filed; later returns need a correction"),
+    )
+    source = models.CharField(
+        verbose_name=_("source"),
+        max_length=10,
+        choices=DeclarationSource.choices,
+        default=DeclarationSource.IMPORT,
+    )
+
+    class Meta:
+        ordering = ("-export_date", "declaration_no")
+        verbose_name = _("customs declaration")
+        verbose_name_plural = _("customs declarations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("integration", "declaration_no"), name="finance_declaration_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.declaration_no} ({self.mode})"
+
+    @property
+    def shop_id_list(self) -> list[str]:
+        return [x.strip() for x in self.shop_ids.split(",") if x.strip()]
+
+
+class DeclarationItem(models.Model):
+    """报关单商品项: one item (项号) of a declaration, in legal units, with its FOB value."""
+
+    declaration = models.ForeignKey(
+        CustomsDeclaration,
+        verbose_name=_("declaration"),
+        on_delete=models.CASCADE,
+        related_name="items",
+    )
+    item_no = models.PositiveSmallIntegerField(
+        verbose_name=_("item no."),
+        help_text=_("项号, e.g. 1"),
+    )
+    sku_id = models.CharField(
+        verbose_name=_("SKU"),
+        max_length=80,
+        help_text=_("Jushuitan sku_id the item carries, e.g. SKU-PB-1001"),
+    )
+    hs_code = models.CharField(
+        verbose_name=_("HS code"),
+        max_length=10,
+        blank=True,
+        help_text=_("商品编码, 10 digits, e.g. 8507600090"),
+    )
+    goods_name = models.CharField(
+        verbose_name=_("goods name"),
+        max_length=200,
+        blank=True,
+        help_text=_("申报品名, e.g. 移动电源"),
+    )
+    quantity = models.DecimalField(
+        verbose_name=_("quantity (pieces)"),
+        max_digits=18,
+        decimal_places=3,
+        help_text=_("成交数量 in the SKU's unit, e.g. 100"),
+    )
+    legal_unit = models.CharField(
+        verbose_name=_("first legal unit"),
+        max_length=20,
+        blank=True,
+        help_text=_("法定第一计量单位, e.g. 个"),
+    )
+    legal_qty = models.DecimalField(
+        verbose_name=_("first legal quantity"),
+        max_digits=18,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("e.g. 100"),
+    )
+    second_unit = models.CharField(
+        verbose_name=_("second legal unit"),
+        max_length=20,
+        blank=True,
+        help_text=_("法定第二计量单位, when the HS code has one, e.g. 千克"),
+    )
+    second_qty = models.DecimalField(
+        verbose_name=_("second legal quantity"),
+        max_digits=18,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("e.g. 42"),
+    )
+    fob_usd = models.DecimalField(
+        verbose_name=_("FOB value (USD)"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("美元离岸价, e.g. 1850.00"),
+    )
+    hwc_yt = models.BooleanField(
+        verbose_name=_("HWC-YT (overseas-warehouse pre-refund)"),
+        default=False,
+        help_text=_("海外仓预退: unsold goods declared for the pre-refund (9810 only)"),
+    )
+
+    class Meta:
+        ordering = ("declaration", "item_no")
+        verbose_name = _("declaration item")
+        verbose_name_plural = _("declaration items")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("declaration", "item_no"), name="finance_declaration_item_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.declaration.declaration_no}#{self.item_no} {self.sku_id}"
+
+
+class PurchaseInvoice(models.Model):
+    """进项专票: a purchase VAT special invoice (or its part) backing a declaration item."""
+
+    item = models.ForeignKey(
+        DeclarationItem,
+        verbose_name=_("declaration item"),
+        on_delete=models.CASCADE,
+        related_name="purchase_invoices",
+    )
+    invoice_no = models.CharField(
+        verbose_name=_("invoice no."),
+        max_length=40,
+        help_text=_("全电发票号码 or 代码+号码, e.g. 24442000000012345678"),
+    )
+    invoice_date = models.DateField(
+        verbose_name=_("invoice date"),
+        null=True,
+        blank=True,
+    )
+    amount = models.DecimalField(
+        verbose_name=_("amount excl. tax (CNY)"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("计税金额, e.g. 6200.00"),
+    )
+    tax = models.DecimalField(
+        verbose_name=_("tax (CNY)"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("税额, e.g. 806.00"),
+    )
+
+    class Meta:
+        ordering = ("item", "invoice_no")
+        verbose_name = _("purchase VAT invoice")
+        verbose_name_plural = _("purchase VAT invoices")
+        constraints = [
+            models.UniqueConstraint(fields=("item", "invoice_no"), name="finance_invoice_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.invoice_no
+
+
+class FxReceipt(models.Model):
+    """收汇: proof that the export proceeds of a declaration were received."""
+
+    declaration = models.ForeignKey(
+        CustomsDeclaration,
+        verbose_name=_("declaration"),
+        on_delete=models.CASCADE,
+        related_name="fx_receipts",
+    )
+    receipt_no = models.CharField(
+        verbose_name=_("receipt no."),
+        max_length=60,
+        help_text=_("Bank slip or platform payout id, e.g. PAYOUT-2026-0001"),
+    )
+    received_on = models.DateField(
+        verbose_name=_("received on"),
+    )
+    currency = models.CharField(
+        verbose_name=_("currency"),
+        max_length=3,
+        help_text=_("e.g. USD"),
+    )
+    amount = models.DecimalField(
+        verbose_name=_("amount"),
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("e.g. 1850.00"),
+    )
+
+    class Meta:
+        ordering = ("declaration", "received_on")
+        verbose_name = _("FX receipt")
+        verbose_name_plural = _("FX receipts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("declaration", "receipt_no"), name="finance_fx_receipt_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.receipt_no

@@ -21,13 +21,19 @@ def _integrations(integration_id: int | None):
 
 @shared_task(name="finance.tasks.reconcile", acks_late=True, ignore_result=True)
 def reconcile(integration_id: int | None = None, trigger: str = RunTrigger.SCHEDULE) -> list:
-    """K1: reconcile inventory (every enabled integration, or one)."""
+    """K1: reconcile inventory (every enabled integration, or one): both figures per run."""
     done = []
     for integration in _integrations(integration_id):
         try:
             run = reconciliation_run(integration=integration, trigger=trigger)
             done.append(
-                {"integration": integration.code, "run": run.pk, "accuracy": str(run.accuracy)}
+                {
+                    "integration": integration.code,
+                    "run": run.pk,
+                    "accuracy": str(run.accuracy),
+                    "accuracy_after_pending": str(run.accuracy_after_pending),
+                    "overdue_documents": run.overdue_documents,
+                }
             )
         except Exception:
             logger.exception("reconciliation of %s failed", integration)

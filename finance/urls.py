@@ -8,10 +8,13 @@ app_name = "finance"
 
 urlpatterns = [
     path("reconciliation/", views.reconciliation_trend, name="reconciliation"),
+    path("reconciliation/<int:pk>/", views.reconciliation_detail, name="reconciliation-run"),
     path(
         "reconciliation/<int:pk>/mismatches.<slug:fmt>",
         views.reconciliation_export,
         name="reconciliation-export",
     ),
     path("export-chain/", views.export_chain, name="export-chain"),
+    path("declarations/import/", views.declarations_import, name="declarations-import"),
+    path("declarations/template.xlsx", views.declarations_template, name="declarations-template"),
 ]

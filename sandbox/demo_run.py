@@ -359,6 +359,152 @@ def opening_inventory_ensure(*, integration) -> int:
     return len(batches)
 
 
+# K2: the demo's FBA replenishments (9810 to the US, sold by Amazon US), as the customs broker
+# sends them. The first was filed for refund ten days ago, so a return since needs a correction;
+# the second lacks a legal quantity, a purchase invoice and its FX receipt (shown as gaps).
+FBA_SHOP = "10001"
+DEMO_DECLARATIONS = (
+    # declaration no., days ago exported, booking no., export invoice, filed days ago, items
+    (
+        "531620260000010001",
+        30,
+        "FBA15DEMO01",
+        "EXP-DEMO-0001",
+        10,
+        (
+            # item, sku, HS, name, qty, legal qty, kg, FOB USD, HWC-YT, invoice (amount, tax)
+            (
+                1,
+                "SKU-YOGA-1601",
+                "9506911900",
+                "瑜伽垫",
+                60,
+                60,
+                "58.8",
+                "372.00",
+                False,
+                ("24442000000000010001", "1200.00", "156.00"),
+            ),
+            (
+                2,
+                "SKU-PB-1001",
+                "8507600090",
+                "移动电源",
+                80,
+                80,
+                "33.6",
+                "1480.00",
+                True,
+                ("24442000000000010002", "4960.00", "644.80"),
+            ),
+        ),
+    ),
+    (
+        "531620260000010002",
+        15,
+        "FBA15DEMO02",
+        "EXP-DEMO-0002",
+        None,
+        (
+            (1, "SKU-EAR-1101", "8518300000", "蓝牙耳机", 50, None, "6.0", "1100.00", False, None),
+            (
+                2,
+                "SKU-YOGA-1601",
+                "9506911900",
+                "瑜伽垫",
+                40,
+                40,
+                "39.2",
+                "248.00",
+                False,
+                ("24442000000000010003", "800.00", "104.00"),
+            ),
+        ),
+    ),
+)
+RECONCILE_AFTER_SECONDS = 120.0
+
+
+def declarations_workbook(*, today) -> bytes:
+    """The broker's workbook for DEMO_DECLARATIONS, in the import template's layout."""
+    import io
+    from datetime import timedelta
+
+    from openpyxl import Workbook
+
+    from finance import declarations as imp
+
+    book = Workbook()
+    book.remove(book.active)
+    heads = book.create_sheet(imp.SHEET_DECLARATIONS)
+    heads.append([k for k, _label in imp.DECLARATION_COLUMNS])
+    invoices = book.create_sheet(imp.SHEET_INVOICES)
+    invoices.append([k for k, _label in imp.INVOICE_COLUMNS])
+    receipts = book.create_sheet(imp.SHEET_RECEIPTS)
+    receipts.append([k for k, _label in imp.RECEIPT_COLUMNS])
+    for number, ago, booking, invoice_no, filed, items in DEMO_DECLARATIONS:
+        exported = today - timedelta(days=ago)
+        total = Decimal(0)
+        for item_no, sku, hs, name, qty, legal, kg, fob, hwc, invoice in items:
+            heads.append(
+                [
+                    number, item_no, "9810", exported.isoformat(), "US", booking, FBA_SHOP, "",
+                    invoice_no, (today - timedelta(days=filed)).isoformat() if filed else "",
+                    hs, name, sku, qty, "个", legal, "千克", kg, fob, "Y" if hwc else "N",
+                ]
+            )  # fmt: skip
+            total += Decimal(fob)
+            if invoice:
+                invoices.append(
+                    [number, item_no, invoice[0], exported.isoformat(), invoice[1], invoice[2]]
+                )
+        if filed:
+            receipts.append(
+                [number, f"PAYOUT-{booking}", (today - timedelta(days=filed)).isoformat(), "USD",
+                 str(total)]
+            )  # fmt: skip
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def declarations_ensure(*, integration) -> int:
+    """K2: import the demo's declarations once, dry run first as a person would. Returns the
+    number of declarations imported (0 when they are already there)."""
+    from django.utils import timezone
+
+    from finance.declarations import declarations_import
+    from finance.models import CustomsDeclaration
+
+    if CustomsDeclaration.objects.filter(integration=integration).exists():
+        return 0
+    content = declarations_workbook(today=timezone.localdate())
+    checked = declarations_import(integration=integration, content=content, dry_run=True)
+    if not checked.ok:
+        raise RuntimeError("; ".join(str(p) for p in checked.problems))
+    done = declarations_import(integration=integration, content=content, dry_run=False)
+    return done.declarations
+
+
+def finance_ensure(*, integration) -> None:
+    """K1: the demo's returns land in Jushuitan's return sub-warehouse (2), which maps to the
+    same Kingdee warehouse as the main one, so both are compared."""
+    from finance.models import FinanceSettings
+
+    FinanceSettings.objects.get_or_create(
+        integration=integration, defaults={"sub_warehouses": "1,2"}
+    )
+
+
+def reconciliation_queue(*, integration, countdown: float = RECONCILE_AFTER_SECONDS) -> None:
+    """K1: one reconciliation once the kicked flows have settled (the schedule runs it every
+    six hours after that)."""
+    from finance.choices import RunTrigger
+    from finance.tasks import reconcile
+
+    reconcile.apply_async((integration.pk, RunTrigger.MANUAL), countdown=countdown)
+
+
 def setup(*, base_url: str) -> DemoState:
     """Everything before the traffic starts (idempotent)."""
     from core.schedules import schedules_setup
@@ -371,8 +517,11 @@ def setup(*, base_url: str) -> DemoState:
     alerts_ensure(base_url=base_url, integration=integration)
     fx_retry_compress(integration=integration)
     state = DemoState(integration_id=integration.pk)
+    finance_ensure(integration=integration)
+    declarations_ensure(integration=integration)
     state.planted = failures_plant(base_url=base_url, integration=integration)
     flows_kick(integration=integration)
+    reconciliation_queue(integration=integration)
     return state
 
 

@@ -36,8 +36,19 @@ def board(request: HttpRequest) -> HttpResponse:
             integrations=Integration.objects.order_by("name"),
             integration_id=integration_id,
             refresh_seconds=REFRESH_SECONDS,
+            latest_reconciliation=_latest_reconciliation(request, integration_id),
         ),
     )
+
+
+def _latest_reconciliation(request: HttpRequest, integration_id):
+    """K1: the latest reconciliation run, for a link on the board (finance may see it)."""
+    if not request.user.has_perm("finance.view_reconciliationrun"):
+        return None
+    from finance.selectors import latest_run
+
+    integration = Integration.objects.filter(pk=integration_id).first() if integration_id else None
+    return latest_run(integration=integration)
 
 
 @operations_view(PERMISSION)

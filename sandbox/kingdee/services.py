@@ -1214,6 +1214,8 @@ def seed_demo() -> dict[str, int]:
                     "F_PAEZ_IsBattery": m["has_battery"],
                     "F_PAEZ_DeclaredPrice": float(m["declared_price"]),
                     "F_PAEZ_Supplier": {"FNumber": m["supplier_code"]},
+                    # K1 values stock differences at this cost (finance unit_cost_field).
+                    "F_PAEZ_UnitCost": str(m["unit_cost"]),
                     "SubHeadEntity": {
                         "FErpClsID": "1",
                         "FCategoryID": {"FNumber": "CHLB05_SYS"},

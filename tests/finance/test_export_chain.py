@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from finance.export_chain import chain_rows, export_csv, export_xlsx
+from finance.export_chain import chain_rows, declaration_chain, export_csv, export_xlsx
 from flows.choices import DocumentState as S
 from flows.choices import FlowCode
 from flows.models import Flow, SyncDocument
@@ -84,16 +84,18 @@ def test_k2_export_rows_carry_the_chain_and_totals_equal_the_kingdee_bills(
         r.kingdee_bill_no for r in rows
     }
 
-    table = list(csv.reader(io.StringIO(export_csv(rows).decode("utf-8-sig"))))
-    header = table[0]
-    body = table[1:4]
+    chain = declaration_chain(integration=demo_integration)
+    table = list(csv.reader(io.StringIO(export_csv(rows, chain).decode("utf-8-sig"))))
+    start = next(n for n, r in enumerate(table) if r[:2] == ["Platform order no.", "Shop"])
+    header = table[start]
+    body = table[start + 1 : start + 4]
     assert len(body) == 3 and all(
         r[header.index("Gaps (not declarable until fixed)")] == "" for r in body
     )
     assert sum(Decimal(r[header.index("Declared value")]) for r in body) == kd_declared
     assert sum(Decimal(r[header.index("CNY amount")]) for r in body) == kd_cny
     totals_row = table[-1]
-    assert totals_row[0] == "USD"
+    assert totals_row[0] == "USD" and table[-2][0] == "Currency"
     assert (Decimal(totals_row[1]), Decimal(totals_row[2])) == (kd_declared, kd_cny)
     assert (
         Decimal("72.96") - Decimal("5.99") + Decimal("39.99") == kd_declared
@@ -105,8 +107,9 @@ def test_k2_a_line_with_a_gap_is_flagged_and_not_exported_as_declarable(
     demo_integration, shipped, admin_client
 ):
     """K2: GIVEN a material whose English name was cleared in Kingdee WHEN its order is
-    viewed and exported THEN its row names the gap, the workbook puts it on the Gaps sheet
-    (not the declarable one) and the totals of complete rows leave it out."""
+    viewed and exported THEN its consumer-sale row names the gap (on the Consumer sales
+    sheet, with no declaration item to draw on) and the totals of complete rows leave it
+    out."""
     from sandbox.kingdee.models import KdBaseData
 
     material = KdBaseData.objects.get(form_id="BD_MATERIAL", number="SKU-EAR-1101")
@@ -126,10 +129,19 @@ def test_k2_a_line_with_a_gap_is_flagged_and_not_exported_as_declarable(
         "/finance/export-chain/", {"so": so, "integration": demo_integration.pk, "format": "xlsx"}
     )
     book = load_workbook(io.BytesIO(download.content))
-    chain, gaps, totals = book.worksheets
-    assert chain.max_row == 1 and gaps.max_row == 2
-    assert gaps.cell(row=2, column=1).value == so
-    assert [c.value for c in totals[2]][:3] == ["USD", 0, 0]
+    assert book.sheetnames == [
+        "Declaration items",
+        "Gaps",
+        "Consumer sales",
+        "Returns",
+        "Totals",
+    ]
+    sales = book["Consumer sales"]
+    assert sales.max_row == 2 and sales.cell(row=2, column=1).value == so
+    assert sales.cell(row=2, column=sales.max_column).value == "no English name"
+    totals = book["Totals"]
+    assert [c.value for c in totals[totals.max_row]][:3] == ["USD", 0, 0]
 
     rows = chain_rows(integration=demo_integration, platform_order_no=so)
-    assert export_xlsx(rows)[:2] == b"PK"
+    chain = declaration_chain(integration=demo_integration)
+    assert export_xlsx(rows, chain)[:2] == b"PK"
