@@ -19,7 +19,11 @@ from .fx_differences import (
     fx_vouchers_post,
     fx_vouchers_prepare,
 )
+from .fx_fallback import confirm as fallback_confirm
+from .fx_fallback import rerate as fallback_rerate
 from .models import (
+    FallbackRateBooking,
+    FallbackRateStatus,
     FinanceSettings,
     FxDifference,
     FxVoucher,
@@ -280,3 +284,62 @@ class ReconciliationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.action(description=_("Export the mismatches (csv)"), permissions=("view",))
     def export_csv(self, request, queryset):
         return self._export(request, queryset, "csv")
+
+
+@admin.register(FallbackRateBooking)
+class FallbackRateBookingAdmin(admin.ModelAdmin):
+    """Issue 19 point 3: documents booked at a fallback rate, to confirm or re-rate."""
+
+    list_display = ("currency", "rate_date", "source", "rate", "status", "official_rate")
+    list_filter = ("status", "currency")
+    readonly_fields = (
+        "integration",
+        "currency",
+        "rate_date",
+        "source",
+        "rate",
+        "documents",
+        "status",
+        "official_rate",
+        "outcome",
+        "resolved_by",
+    )
+    actions = ("confirm_rate", "rerate_official")
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Confirm the fallback rate"), permissions=("change",))
+    def confirm_rate(self, request, queryset):
+        bookings = list(queryset.filter(status=FallbackRateStatus.OPEN))
+        for booking in bookings:
+            fallback_confirm(booking, user=request.user)
+        self.message_user(request, _("%(n)d bookings confirmed.") % {"n": len(bookings)})
+
+    @admin.action(description=_("Re-rate at the official rate"), permissions=("change",))
+    def rerate_official(self, request, queryset):
+        from mappings.errors import RateUnavailable
+
+        for booking in queryset.filter(status=FallbackRateStatus.OPEN):
+            try:
+                outcome = fallback_rerate(booking, user=request.user)
+            except RateUnavailable as exc:
+                self.message_user(request, f"{booking}: {exc.message}", messages.ERROR)
+                continue
+            failed = {bill: text for bill, text in outcome.items() if text != "ok"}
+            if failed:
+                self.message_user(
+                    request,
+                    _("%(booking)s: Kingdee refused %(bills)s")
+                    % {
+                        "booking": booking,
+                        "bills": "; ".join(f"{b}: {t}" for b, t in failed.items()),
+                    },
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("%(booking)s: %(n)d bills re-rated at the official rate.")
+                    % {"booking": booking, "n": len(outcome)},
+                )

@@ -495,3 +495,63 @@ class ReconciliationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.material_number or self.sku_id}@{self.stock_number}: {self.difference}"
+
+
+class FallbackRateStatus(models.TextChoices):
+    OPEN = "open", _("To confirm or re-rate")
+    CONFIRMED = "confirmed", _("Confirmed by finance")
+    RERATED = "rerated", _("Re-rated at the official rate")
+
+
+class FallbackRateBooking(TimeStampedModel):
+    """Documents booked at a fallback (reference) rate for one currency and rate date (issue
+    19 point 3): a finance ticket asks to confirm the rate or re-rate them before close."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    currency = models.CharField(verbose_name=_("currency"), max_length=3)
+    rate_date = models.DateField(verbose_name=_("rate date"))
+    source = models.CharField(verbose_name=_("fallback source"), max_length=20)
+    rate = models.DecimalField(
+        verbose_name=_("CNY per unit booked"), max_digits=24, decimal_places=12
+    )
+    documents = models.ManyToManyField(
+        "flows.SyncDocument", verbose_name=_("documents"), related_name="+", blank=True
+    )
+    status = models.CharField(
+        verbose_name=_("status"),
+        max_length=10,
+        choices=FallbackRateStatus.choices,
+        default=FallbackRateStatus.OPEN,
+    )
+    official_rate = models.DecimalField(
+        verbose_name=_("CNY per unit, official"),
+        max_digits=24,
+        decimal_places=12,
+        null=True,
+        blank=True,
+    )
+    outcome = models.JSONField(verbose_name=_("re-rate outcome"), default=dict, blank=True)
+    resolved_by = models.CharField(verbose_name=_("resolved by"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ("-rate_date", "currency")
+        verbose_name = _("fallback-rate booking")
+        verbose_name_plural = _("fallback-rate bookings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("integration", "currency", "rate_date"),
+                name="finance_fallback_rate_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.rate_date} ({self.source})"
+
+    @property
+    def trace_key(self) -> str:
+        return f"fx-fallback:{self.integration_id}:{self.currency}:{self.rate_date.isoformat()}"
