@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.exports import attachment
 
-from .choices import RunStatus, RunTrigger, VoucherStatus
+from .choices import FxTreatment, RunStatus, RunTrigger, VoucherStatus
 from .fx_differences import (
     fx_differences_collect,
     fx_voucher_retry,
@@ -45,6 +45,8 @@ class ReadOnlyMixin:
 class FinanceSettingsAdmin(admin.ModelAdmin):
     list_display = (
         "integration",
+        "fx_treatment",
+        "audit_vouchers",
         "voucher_mode",
         "account_book",
         "receivable_account",
@@ -52,7 +54,7 @@ class FinanceSettingsAdmin(admin.ModelAdmin):
         "accuracy_target",
         "quantity_tolerance",
     )
-    list_filter = ("voucher_mode",)
+    list_filter = ("fx_treatment", "voucher_mode")
     search_fields = ("integration__name", "integration__code")
     actions = ("collect_and_post_fx",)
 
@@ -66,6 +68,13 @@ class FinanceSettingsAdmin(admin.ModelAdmin):
             found = fx_differences_collect(
                 integration=row.integration, start=today - timedelta(days=7), end=today
             )
+            if row.fx_treatment == FxTreatment.REPORT:
+                self.message_user(
+                    request,
+                    _("%(integration)s: %(lines)d new lines; report only, no voucher posted.")
+                    % {"integration": row.integration, "lines": found.created},
+                )
+                continue
             prepared = fx_vouchers_prepare(integration=row.integration, through=today)
             posted = fx_vouchers_post(integration=row.integration)
             self.message_user(

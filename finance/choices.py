@@ -37,3 +37,11 @@ class RunStatus(models.TextChoices):
 class RunTrigger(models.TextChoices):
     SCHEDULE = "schedule", _("Scheduled")
     MANUAL = "manual", _("On demand")
+
+
+class FxTreatment(models.TextChoices):
+    """What F6 does with the exchange differences (issue 19 point 4; docs/finance/
+    fx-differences.md explains the accounting basis of each)."""
+
+    POST = "post", _("Post vouchers to FX gain/loss (the brief's F6.1)")
+    REPORT = "report", _("Report only, for Kingdee's own period-end revaluation")

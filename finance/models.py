@@ -8,7 +8,14 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
 
-from .choices import FxDocumentKind, RunStatus, RunTrigger, VoucherMode, VoucherStatus
+from .choices import (
+    FxDocumentKind,
+    FxTreatment,
+    RunStatus,
+    RunTrigger,
+    VoucherMode,
+    VoucherStatus,
+)
 
 
 class FinanceSettings(TimeStampedModel):
@@ -21,6 +28,43 @@ class FinanceSettings(TimeStampedModel):
         on_delete=models.CASCADE,
         related_name="finance_settings",
         help_text=_("e.g. demo"),
+    )
+    fx_treatment = models.CharField(
+        verbose_name=_("FX differences"),
+        max_length=10,
+        choices=FxTreatment.choices,
+        default=FxTreatment.POST,
+        help_text=_(
+            "post = vouchers to FX gain/loss against receivables / payables (the brief); "
+            "report = no voucher, the differences are listed for Kingdee's own period-end "
+            "revaluation (期末调汇). e.g. report"
+        ),
+    )
+    audit_vouchers = models.BooleanField(
+        verbose_name=_("submit and audit FX vouchers"),
+        default=False,
+        help_text=_(
+            "Off: vouchers are saved only, for finance to review and audit in Kingdee. On: "
+            "submitted and audited at once"
+        ),
+    )
+    receivable_dimension = models.CharField(
+        verbose_name=_("customer dimension of the receivable account"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            "The FDetailID flex slot of the customer dimension when the receivable account "
+            "requires one (the slot is per install), e.g. FFLEX6; blank = none"
+        ),
+    )
+    payable_dimension = models.CharField(
+        verbose_name=_("supplier dimension of the payable account"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            "The FDetailID flex slot of the supplier dimension when the payable account "
+            "requires one, e.g. FFLEX4; blank = none"
+        ),
     )
     voucher_mode = models.CharField(
         verbose_name=_("FX voucher grouping"),
@@ -220,6 +264,12 @@ class FxDifference(TimeStampedModel):
         blank=True,
         related_name="+",
         help_text=_("The portal document (sales); blank for purchases read from Kingdee"),
+    )
+    partner_number = models.CharField(
+        verbose_name=_("customer / supplier"),
+        max_length=100,
+        blank=True,
+        help_text=_("Kingdee number of the bill's customer or supplier, e.g. 10001"),
     )
     kingdee_form = models.CharField(
         verbose_name=_("Kingdee form"),

@@ -14,4 +14,5 @@ urlpatterns = [
         name="reconciliation-export",
     ),
     path("export-chain/", views.export_chain, name="export-chain"),
+    path("fx-differences/export/", views.fx_differences_export, name="fx-differences-export"),
 ]
