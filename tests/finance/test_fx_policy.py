@@ -190,3 +190,26 @@ def test_fallback_rate_opens_a_ticket_and_re_rates(
     assert doc.progress["fx"]["fallback_used"] is False
     ticket.refresh_from_db()
     assert ticket.status == "resolved"
+
+
+def test_preflight_names_a_currency_without_a_rate_source(demo_integration):
+    """Point 3: GIVEN a TWD currency mapping (no CFETS fixing) WHEN the preflight runs THEN a
+    failed check names TWD and gates the sales flows; the demo's official currencies pass;
+    WHEN finance declares a TWD source THEN the check passes."""
+    from connectors.preflight import checks_of, preflight_run
+
+    CodeMapping.objects.create(
+        integration=demo_integration, kind="currency", jushuitan_code="TWD", kingdee_code="PRE005"
+    )
+    run = preflight_run(integration=demo_integration, systems=["kingdee"])
+    fx = {c.key: c for c in checks_of(run) if c.key.startswith("fx.source.")}
+    assert not fx["fx.source.TWD"].ok and fx["fx.source.TWD"].gates("sales_outbound")
+    assert "TWD" in fx["fx.source.TWD"].detail
+    assert fx["fx.source.USD"].ok and fx["fx.source.GBP"].ok
+
+    policy = FxPolicy.objects.create(integration=demo_integration)
+    FxCurrencySource.objects.create(
+        policy=policy, currency="TWD", source=CurrencyRateSource.MANUAL, basis="bank rate"
+    )
+    run = preflight_run(integration=demo_integration, systems=["kingdee"])
+    assert {c.key: c.ok for c in checks_of(run)}["fx.source.TWD"] is True
