@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -8,7 +10,65 @@ from monitoring.permissions import document_can_act
 
 from . import services
 from .definitions.base import Problem
-from .models import ApiClient, Flow, StockHold, SyncDocument, Watermark
+from .models import ApiClient, Flow, FlowPreflightOverride, StockHold, SyncDocument, Watermark
+
+
+class FlowAdminForm(forms.ModelForm):
+    """Switching a flow on passes the preflight gate (services.flow_enable): with failures
+    gating it, the form names them and asks for an override reason, which is recorded."""
+
+    preflight_override = forms.CharField(
+        label=_("Preflight override reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Only to enable the flow although the preflight still fails for it, e.g. "
+            "'field created in BOS, preflight re-run tonight'. Recorded with your name."
+        ),
+    )
+
+    class Meta:
+        model = Flow
+        fields = (
+            "integration",
+            "code",
+            "enabled",
+            "batch_size",
+            "poll_seconds",
+            "canary_shops",
+            "canary_warehouses",
+            "canary_since",
+            "settings",
+            "paused_until",
+            "consecutive_failures",
+            "last_run_at",
+            "last_success_at",
+            "last_error",
+        )
+
+    def enabling(self) -> bool:
+        was = bool(self.instance.pk and Flow.objects.filter(pk=self.instance.pk, enabled=True))
+        return bool(self.cleaned_data.get("enabled")) and not was
+
+    def clean(self):
+        data = super().clean()
+        if not self.enabling() or not data.get("integration") or not data.get("code"):
+            return data
+        probe = Flow(integration=data["integration"], code=data["code"])
+        failures = services.flow_gate_failures(flow=probe)
+        if failures and not (data.get("preflight_override") or "").strip():
+            lines = [f"{c.title}: {c.detail}" + (f" → {c.fix}" if c.fix else "") for c in failures]
+            raise ValidationError(
+                [
+                    _(
+                        "The preflight has %(n)d failure(s) for this flow; fix them and run the "
+                        "preflight again, or give an override reason."
+                    )
+                    % {"n": len(failures)},
+                    *lines[:20],
+                ]
+            )
+        return data
 
 
 class WatermarkInline(admin.StackedInline):
@@ -33,6 +93,7 @@ class FlowAdmin(admin.ModelAdmin):
     list_select_related = ("integration",)
     inlines = (WatermarkInline,)
     actions = ("run_now",)
+    form = FlowAdminForm
 
     @admin.action(description=_("Pull and process now"), permissions=("change",))
     def run_now(self, request, queryset):
@@ -41,8 +102,38 @@ class FlowAdmin(admin.ModelAdmin):
         self.message_user(request, _("%(n)d flows queued.") % {"n": queryset.count()})
 
     def save_model(self, request, obj, form, change):
+        enabling = form.enabling()
+        if enabling:
+            obj.enabled = False  # switched on below, through the preflight gate
         super().save_model(request, obj, form, change)
+        if enabling:
+            services.flow_enable(
+                flow=obj,
+                user=request.user,
+                override_reason=form.cleaned_data.get("preflight_override", ""),
+            )
         services.flow_schedule_ensure(flow=obj)
+
+
+@admin.register(FlowPreflightOverride)
+class FlowPreflightOverrideAdmin(admin.ModelAdmin):
+    list_display = ("flow", "username", "created_at", "reason")
+    list_filter = ("flow__code",)
+    readonly_fields = (
+        "flow",
+        "user",
+        "username",
+        "reason",
+        "failures",
+        "preflight_runs",
+        "created_at",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class StuckFilter(admin.SimpleListFilter):

@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -618,3 +619,54 @@ class ApiClient(TimeStampedModel):
         if not self.secret:
             self.secret = new_secret()
         super().save(*args, **kwargs)
+
+
+class FlowPreflightOverride(models.Model):
+    """A person switched a flow on although the latest preflight had failures gating it
+    (docs/protocols/kingdee.md §7): who, when, why, and which failures they accepted."""
+
+    flow = models.ForeignKey(
+        Flow,
+        verbose_name=_("flow"),
+        on_delete=models.CASCADE,
+        related_name="preflight_overrides",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("overridden by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    username = models.CharField(
+        verbose_name=_("overridden by (name)"),
+        max_length=150,
+        help_text=_("Kept when the user is deleted, e.g. finance.lead or 'demo setup'"),
+    )
+    reason = models.TextField(
+        verbose_name=_("reason"),
+        help_text=_("Why the flow goes on anyway, e.g. 'field created, preflight re-run tonight'"),
+    )
+    failures = models.JSONField(
+        verbose_name=_("failures accepted"),
+        default=list,
+        help_text=_("The failed checks at the time of the override (key, title, detail, fix)."),
+    )
+    preflight_runs = models.JSONField(
+        verbose_name=_("preflight runs"),
+        default=list,
+        help_text=_("Ids of the preflight runs those failures come from, e.g. [12, 13]"),
+    )
+    created_at = models.DateTimeField(
+        verbose_name=_("overridden at"),
+        auto_now_add=True,
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("preflight override")
+        verbose_name_plural = _("preflight overrides")
+
+    def __str__(self) -> str:
+        return f"{self.flow} · {self.username} · {self.created_at:%Y-%m-%d %H:%M}"

@@ -56,6 +56,95 @@ def flow_schedule_ensure(*, flow: Flow):
     return task
 
 
+class PreflightGateClosed(Problem):
+    """The latest preflight has failures that gate this flow, and nobody overrode them."""
+
+    error_class = "preflight"
+
+    def __init__(self, message: str, *, failures: list) -> None:
+        super().__init__(message, subject=message[:120])
+        self.failures = failures
+
+
+def flow_gate_failures(*, flow: Flow) -> list:
+    """The failed preflight checks that keep `flow` off: the latest run of every system that
+    has preflight checks (a system never checked counts as one failure)."""
+    from connectors.preflight import preflight_failures, providers
+
+    failures = []
+    for system in sorted(providers()):
+        failures += preflight_failures(
+            integration=flow.integration, system=system, flow_code=flow.code
+        )
+    return failures
+
+
+def flow_enable(*, flow: Flow, user=None, override_reason: str = "", by: str = "") -> Flow:
+    """Switch a flow on, through the preflight gate (docs/protocols/kingdee.md §7).
+
+    While the latest preflight of either system has failures gating the flow, it stays off
+    unless a person gives `override_reason`; the override is recorded with who, when and the
+    failures accepted (FlowPreflightOverride)."""
+    from connectors.preflight import preflight_latest
+
+    from .models import FlowPreflightOverride
+
+    failures = flow_gate_failures(flow=flow)
+    reason = (override_reason or "").strip()
+    if failures and not reason:
+        raise PreflightGateClosed(
+            _(
+                "%(flow)s cannot be enabled: the preflight has %(n)d failure(s) for it: "
+                "%(list)s. Fix them and run the preflight again, or enable it with an "
+                "override reason."
+            )
+            % {
+                "flow": flow.get_code_display(),
+                "n": len(failures),
+                "list": "; ".join(f"{c.title} ({c.detail or c.key})" for c in failures[:10]),
+            },
+            failures=failures,
+        )
+    if failures:
+        from dataclasses import asdict
+
+        runs = [
+            run.pk
+            for run in (
+                preflight_latest(integration=flow.integration, system=system)
+                for system in sorted({c.system for c in failures})
+            )
+            if run is not None
+        ]
+        FlowPreflightOverride.objects.create(
+            flow=flow,
+            user=user if getattr(user, "pk", None) else None,
+            username=by or getattr(user, "username", "") or "system",
+            reason=reason,
+            failures=[asdict(c) for c in failures],
+            preflight_runs=runs,
+        )
+        monitoring.event_record(
+            integration_id=flow.integration_id,
+            flow_code=flow.code,
+            stage="preflight",
+            level=EventLevel.WARNING,
+            actor=user if getattr(user, "pk", None) else None,
+            detail={"failures": [c.key for c in failures], "reason": reason},
+            message=_("%(flow)s enabled by %(who)s despite %(n)d preflight failure(s): %(why)s")
+            % {
+                "flow": flow.get_code_display(),
+                "who": by or getattr(user, "username", "") or "system",
+                "n": len(failures),
+                "why": reason,
+            },
+        )
+    Flow.objects.filter(pk=flow.pk).update(enabled=True, updated_at=timezone.now())
+    flow.enabled = True
+    flow_schedule_ensure(flow=flow)
+    return flow
+
+
 def _enqueue(flow_id: int, ids: list[int] | None = None) -> None:
     """Queue processing once the documents are committed. A broker outage loses nothing: the
     documents are stored, and the sweep queues them when the broker is back."""

@@ -295,3 +295,135 @@ BUSINESS_RATES = {
     "GBP": Decimal("9.0500"),
     "JPY": Decimal("0.047600"),
 }
+
+
+# Custom fields the demo tenant created in BOS, per form: (key suffix after F_PAEZ_, level,
+# type, length). The simulated Kingdee knows only these (sandbox.kingdee.bos); the portal's
+# Kingdee preflight checks exactly what the enabled flows need, so the two must agree.
+KINGDEE_DEV_PREFIX = "F_PAEZ_"
+_TEXT, _DEC, _DATE = "text", "decimal", "date"
+KINGDEE_CUSTOM_FIELDS: dict[str, list[tuple[str, str, str, int]]] = {
+    "SAL_OUTSTOCK": [
+        *[
+            (name, "header", kind, length)
+            for name, kind, length in (
+                ("PlatformOrderNo", _TEXT, 100),
+                ("BuyerId", _TEXT, 100),
+                ("ShopId", _TEXT, 50),
+                ("LogisticsNo", _TEXT, 100),
+                ("LogisticsCompany", _TEXT, 100),
+                ("Currency", _TEXT, 10),
+                ("TradeAmount", _DEC, 0),
+                ("TradeAmountCNY", _DEC, 0),
+                ("Commission", _DEC, 0),
+                ("CommissionCNY", _DEC, 0),
+                ("RateDate", _DATE, 0),
+            )
+        ],
+        *[
+            (name, "entry", kind, length)
+            for name, kind, length in (
+                ("SkuId", _TEXT, 100),
+                ("HSCode", _TEXT, 20),
+                ("LineAmount", _DEC, 0),
+                ("Discount", _DEC, 0),
+                ("Freight", _DEC, 0),
+                ("Tariff", _DEC, 0),
+                ("NetAmount", _DEC, 0),
+                ("NetAmountCNY", _DEC, 0),
+                ("TaxTemplate", _TEXT, 80),
+            )
+        ],
+    ],
+    "SAL_RETURNSTOCK": [
+        ("PlatformOrderNo", "header", _TEXT, 100),
+        ("SrcBillNo", "header", _TEXT, 80),
+        ("AfterSaleId", "header", _TEXT, 50),
+        ("Currency", "header", _TEXT, 10),
+        ("RefundAmount", "header", _DEC, 0),
+        ("RefundAmountCNY", "header", _DEC, 0),
+        ("RateDate", "header", _DATE, 0),
+        ("SkuId", "entry", _TEXT, 100),
+        ("Amount", "entry", _DEC, 0),
+        ("AmountCNY", "entry", _DEC, 0),
+    ],
+    "STK_InStock": [
+        ("ExpectedArrival", "header", _DATE, 0),
+        ("TariffRate", "header", _DEC, 0),
+        ("LogisticsMode", "header", _TEXT, 50),
+    ],
+    "PUR_MRB": [
+        ("ReturnReason", "header", _TEXT, 255),
+        ("JstDocNo", "header", _TEXT, 100),
+    ],
+    **{
+        form: [
+            ("CountNo", "header", _TEXT, 50),
+            ("SkuId", "entry", _TEXT, 100),
+            ("BookQty", "entry", _DEC, 0),
+            ("CountedQty", "entry", _DEC, 0),
+        ]
+        for form in ("STK_MISCELLANEOUS", "STK_MisDelivery")
+    },
+    "HS_AdjustmentBill": [("SrcBillNo", "header", _TEXT, 80)],
+    "GL_VOUCHER": [("PortalKey", "header", _TEXT, 100)],
+    "BD_MATERIAL": [
+        ("HSCode", "header", _TEXT, 20),
+        ("EnName", "header", _TEXT, 255),
+        ("Brand", "header", _TEXT, 100),
+        ("IsBattery", "header", "boolean", 0),
+        ("DeclaredPrice", "header", _DEC, 0),
+        ("Supplier", "header", "base data", 0),
+        ("UnitCost", "header", _DEC, 0),
+    ],
+}
+
+# Base data besides warehouses, customers, suppliers and materials (number, name, extra keys).
+KINGDEE_BASE_DATA: dict[str, list[tuple[str, str, dict]]] = {
+    "BD_Currency": [
+        ("PRE001", "人民币", {"FCODE": "CNY"}),
+        ("PRE002", "港币", {"FCODE": "HKD"}),
+        ("PRE003", "欧元", {"FCODE": "EUR"}),
+        ("PRE004", "日元", {"FCODE": "JPY"}),
+        ("PRE005", "新台币", {"FCODE": "TWD"}),
+        ("PRE006", "英镑", {"FCODE": "GBP"}),
+        ("PRE007", "美元", {"FCODE": "USD"}),
+    ],
+    "BD_RateType": [("HLTX01_SYS", "固定汇率", {})],
+    "BD_TaxRate": [
+        ("SL00_CB", "出口零税率", {"FTaxRate": 0}),
+        ("SL02_SYS", "13%增值税", {"FTaxRate": 13}),
+    ],
+    "BD_Account": [
+        (number, name, {})
+        for number, name in (
+            ("1122", "应收账款"),
+            ("2202", "应付账款"),
+            ("6001", "主营业务收入"),
+            ("6401", "主营业务成本"),
+            ("6403", "税金及附加"),
+            ("6601.01", "销售费用-运费"),
+            ("6601.02", "销售费用-平台佣金"),
+            ("6603.03", "财务费用-汇兑损益"),
+        )
+    ],
+    "BOS_BillType": [
+        (number, name, {"FBillFormID": form})
+        for number, name, form in (
+            ("XSCKD01_SYS", "标准销售出库单", "SAL_OUTSTOCK"),
+            ("XSTHD01_SYS", "标准销售退货单", "SAL_RETURNSTOCK"),
+            ("RKD01_SYS", "标准采购入库单", "STK_InStock"),
+            ("TLD01_SYS", "标准退料单", "PUR_MRB"),
+            ("ZJDB01_SYS", "标准直接调拨单", "STK_TransferDirect"),
+            ("QTRKD01_SYS", "标准其他入库单", "STK_MISCELLANEOUS"),
+            ("QTCKD01_SYS", "标准其他出库单", "STK_MisDelivery"),
+            ("CBTZD01_SYS", "标准成本调整单", "HS_AdjustmentBill"),
+        )
+    ],
+    # 退料原因 (assistant data of PUR_MRB.FMRREASON): FNumber, FDataValue.
+    "BOS_ASSISTANTDATA_DETAIL": [
+        ("01", "质量问题", {"FDataValue": "质量问题"}),
+        ("02", "数量不符", {"FDataValue": "数量不符"}),
+        ("03", "其他", {"FDataValue": "其他"}),
+    ],
+}

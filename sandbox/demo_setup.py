@@ -160,10 +160,43 @@ def flows_ensure(*, integration, enabled: bool = True) -> dict:
             definition_for(code)
         except KeyError:
             continue  # not built yet
-        flow = flow_ensure(integration=integration, code=code, enabled=enabled)
-        Flow.objects.filter(pk=flow.pk).update(enabled=enabled)
+        flow = flow_ensure(integration=integration, code=code, enabled=False)
+        if not enabled:
+            Flow.objects.filter(pk=flow.pk).update(enabled=False)
+            flow.enabled = False
         flows[code] = flow
+    if enabled:
+        flows_enable_after_preflight(flows=flows, integration=integration)
     return flows
+
+
+def flows_enable_after_preflight(*, flows: dict, integration) -> list[str]:
+    """Switch the demo's flows on the way a person would: run the preflight, then enable each
+    flow through the gate (flows.services.flow_enable). Against the sandboxes the preflight
+    passes; should a check fail, the flow is enabled with a recorded override naming it, so the
+    demo still comes up. Returns the codes enabled with an override."""
+    import logging
+
+    from connectors.preflight import preflight_run
+    from flows.services import PreflightGateClosed, flow_enable
+
+    preflight_run(integration=integration, requested_by="demo setup")
+    overridden = []
+    for code, flow in flows.items():
+        if flow.enabled:
+            continue
+        try:
+            flow_enable(flow=flow, by="demo setup")
+        except PreflightGateClosed as closed:
+            logging.getLogger(__name__).warning("demo: %s", closed.message)
+            flow_enable(
+                flow=flow,
+                by="demo setup",
+                override_reason="demo setup against the simulators: "
+                + "; ".join(c.key for c in closed.failures),
+            )
+            overridden.append(code)
+    return overridden
 
 
 def demo_integration_setup(*, base_url: str, initialise: bool = True, fetch_rates: bool = True):

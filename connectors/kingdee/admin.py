@@ -22,7 +22,9 @@ class KingdeeConnectionAdmin(admin.ModelAdmin):
     list_filter = ("auth_mode", "last_check_ok")
     search_fields = ("name", "acct_id", "username", "server_url")
     readonly_fields = ("last_checked_at", "last_check_ok", "last_check_message")
-    actions = ("test_connection",)
+    actions = ("test_connection", "run_preflight")
+    # The change page shows a "Run preflight" button that posts the action below.
+    change_form_template = "admin/kingdee/kingdeeconnection/change_form.html"
     fieldsets = (
         (None, {"fields": ("name", "server_url", "acct_id", "org_number", "lcid")}),
         (
@@ -34,7 +36,8 @@ class KingdeeConnectionAdmin(admin.ModelAdmin):
     )
 
     @admin.action(
-        description=_("Test connection (log in and read the warehouses)"), permissions=("change",)
+        description=_("Test connection (log in and read the warehouses)"),
+        permissions=("change",),
     )
     def test_connection(self, request, queryset):
         for connection in queryset:
@@ -44,3 +47,47 @@ class KingdeeConnectionAdmin(admin.ModelAdmin):
                 f"{connection.name}: {check.message}",
                 level=messages.SUCCESS if check.ok else messages.ERROR,
             )
+
+    @admin.action(
+        description=_("Run preflight (prove the forms, fields and base data the flows use)"),
+        permissions=("change",),
+    )
+    def run_preflight(self, request, queryset):
+        from connectors.preflight import checks_of, preflight_run
+
+        for connection in queryset:
+            integrations = list(connection.integrations.all())
+            if not integrations:
+                self.message_user(
+                    request,
+                    _("%(name)s: no integration uses this connection yet.")
+                    % {"name": connection.name},
+                    level=messages.WARNING,
+                )
+            for integration in integrations:
+                run = preflight_run(
+                    integration=integration,
+                    systems=["kingdee"],
+                    requested_by=request.user.get_username(),
+                )
+                failed = [c for c in checks_of(run) if not c.ok and not c.info]
+                if not failed:
+                    self.message_user(
+                        request,
+                        _("%(integration)s: Kingdee preflight passed (%(n)d checks).")
+                        % {"integration": integration, "n": len(run.results)},
+                        level=messages.SUCCESS,
+                    )
+                    continue
+                self.message_user(
+                    request,
+                    _("%(integration)s: Kingdee preflight failed %(n)d of %(total)d checks.")
+                    % {"integration": integration, "n": len(failed), "total": len(run.results)},
+                    level=messages.ERROR,
+                )
+                for check in failed[:20]:
+                    self.message_user(
+                        request,
+                        f"{check.title}: {check.detail} → {check.fix}",
+                        level=messages.ERROR,
+                    )

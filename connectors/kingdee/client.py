@@ -1,4 +1,4 @@
-"""Kingdee Cloud Galaxy (金蝶云星空) K3Cloud WebAPI client (protocols/kingdee-k3cloud.md).
+"""Kingdee Cloud Galaxy (金蝶云星空) K3Cloud WebAPI client (docs/protocols/kingdee.md).
 
 One KingdeeClient per connection and process (`client_for`), holding one pooled
 requests.Session with TLS verification on. Writes return a SaveResult that lists successes and
@@ -100,6 +100,11 @@ class SaveResult:
     errors: list[RecordError] = field(default_factory=list)
     msg_code: int = 0
     need_return_data: list[dict] = field(default_factory=list)
+    # Audit fills SuccessMessages ("…审核成功！"); kept for the events, never parsed for ids.
+    success_messages: list[str] = field(default_factory=list)
+    # IsSuccess as Kingdee reported it: true with no SuccessEntitys is an older build's
+    # success; its objects are confirmed by number (lookup_bills), never an unknown outcome.
+    reported_success: bool = False
 
     @property
     def ok(self) -> bool:
@@ -107,6 +112,18 @@ class SaveResult:
 
     def success_for(self, dindex: int) -> SavedEntity | None:
         return next((s for s in self.successes if s.dindex == dindex), None)
+
+    def success_for_number(self, number: str) -> SavedEntity | None:
+        """The success whose Number is this bill no. (an older build that answers only
+        `IsSuccess, Id, Number` gives no DIndex: docs/protocols/kingdee.md §2.1)."""
+        return next((s for s in self.successes if number and s.number == number), None)
+
+    def saved(self, dindex: int, number: str) -> SavedEntity | None:
+        """BatchSave: the success of model `dindex`, found by DIndex, else by its number."""
+        hit = self.success_for(dindex)
+        if hit is not None and (not number or not hit.number or hit.number == number):
+            return hit
+        return self.success_for_number(number)
 
     def errors_for(self, dindex: int) -> list[RecordError]:
         return [e for e in self.errors if e.dindex == dindex]
@@ -130,6 +147,40 @@ class BillRef:
     number: str
     status: str
     key: str
+
+
+# Primary key of the forms whose key is not FID (docs/protocols/kingdee.md §2.6, §4).
+PRIMARY_KEYS = {
+    "BD_MATERIAL": "FMATERIALID",
+    "BD_CUSTOMER": "FCUSTID",
+    "BD_SUPPLIER": "FSupplierId",
+    "BD_STOCK": "FStockId",
+    "BD_CURRENCY": "FCurrencyId",
+    "BD_RATETYPE": "FRateTypeId",
+    "BD_ACCOUNT": "FAcctID",
+    "BOS_BILLTYPE": "FBillTypeID",
+    "GL_VOUCHER": "FVOUCHERID",
+}
+
+
+def primary_key(form_id: str) -> str:
+    return PRIMARY_KEYS.get((form_id or "").upper(), "FID")
+
+
+def unique_order(
+    form_id: str, order_string: str, field_keys: list[str], entry_key: str = ""
+) -> str:
+    """`order_string` with the form's primary key (and the entry id when entry rows are read)
+    appended unless already there, so every page boundary falls on a unique sort key."""
+    parts = [p.strip() for p in (order_string or "").split(",") if p.strip()]
+    named = {p.split()[0].lower() for p in parts}
+    if not entry_key:
+        entry_key = next(
+            (k[: -len("_FEntryID")] for k in field_keys if k.lower().endswith("_fentryid")), ""
+        )
+    wanted = [primary_key(form_id)] + ([f"{entry_key}_FEntryID"] if entry_key else [])
+    parts += [f"{key} ASC" for key in wanted if key.lower() not in named]
+    return ", ".join(parts)
 
 
 def quote(value: Any) -> str:
@@ -477,7 +528,9 @@ class KingdeeClient:
         return answer
 
     # -- writes ----------------------------------------------------------------------------
-    def _write(self, operation: str, form_id: str, data: dict, *, keys: dict) -> SaveResult:
+    def _write(
+        self, operation: str, form_id: str, data: dict, *, keys: dict, single: bool = False
+    ) -> SaveResult:
         answer = self._call(
             f"{DYNAMIC_FORM}.{operation}",
             {"formid": form_id, "data": data},
@@ -485,9 +538,11 @@ class KingdeeClient:
             operation=operation,
             keys={"form_id": form_id, **keys},
         )
-        return self._save_result(answer, operation=operation, form_id=form_id)
+        return self._save_result(answer, operation=operation, form_id=form_id, single=single)
 
-    def _save_result(self, answer: Any, *, operation: str, form_id: str) -> SaveResult:
+    def _save_result(
+        self, answer: Any, *, operation: str, form_id: str, single: bool = False
+    ) -> SaveResult:
         status = _response_status(answer)
         if status is None:
             raise UnknownOutcome(
@@ -520,6 +575,17 @@ class KingdeeClient:
             for item in status.get("Errors") or []
         ]
         failed = not _bool(status.get("IsSuccess"))
+        result = answer.get("Result") if isinstance(answer, dict) else None
+        if not failed and not successes and isinstance(result, dict) and result.get("Number"):
+            # An older build: {"IsSuccess": true}, "Id", "Number" and no SuccessEntitys. A
+            # success, matched by Number (one model: DIndex 0; otherwise unknown).
+            successes.append(
+                SavedEntity(
+                    id=_int(result.get("Id"), 0) or 0,
+                    number=str(result.get("Number")),
+                    dindex=0 if single else -1,
+                )
+            )
         if (
             failed
             and not successes
@@ -539,10 +605,14 @@ class KingdeeClient:
                 )
             )
         need_return = []
-        result = answer.get("Result") if isinstance(answer, dict) else None
         if isinstance(result, dict) and isinstance(result.get("NeedReturnData"), list):
             need_return = [r for r in result["NeedReturnData"] if isinstance(r, dict)]
-        return SaveResult(successes, errors, msg_code, need_return)
+        messages = [
+            str(item.get("Message") or "")
+            for item in status.get("SuccessMessages") or []
+            if isinstance(item, dict)
+        ]
+        return SaveResult(successes, errors, msg_code, need_return, messages, not failed)
 
     def batch_save(
         self,
@@ -570,7 +640,9 @@ class KingdeeClient:
         if batch_count:
             data["BatchCount"] = batch_count
         numbers = [str(m.get("FBillNo") or m.get("FNumber") or "") for m in models][:100]
-        return self._write("BatchSave", form_id, data, keys={"numbers": numbers})
+        return self._write(
+            "BatchSave", form_id, data, keys={"numbers": numbers}, single=len(models) == 1
+        )
 
     def save(
         self,
@@ -595,7 +667,9 @@ class KingdeeClient:
         )
         data["Model"] = model
         number = str(model.get("FBillNo") or model.get("FNumber") or "")
-        return self._write("Save", form_id, data, keys={"numbers": [number] if number else []})
+        return self._write(
+            "Save", form_id, data, keys={"numbers": [number] if number else []}, single=True
+        )
 
     @staticmethod
     def _save_options(
@@ -726,9 +800,14 @@ class KingdeeClient:
         filter_string: str = "",
         order_string: str = "",
         page_size: int = 2000,
+        entry_key: str = "",
     ) -> Iterator[dict[str, Any]]:
         """Every row, page by page (StartRow += page size until a short page), as dicts keyed
-        by field key. Give a stable order_string (e.g. "FID ASC, FEntity_FEntryId ASC")."""
+        by field key. The OrderString is made unique (docs/protocols/kingdee.md §2.6): the
+        form's primary key is appended, and the entry id too when entry fields are read
+        (`entry_key`, or a `<Entry>_FEntryID` among the keys): paging on a sort key that is not
+        unique loses rows silently."""
+        order_string = unique_order(form_id, order_string, field_keys, entry_key)
         start = 0
         while True:
             page = self.execute_bill_query(
@@ -752,7 +831,7 @@ class KingdeeClient:
         already exist in Kingdee: the question to ask before resending an unknown write."""
         found: dict[str, BillRef] = {}
         unique = list(dict.fromkeys(str(v) for v in values if v not in (None, "")))
-        pk_key = "FVOUCHERID" if form_id.upper() == "GL_VOUCHER" else "FID"
+        pk_key = primary_key(form_id)
         for index in range(0, len(unique), chunk):
             part = unique[index : index + chunk]
             keys = [pk_key, "FBillNo", "FDocumentStatus", key_field]
@@ -765,6 +844,45 @@ class KingdeeClient:
             for pk, number, status, key in rows:
                 found.setdefault(str(key), BillRef(int(pk), str(number), str(status), str(key)))
         return found
+
+    def finish_bills(self, form_id: str, bills: dict[str, str]) -> dict[str, list[RecordError]]:
+        """Submit (those still Z/A/D) and audit saved bills {number: status}; per number the
+        errors ([] = audited).
+
+        Results are matched by Number, never by position: a server answers in its own (id)
+        order and skips a number it does not find (docs/protocols/kingdee.md §2.4). A number
+        without a success entry is confirmed by reading FDocumentStatus by FBillNo."""
+        numbers = list(bills)
+        if not numbers:
+            return {}
+        created = [n for n in numbers if bills[n] in ("Z", "A", "D")]
+        answers = []
+        if created:
+            answers.append(self.submit(form_id, numbers=created))
+        answers.append(self.audit(form_id, numbers=numbers))
+        audited = {s.number for s in answers[-1].successes if s.number}
+        errors = [e for answer in answers for e in answer.errors]
+        out: dict[str, list[RecordError]] = {n: [] for n in numbers if n in audited}
+        rest = [n for n in numbers if n not in audited]
+        if rest:
+            found = self.lookup_bills(form_id, key_field="FBillNo", values=rest)
+            for number in rest:
+                ref = found.get(number)
+                if ref is not None and ref.status == "C":
+                    out[number] = []
+                    continue
+                mine = [e for e in errors if number in e.message] or errors
+                out[number] = mine or [
+                    RecordError(
+                        dindex=None,
+                        field_name="FDocumentStatus",
+                        message=_("Bill %(no)s is not audited in Kingdee (status %(status)s).")
+                        % {"no": number, "status": ref.status if ref else _("not found")},
+                        code=None,
+                        kind=RecordKind.WRONG_STATUS.value,
+                    )
+                ]
+        return out
 
     def inventory(
         self,

@@ -181,9 +181,9 @@ class KingdeeBillFlow(FlowDefinition):
             auto_submit_audit=True,
             validate_base_data=True,
         )
-        duplicates = []
+        duplicates, unconfirmed = [], []
         for index, doc in enumerate(documents):
-            saved = answer.success_for(index)
+            saved = answer.saved(index, str(doc.target_payload.get("FBillNo") or ""))
             errors = answer.errors_for(index)
             if saved is not None and not errors:
                 results[doc.pk] = LoadResult.landed(target_id=saved.id, target_number=saved.number)
@@ -191,15 +191,14 @@ class KingdeeBillFlow(FlowDefinition):
                 duplicates.append(doc)  # ours from an earlier attempt? look it up below
             elif errors:
                 results[doc.pk] = LoadResult(problem=self.problem_from(doc, errors))
+            elif answer.reported_success:
+                unconfirmed.append(doc)  # an older build's bare success: confirm by number
             else:
-                results[doc.pk] = LoadResult(
-                    problem=Problem(
-                        _("Kingdee returned neither a success nor an error for this bill."),
-                        error_class=ErrorClass.UNKNOWN_OUTCOME,
-                        stage="load",
-                    ),
-                    unknown=True,
-                )
+                results[doc.pk] = self._unknown()
+        if unconfirmed:
+            found = self.find_existing(ctx, unconfirmed)
+            for doc in unconfirmed:
+                results[doc.pk] = found.get(doc.pk) or self._unknown()
         if duplicates:
             found = self.find_existing(ctx, duplicates)
             for doc in duplicates:
@@ -214,6 +213,17 @@ class KingdeeBillFlow(FlowDefinition):
                     )
                 )
         return results
+
+    @staticmethod
+    def _unknown() -> LoadResult:
+        return LoadResult(
+            problem=Problem(
+                _("Kingdee returned neither a success nor an error for this bill."),
+                error_class=ErrorClass.UNKNOWN_OUTCOME,
+                stage="load",
+            ),
+            unknown=True,
+        )
 
     def find_existing(self, ctx: FlowContext, documents) -> dict[int, LoadResult]:
         """Look the bills up by the platform order no. header field (FBillNo for documents
@@ -260,14 +270,14 @@ class KingdeeBillFlow(FlowDefinition):
         return refs
 
     def _finish(self, ctx: FlowContext, pending) -> dict[int, LoadResult]:
-        """Submit (when still created) and audit bills that were saved earlier."""
+        """Submit (when still created) and audit bills that were saved earlier; outcomes
+        matched by bill number (KingdeeClient.finish_bills), never by position."""
         results: dict[int, LoadResult] = {}
-        created = [ref.number for _doc, ref in pending if ref.status in ("Z", "A", "D")]
-        if created:
-            ctx.kingdee.submit(self.form_id, numbers=created)
-        answer = ctx.kingdee.audit(self.form_id, numbers=[ref.number for _doc, ref in pending])
-        for index, (doc, ref) in enumerate(pending):
-            errors = answer.errors_for(index)
+        outcome = ctx.kingdee.finish_bills(
+            self.form_id, {ref.number: ref.status for _doc, ref in pending}
+        )
+        for doc, ref in pending:
+            errors = outcome.get(ref.number, [])
             if errors:
                 results[doc.pk] = LoadResult(problem=self.problem_from(doc, errors))
             else:

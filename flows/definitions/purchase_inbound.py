@@ -29,7 +29,6 @@ STK_INSTOCK = SourceForm(
     entry_key="FInStockEntry",
     header={
         "supplier": "FSupplierId.FNumber",
-        "note": "FNote",
         "expected_arrival": "F_PAEZ_ExpectedArrival",
         "tariff_rate": "F_PAEZ_TariffRate",
         "logistics_mode": "F_PAEZ_LogisticsMode",
@@ -41,6 +40,8 @@ STK_INSTOCK = SourceForm(
         "tax_price": "FTaxPrice",
         "tax_rate": "FEntryTaxRate",
         "po_no": "FPOOrderNo",
+        # STK_InStock has FNote on its entry only (docs/protocols/kingdee.md §4.7).
+        "note": "FNote",
     },
     required_entry=("material", "stock", "qty"),
 )
@@ -100,7 +101,9 @@ class PurchaseInbound(JushuitanDocumentFlow):
                     _("logistics %(m)s") % {"m": _text(bill.get("logistics_mode"))}
                     if _text(bill.get("logistics_mode"))
                     else "",
-                    _text(bill.get("note")),
+                    " ".join(
+                        dict.fromkeys(_text(e.get("note")) for e in entries if _text(e.get("note")))
+                    ),
                 )
                 if part
             )

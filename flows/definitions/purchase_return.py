@@ -9,7 +9,8 @@ Split by warehouse like F4 (external id `<FBillNo>[-<stock>]`). The Jushuitan re
 
 Write-back [U]: Kingdee only saves bills in status Z/A/D, except for fields whose lock
 property (锁定性) leaves them editable after audit. The portal saves, by FID with
-NeedUpDateFields, two custom header fields that must be set up that way in BOS:
+NeedUpDateFields and IsDeleteEntry=false (header only: the rows stay; docs/protocols/kingdee.md
+§2.2), two custom header fields that must be set up that way in BOS:
 `F_PAEZ_ReturnReason` (the reason text) and `F_PAEZ_JstDocNo` (the Jushuitan io_id(s)); names
 are flow settings (`writeback_fields`), and `writeback: false` switches it off. A failed
 write-back leaves the document synced (the stock moved) and opens a ticket saying what to copy.
@@ -38,9 +39,10 @@ PUR_MRB = SourceForm(
     entry_key="FPURMRBENTRY",
     header={
         "supplier": "FSupplierID.FNumber",
-        "reason": "FMRREASON",
+        # Assistant data (辅助资料), read by its value; the remark is FDESCRIPTION (§4.8).
+        "reason": "FMRREASON.FDataValue",
         "mr_type": "FMRTYPE",
-        "note": "FNote",
+        "note": "FDESCRIPTION",
     },
     entry={
         "material": "FMATERIALID.FNumber",
@@ -60,7 +62,10 @@ def _text(value) -> str:
 
 
 def return_reason(bill: dict) -> str:
-    return _text(bill.get("reason")) or _text(bill.get("note")) or _("Return to supplier")
+    """The reason as booked (FMRREASON's value) followed by the remark (FDESCRIPTION)."""
+    parts = [_text(bill.get("reason")), _text(bill.get("note"))]
+    text = " ".join(dict.fromkeys(p for p in parts if p))
+    return text or _("Return to supplier")
 
 
 @register
@@ -135,6 +140,8 @@ class PurchaseReturn(JushuitanDocumentFlow):
                     {"FID": fid, fields["reason"]: reason[:255], fields["jst_no"]: io_ids},
                     need_update_fields=["FID", fields["reason"], fields["jst_no"]],
                     validate_base_data=False,
+                    # Header-only: never let the server drop the entry rows (§2.2).
+                    is_delete_entry=False,
                 )
                 failure = "; ".join(e.message for e in answer.errors)
             except ConnectorError as exc:

@@ -2,7 +2,9 @@
 (STK_MISCELLANEOUS, 盘盈 gains) and other outbound (STK_MisDelivery, 盘亏 losses) bills, per
 warehouse and material, exactly once (REQUIREMENTS F8.1, field-maps.md §5b); a line whose
 variance exceeds the threshold (±2 % of book quantity by default) is revalued with a Kingdee
-cost adjustment document and a finance review ticket links both (F8.2).
+cost adjustment bill (HS_AdjustmentBill, built from the `cost_adjust` setting; off until the
+Kingdee preflight proved it: docs/protocols/kingdee.md §4.16) and a finance review ticket links
+both (F8.2).
 
 One count yields up to two source records, `count:<io_id>:gain` and `count:<io_id>:loss`, so a
 gain bill that landed is never held back by a loss bill waiting for stock. Lines of the same
@@ -248,6 +250,8 @@ class StockCount(KingdeeBillFlow):
             "cost_adjust": revaluation["model"] if revaluation else None,
             "revaluation": revaluation["lines"] if revaluation else [],
         }
+        if revaluation and revaluation.get("off"):
+            payload["revaluation_off"] = True
         return payload, bill_no
 
     def _revaluation(self, ctx, lines, materials, stock, bill_no, on_date, count) -> dict | None:
@@ -265,9 +269,26 @@ class StockCount(KingdeeBillFlow):
         ]
         if not flagged:
             return None
+        if not revaluation_proved(ctx):
+            # F8.2 waits for the Kingdee preflight to prove the cost adjustment form on this
+            # tenant; the variance is still reported to finance (after_synced).
+            return {
+                "model": None,
+                "lines": [
+                    {
+                        "sku_id": line["sku_id"],
+                        "material": material,
+                        "book": str(line["book"]),
+                        "variance": str(line["variance"]),
+                    }
+                    for line, material in flagged
+                ],
+                "off": True,
+            }
         costs = unit_costs(ctx, {line["sku_id"]: material for line, material in flagged})
         org = ctx.integration.kingdee.org_number
-        f = lambda name: custom_field(ctx, name)  # noqa: E731
+        spec = cost_adjust_spec(ctx)
+        keys = spec["keys"]
         entries, summary = [], []
         for line, material in flagged:
             cost = costs[line["sku_id"]]
@@ -281,13 +302,13 @@ class StockCount(KingdeeBillFlow):
             )
             entries.append(
                 {
-                    "FMaterialId": {"FNumber": material},
-                    "FStockId": {"FNumber": stock},
-                    "FAdjustQty": str(line["variance"]),
-                    "FAdjustPrice": str(cost),
-                    "FAdjustAmount": str(value),
-                    "FNote": _("Count variance %(pct)s%% of book %(book)s")
-                    % {"pct": percent if percent is not None else "∞", "book": line["book"]},
+                    keys["stock_org"]: {"FNumber": org},
+                    keys["material"]: {"FNumber": material},
+                    keys["stock_status"]: {"FNumber": ctx.setting("stock_status", "KCZT01_SYS")},
+                    keys["stock"]: {"FNumber": stock},
+                    keys["owner_type"]: "BD_OwnerOrg",
+                    keys["owner"]: {"FNumber": org},
+                    keys["amount"]: str(value),
                 }
             )
             summary.append(
@@ -303,14 +324,16 @@ class StockCount(KingdeeBillFlow):
             )
         model = {
             "FBillNo": f"{bill_no}-CA",
-            "FBillTypeID": {"FNumber": ctx.setting("cost_adjust_bill_type", "CBTZD01_SYS")},
-            "FDate": on_date.isoformat(),
-            "FCostOrgId": {"FNumber": org},
-            "FStockOrgId": {"FNumber": org},
-            "FNote": _("Revaluation for count %(io)s, bill %(bill)s")
+            keys["bill_type"]: {"FNumber": spec["bill_type"]},
+            keys["date"]: on_date.isoformat(),
+            keys["acct_system"]: {"FNumber": spec["acct_system"]},
+            keys["acct_org"]: {"FNumber": org},
+            keys["acct_policy"]: {"FNumber": spec["acct_policy"]},
+            keys["business_type"]: spec["business_type"],
+            keys["note"]: _("Revaluation for count %(io)s, bill %(bill)s")
             % {"io": count["io_id"], "bill": bill_no},
-            f("SrcBillNo"): bill_no,
-            ctx.setting("cost_adjust_entry", "FCostAdjustEntry"): entries,
+            custom_field(ctx, "SrcBillNo"): bill_no,
+            spec["entry"]: entries,
         }
         return {"model": model, "lines": summary}
 
@@ -365,24 +388,23 @@ class StockCount(KingdeeBillFlow):
             form, [model for _doc, model in pairs], auto_submit_audit=True, validate_base_data=True
         )
         out: dict[int, tuple | LoadResult] = {}
-        duplicates = []
+        duplicates, unconfirmed = [], []
         for index, (doc, model) in enumerate(pairs):
-            saved, errors = answer.success_for(index), answer.errors_for(index)
+            saved, errors = answer.saved(index, model["FBillNo"]), answer.errors_for(index)
             if saved is not None and not errors:
                 out[doc.pk] = (saved.id, saved.number)
             elif any(e.kind == "duplicate_bill_no" for e in errors):
                 duplicates.append((doc, model["FBillNo"]))
             elif errors:
                 out[doc.pk] = LoadResult(problem=self.problem_from(doc, errors))
+            elif answer.reported_success:
+                unconfirmed.append((doc, model["FBillNo"]))  # bare success: confirm by number
             else:
-                out[doc.pk] = LoadResult(
-                    problem=Problem(
-                        _("Kingdee returned neither a success nor an error for this bill."),
-                        error_class=ErrorClass.UNKNOWN_OUTCOME,
-                        stage="load",
-                    ),
-                    unknown=True,
-                )
+                out[doc.pk] = self._unknown()
+        if unconfirmed:
+            found = self._existing(ctx, form, unconfirmed)
+            for doc, _number in unconfirmed:
+                out[doc.pk] = found.get(doc.pk) or self._unknown()
         if duplicates:
             found = self._existing(ctx, form, duplicates)
             for doc, number in duplicates:
@@ -413,12 +435,11 @@ class StockCount(KingdeeBillFlow):
             else:
                 pending.append((doc, ref))
         if pending:
-            created = [ref.number for _doc, ref in pending if ref.status in ("Z", "A", "D")]
-            if created:
-                ctx.kingdee.submit(form, numbers=created)
-            answer = ctx.kingdee.audit(form, numbers=[ref.number for _doc, ref in pending])
-            for index, (doc, ref) in enumerate(pending):
-                errors = answer.errors_for(index)
+            outcome = ctx.kingdee.finish_bills(
+                form, {ref.number: ref.status for _d, ref in pending}
+            )
+            for doc, ref in pending:
+                errors = outcome.get(ref.number, [])
                 out[doc.pk] = (
                     LoadResult(problem=self.problem_from(doc, errors))
                     if errors
@@ -499,6 +520,39 @@ class StockCount(KingdeeBillFlow):
             )
         return lines
 
+    def _revaluation_off_ticket(self, ctx: FlowContext, doc) -> None:
+        from core.roles import Role
+        from monitoring import services as monitoring
+
+        lines = doc.target_payload.get("revaluation") or []
+        listing = "; ".join(
+            _("%(sku)s: book %(book)s, variance %(var)s")
+            % {"sku": x["sku_id"], "book": x["book"], "var": x["variance"]}
+            for x in lines
+        )
+        form = cost_adjust_form(ctx)
+        monitoring.ticket_open_or_update(
+            trace_key=f"{doc.trace_key}:revaluation",
+            error_class=REVIEW_ERROR_CLASS,
+            message=_(
+                "Stock count %(io)s: the variance exceeds the threshold, but revaluation is off "
+                "until the Kingdee preflight has proved the cost adjustment form %(form)s on "
+                "this tenant, so %(bill)s was not revalued. Run the preflight on the Kingdee "
+                "connection, or revalue by hand. %(lines)s"
+            )
+            % {
+                "io": doc.source_payload.get("io_id"),
+                "form": form,
+                "bill": doc.progress["bill_no"],
+                "lines": listing,
+            },
+            subject=doc.progress["bill_no"],
+            document=doc,
+            system="kingdee",
+            role=Role.FINANCE,
+            detail={"bill_no": doc.progress["bill_no"], "cost_adjust_form": form, "lines": lines},
+        )
+
     # --- after: the finance review ticket (F8.2) ---------------------------------------------
     def after_synced(self, ctx: FlowContext, documents) -> None:
         from core.roles import Role
@@ -506,6 +560,9 @@ class StockCount(KingdeeBillFlow):
 
         for doc in documents:
             progress = doc.progress or {}
+            if doc.target_payload.get("revaluation_off") and progress.get("bill_no"):
+                self._revaluation_off_ticket(ctx, doc)
+                continue
             if not progress.get("cost_adjust_no"):
                 continue
             lines = doc.target_payload.get("revaluation") or []
@@ -550,10 +607,68 @@ class StockCount(KingdeeBillFlow):
             )
 
 
+# F8.2 cost adjustment bill (存货核算 成本调整单), docs/protocols/kingdee.md §4.16. Every key and
+# value is a flow setting (`cost_adjust`: {"form": ..., "keys": {"amount": ...}, ...}) because
+# tenants differ and only the form id and keys of one public integration are confirmed.
+DEFAULT_COST_ADJUST: dict[str, Any] = {
+    "form": "HS_AdjustmentBill",
+    "entry": "FEntity",
+    "bill_type": "CBTZD01_SYS",
+    "acct_system": "KJHSTX01_SYS",
+    "acct_policy": "KJZC01_SYS",
+    "business_type": "0",
+    "keys": {
+        "bill_type": "FBillTypeID",
+        "date": "FDate",
+        "acct_system": "FACCTGSYSTEMID",
+        "acct_org": "FAcctOrgID",
+        "acct_policy": "FACCTPOLICYID",
+        "business_type": "FBusinessType",
+        "note": "FDESCRIPTION",
+        "stock_org": "FStockOrgID",
+        "material": "FMaterialID",
+        "stock_status": "FSTOCKSTATUSID",
+        "stock": "FStockID",
+        "owner_type": "FOwnerTypeID",
+        "owner": "FOwnerID",
+        "amount": "FAdjustmentAMOUNT",
+    },
+}
+
+
+def cost_adjust_spec(ctx: FlowContext) -> dict[str, Any]:
+    """The cost adjustment bill as configured: DEFAULT_COST_ADJUST overlaid with the flow
+    setting `cost_adjust` (and the older `cost_adjust_form` / `cost_adjust_entry` /
+    `cost_adjust_bill_type`)."""
+    configured = dict(ctx.setting("cost_adjust", {}) or {})
+    spec = {**DEFAULT_COST_ADJUST, **{k: v for k, v in configured.items() if k != "keys"}}
+    spec["keys"] = {**DEFAULT_COST_ADJUST["keys"], **(configured.get("keys") or {})}
+    for old, new in (
+        ("cost_adjust_form", "form"),
+        ("cost_adjust_entry", "entry"),
+        ("cost_adjust_bill_type", "bill_type"),
+    ):
+        if ctx.setting(old, "") and new not in configured:
+            spec[new] = ctx.setting(old, "")
+    return spec
+
+
 def cost_adjust_form(ctx: FlowContext) -> str:
-    """Kingdee form of the cost adjustment [U: STK_CostAdjust in the sandbox; tenants may
-    use their inventory-accounting adjustment form]."""
-    return str(ctx.setting("cost_adjust_form", "STK_CostAdjust"))
+    return str(cost_adjust_spec(ctx)["form"])
+
+
+def revaluation_proved(ctx: FlowContext) -> bool:
+    """F8.2 runs only once the latest Kingdee preflight proved the cost adjustment form and
+    every key the bill uses on this tenant (connectors.kingdee.preflight), and the flow
+    setting `revaluation` is not false."""
+    if not ctx.setting("revaluation", True):
+        return False
+    memo = ctx.memo.setdefault("revaluation_proved", {})
+    if "ok" not in memo:
+        from connectors.kingdee.preflight import form_proved
+
+        memo["ok"] = form_proved(integration=ctx.integration, form_id=cost_adjust_form(ctx))
+    return memo["ok"]
 
 
 def unit_costs(ctx: FlowContext, materials_by_sku: dict[str, str]) -> dict[str, Decimal]:

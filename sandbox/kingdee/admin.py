@@ -7,6 +7,7 @@ from .models import (
     KdBill,
     KdBillCustomField,
     KdBillEntry,
+    KdCustomField,
     KdNumberSequence,
     KdSession,
     KdStockBalance,
@@ -106,3 +107,13 @@ class KdSessionAdmin(ReadOnlyAdmin):
 class KdNumberSequenceAdmin(ReadOnlyAdmin):
     list_display = ("prefix", "last_value")
     search_fields = ("prefix",)
+
+
+@admin.register(KdCustomField)
+class KdCustomFieldAdmin(admin.ModelAdmin):
+    """The simulated tenant's BOS: add a custom field here as a tenant creates it in BOS, or
+    delete it to see what the portal does when a field is missing (MsgCode 9)."""
+
+    list_display = ("form_id", "key", "level", "field_type", "length")
+    list_filter = ("form_id", "level")
+    search_fields = ("form_id", "key")

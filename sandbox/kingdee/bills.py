@@ -42,14 +42,18 @@ def purchase_inbound(number: str, *, supplier: str = "SUP001", lines, **header) 
     )
 
 
-def purchase_return(number: str, *, supplier: str = "SUP002", reason: str, lines) -> dict:
-    """PUR_MRB."""
+def purchase_return(
+    number: str, *, supplier: str = "SUP002", reason: str, lines, reason_code: str = "01"
+) -> dict:
+    """PUR_MRB: the return reason is assistant data (FMRREASON {"FNumber": code}); the text a
+    person types goes into the header remark FDESCRIPTION (docs/protocols/kingdee.md §4.8)."""
     return _head(
         number,
         FStockOrgId={"FNumber": ORG},
         FPurchaseOrgId={"FNumber": ORG},
         FSupplierID={"FNumber": supplier},
-        FMRREASON=reason,
+        FMRREASON={"FNumber": reason_code},
+        FDESCRIPTION=reason,
         FOwnerTypeIdHead="BD_OwnerOrg",
         FOwnerIdHead={"FNumber": ORG},
         FPURMRBENTRY=[

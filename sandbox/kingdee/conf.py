@@ -31,6 +31,10 @@ DEFAULTS = {
     # sets them up in BOS for write-backs: a Save by FID whose NeedUpDateFields name only these
     # is accepted on an audited bill and changes nothing else. Comma separated, any case.
     "EDITABLE_AFTER_AUDIT": "F_PAEZ_ReturnReason,F_PAEZ_JstDocNo",
+    # How Save / BatchSave successes are answered: "full" (current builds: SuccessEntitys with
+    # Id, Number, DIndex) or "legacy" (older builds: only {"IsSuccess": true}, "Id", "Number";
+    # docs/protocols/kingdee.md §2.1).
+    "SUCCESS_ENVELOPE": "full",
 }
 
 
@@ -52,6 +56,7 @@ class SandboxSettings:
     verify_gateway_signature: bool
     batch_max_models: int
     editable_after_audit: frozenset[str] = frozenset()
+    success_envelope: str = "full"
 
 
 def current() -> SandboxSettings:
@@ -71,4 +76,5 @@ def current() -> SandboxSettings:
         editable_after_audit=frozenset(
             x.strip().lower() for x in _env("EDITABLE_AFTER_AUDIT").split(",") if x.strip()
         ),
+        success_envelope=_env("SUCCESS_ENVELOPE").strip().lower(),
     )

@@ -1,9 +1,11 @@
 """The business objects (forms) the simulated K3Cloud knows, with their keys.
 
-Keys come from protocols/kingdee-k3cloud.md section 4; they are held in lower case because the
-real server matches field keys case-insensitively. A key that is neither listed here nor a
-custom field (`F_<devcode>_<Name>`) is answered with MsgCode 9, as the real server does, so an
-integration that asks for `FCustId` on SAL_OUTSTOCK fails here exactly as it would in production.
+Keys come from docs/protocols/kingdee.md §4; they are held in lower case because the real
+server matches field keys case-insensitively. A key that is neither listed here nor a custom
+field declared on the form (KdCustomField, "created in BOS") is answered with MsgCode 9
+(元数据中标识为X的字段不存在), as the real server does (docs/protocols/kingdee.md §3.2), so an
+integration that asks for `FCustId` on SAL_OUTSTOCK, or for an `F_PAEZ_*` field the tenant never
+created, fails here exactly as it would in production.
 """
 
 import re
@@ -29,6 +31,8 @@ REFERENCES = {
     "fretcustid": "BD_Customer",
     "fcustid": "BD_Customer",
     "fsupplierid": "BD_Supplier",
+    # Assistant data (辅助资料): written {"FNumber": "01"}, read as FMRREASON.FDataValue (§4.8).
+    "fmrreason": "BOS_ASSISTANTDATA_DETAIL",
 }
 ORGS = {"100": "跨境电商事业部"}
 
@@ -61,8 +65,14 @@ class FormSpec:
     def is_bill(self) -> bool:
         return self.kind == "bill"
 
-    def knows(self, key: str) -> bool:
-        return key in self.header or key in self.entry or bool(CUSTOM_FIELD.match(key))
+    def level_of(self, key: str, custom: dict[str, str]) -> str:
+        """ "header", "entry" or "" (unknown: MsgCode 9) for a lower-case key; `custom` maps
+        the form's declared custom fields to their level."""
+        if key in self.header or key in SUB_HEADS or key in ("fid", self.pk_key):
+            return "header"
+        if key in self.entry or (self.entry_key and key == self.entry_key):
+            return "entry"
+        return custom.get(key, "")
 
 
 CANONICAL: dict[str, str] = {}
@@ -83,8 +93,11 @@ def canonical(key: str) -> str:
 
 _COMMON_BILL = _keys(
     "FID FBillNo FBillTypeID FDate FDocumentStatus FCreateDate FModifyDate FApproveDate "
-    "FCreatorId FModifierId FApproverId FCancelStatus FOwnerTypeIdHead FOwnerIdHead FNote"
+    "FCreatorId FModifierId FApproverId FCancelStatus FOwnerTypeIdHead FOwnerIdHead"
 )
+# The header remark is FNote on most bills; PUR_MRB calls it FDESCRIPTION and STK_InStock has
+# FNote only on its entry (docs/protocols/kingdee.md §4.7, §4.8).
+_NOTE = _keys("FNote")
 _OWNER_ROW = _keys("FOwnerTypeID FOwnerID FKeeperTypeId FKeeperId FStockStatusID FLot FAuxPropId")
 
 FORMS: dict[str, FormSpec] = {}
@@ -102,6 +115,7 @@ _add(
         prefix="XSCKD",
         bill_type="XSCKD01_SYS",
         header=_COMMON_BILL
+        | _NOTE
         | _keys(
             "FSaleOrgId FStockOrgId FCustomerID FSaleDeptID FSalesManID FSalesGroupID FStockerID "
             "FDeliveryDeptID FReceiverID FSettleID FPayerID FReceiveAddress FLinkMan FLinkPhone "
@@ -222,8 +236,9 @@ _add(
         header=_COMMON_BILL
         | _keys(
             "FMRTYPE FMRMODE FStockOrgId FRequireOrgId FPurchaseOrgId FSupplierID FMRDeptId "
-            "FSTOCKERID FMRREASON FACCEPTORID FSettleId FCHARGEID FSettleOrgId FSETTLETYPEID "
-            "FSettleCurrId FIsIncludedTax FPRICETIMEPOINT FLOCALCURRID FEXCHANGETYPEID "
+            "FSTOCKERID FMRREASON FDESCRIPTION FACCEPTORID FSettleId FCHARGEID FSettleOrgId "
+            "FSETTLETYPEID FSettleCurrId FIsIncludedTax FPRICETIMEPOINT FLOCALCURRID "
+            "FEXCHANGETYPEID "
             "FEXCHANGERATE FISPRICEEXCLUDETAX"
         ),
         entry_key="fpurmrbentry",
@@ -258,6 +273,7 @@ _add(
         prefix="ZJDB",
         bill_type="ZJDB01_SYS",
         header=_COMMON_BILL
+        | _NOTE
         | _keys(
             "FTransferDirect FTransferBizType FStockOutOrgId FOwnerTypeOutIdHead FOwnerOutIdHead "
             "FStockOrgId FBaseCurrId FSETTLECURRID FExchangeTypeId FExchangeRate"
@@ -292,7 +308,10 @@ _add(
         prefix="QTRKD",
         bill_type="QTRKD01_SYS",
         header=_COMMON_BILL
-        | _keys("FStockDirect FSUPPLIERID FDEPTID FSTOCKERID FSTOCKERGROUPID FBaseCurrId"),
+        | _NOTE
+        | _keys(
+            "FStockOrgId FStockDirect FSUPPLIERID FDEPTID FSTOCKERID FSTOCKERGROUPID FBaseCurrId"
+        ),
         entry_key="fentity",
         view_entry="STK_MISCELLANEOUSENTRY",
         entry=_OWNER_ROW
@@ -319,7 +338,10 @@ _add(
         prefix="QTCKD",
         bill_type="QTCKD01_SYS",
         header=_COMMON_BILL
-        | _keys("FPickOrgId FStockDirect FCustId FDeptId FStockerId FBizType FBaseCurrId"),
+        | _NOTE
+        | _keys(
+            "FStockOrgId FPickOrgId FStockDirect FCustId FDeptId FStockerId FBizType FBaseCurrId"
+        ),
         entry_key="fentity",
         view_entry="BillEntry",
         entry=_OWNER_ROW
@@ -366,23 +388,36 @@ for _form_id, _name, _prefix, _type, _effect, _table in (
             stock_effect=_effect,
         )
     )
+# 存货核算 cost adjustment bill (docs/protocols/kingdee.md §4.16): adjusts the inventory value
+# (FAdjustmentAMOUNT) of a material in a warehouse under one accounting system, accounting org
+# and accounting policy. No quantity, no stock effect.
 _add(
     FormSpec(
-        form_id="STK_CostAdjust",
+        form_id="HS_AdjustmentBill",
         name="成本调整单",
         kind="bill",
         prefix="CBTZ",
         bill_type="CBTZD01_SYS",
-        org_key="fcostorgid",
-        header=_COMMON_BILL | _keys("FCostOrgId FAdjustType FStockOrgId FAcctSystemId"),
-        entry_key="fcostadjustentry",
-        view_entry="CostAdjustEntry",
+        org_key="facctorgid",
+        header=_COMMON_BILL
+        | _keys("FACCTGSYSTEMID FAcctOrgID FACCTPOLICYID FBusinessType FCurrencyId FDESCRIPTION"),
+        entry_key="fentity",
+        view_entry="HS_AdjustmentBillEntry",
         entry=_keys(
-            "FEntryID FMaterialId FStockId FAdjustQty FAdjustPrice FAdjustAmount FLot FNote"
+            "FEntryID FStockOrgID FMaterialID FSTOCKSTATUSID FStockID FOwnerTypeID FOwnerID "
+            "FLot FAdjustmentAMOUNT FNote"
         ),
-        required_header=(("fcostorgid", "核算组织"), ("fdate", "日期")),
-        required_entry=(("fmaterialid", "物料编码"),),
-        qty_key="fadjustqty",
+        required_header=(
+            ("facctgsystemid", "核算体系"),
+            ("facctorgid", "核算组织"),
+            ("facctpolicyid", "会计政策"),
+            ("fdate", "日期"),
+        ),
+        required_entry=(
+            ("fmaterialid", "物料编码"),
+            ("fstockid", "仓库"),
+            ("fadjustmentamount", "调整金额"),
+        ),
     )
 )
 _add(
@@ -475,6 +510,26 @@ _add(
         required_header=(("fnumber", "编码"), ("fname", "名称")),
     )
 )
+# Base data the flows only reference (docs/protocols/kingdee.md §4.17): read by the preflight.
+for _form_id, _name, _pk, _extra in (
+    ("BD_Currency", "币别", "fcurrencyid", "FCurrencyId FCODE FPRICEDIGITS FAMOUNTDIGITS"),
+    ("BD_RateType", "汇率类型", "fratetypeid", "FRateTypeId"),
+    ("BD_TaxRate", "税率", "fid", "FID FTaxRate"),
+    ("BD_Account", "科目", "facctid", "FAcctID FAcctGroupId FDC FIsDetail"),
+    ("BOS_BillType", "单据类型", "fbilltypeid", "FBillTypeID FBillFormID FIsDefault"),
+    ("BOS_ASSISTANTDATA_DETAIL", "辅助资料", "fentryid", "FEntryID FId FDataValue"),
+):
+    _add(
+        FormSpec(
+            form_id=_form_id,
+            name=_name,
+            kind="base",
+            pk_key=_pk,
+            org_key="fuseorgid",
+            header=_COMMON_BASE | _keys(_extra),
+            required_header=(("fnumber", "编码"), ("fname", "名称")),
+        )
+    )
 _add(
     FormSpec(
         form_id="STK_Inventory",

@@ -391,3 +391,54 @@ class KdNumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}: {self.last_value}"
+
+
+class KdCustomField(models.Model):
+    """A custom field created in BOS (扩展字段) on one form of the simulated tenant.
+
+    The real server answers MsgCode 9 (元数据中标识为X的字段不存在) for a key its metadata does
+    not have, custom `F_<dev>_<Name>` keys included; the simulated one knows only the custom
+    fields declared here (the demo declares the ones it uses, sandbox.demo_catalogue)."""
+
+    class Level(models.TextChoices):
+        HEADER = "header", _("Header (单据头)")
+        ENTRY = "entry", _("Entry row (单据体)")
+
+    form_id = models.CharField(
+        verbose_name=_("form id"),
+        max_length=40,
+        help_text=_("e.g. SAL_OUTSTOCK"),
+    )
+    key = models.CharField(
+        verbose_name=_("field key"),
+        max_length=80,
+        help_text=_("As created in BOS, e.g. F_PAEZ_PlatformOrderNo"),
+    )
+    level = models.CharField(
+        verbose_name=_("level"),
+        max_length=10,
+        choices=Level.choices,
+        default=Level.HEADER,
+    )
+    field_type = models.CharField(
+        verbose_name=_("field type"),
+        max_length=20,
+        default="text",
+        help_text=_("text, decimal, date, integer, boolean or base data, e.g. text"),
+    )
+    length = models.PositiveIntegerField(
+        verbose_name=_("length"),
+        default=255,
+        help_text=_("Text length, e.g. 100"),
+    )
+
+    class Meta:
+        ordering = ("form_id", "level", "key")
+        verbose_name = _("simulated Kingdee BOS field")
+        verbose_name_plural = _("simulated Kingdee BOS fields")
+        constraints = [
+            models.UniqueConstraint(fields=("form_id", "key"), name="sbkd_customfield_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form_id}.{self.key} ({self.level})"

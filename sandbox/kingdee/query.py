@@ -19,7 +19,7 @@ from django.db.models import CharField, DecimalField, F, Q, QuerySet, lookups
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from . import forms
+from . import bos, forms
 from .filters import BoolOp, Comparison, FilterSyntaxError, Node, Not, parse, parse_order
 from .models import KdBaseData, KdBill, KdBillCustomField, KdBillEntry, KdStockBalance
 
@@ -98,7 +98,7 @@ _INVENTORY_CONSTANTS = {
 }
 
 
-def _resolve_bill(spec: forms.FormSpec, key: str, entry_level: bool) -> Col:
+def _resolve_bill(spec: forms.FormSpec, key: str, entry_level: bool, custom: dict) -> Col:
     hp = "bill__" if entry_level else ""
     base, _, sub = key.partition(".")
     if key in (spec.pk_key, "fid"):
@@ -113,9 +113,9 @@ def _resolve_bill(spec: forms.FormSpec, key: str, entry_level: bool) -> Col:
     org_key = spec.org_key
     if key == f"{org_key}.fnumber" and base not in spec.entry:
         return Col(key, hp + "org_number", "text")
-    if base in spec.header or forms.CUSTOM_FIELD.match(base):
-        return _json_col(key, hp + "fields", base, sub, custom=bool(forms.CUSTOM_FIELD.match(base)))
-    if base in spec.entry:
+    if base in spec.header or custom.get(base) == "header":
+        return _json_col(key, hp + "fields", base, sub, custom=base in custom)
+    if base in spec.entry or custom.get(base) == "entry":
         columns = {
             "fmaterialid": "material_number",
             spec.stock_key: "stock_number",
@@ -137,26 +137,26 @@ def _reference_col(
     kind = "json" if json else "text"
     if sub == "fnumber":
         return Col(key, path, kind, entry_level=entry_level)
-    if sub == "fname":
+    if sub in ("fname", "fdatavalue"):  # assistant data shows its value as FDataValue
         return Col(key, path, kind, lookup=(target, "name"), entry_level=entry_level)
     return Col(key, path, kind, lookup=(target, "id"), entry_level=entry_level)
 
 
 def _json_col(key: str, root: str, base: str, sub: str, *, custom: bool = False) -> Col:
-    if base in forms.REFERENCES and sub in ("", "fname"):
+    if base in forms.REFERENCES and sub in ("", "fname", "fdatavalue"):
         return _reference_col(key, f"{root}__{base}__fnumber", base, sub, json=True)
     path = f"{root}__{base}" + (f"__{sub}" if sub else "")
     return Col(key, path, "json", custom=base if custom and not sub else "")
 
 
-def _resolve_base(spec: forms.FormSpec, key: str) -> Col:
+def _resolve_base(spec: forms.FormSpec, key: str, custom: dict) -> Col:
     base, _, sub = key.partition(".")
     if key in (spec.pk_key, "fmasterid", "fid"):
         return Col(key, "id", "int")
     if key in _BASE_COLUMNS:
         path, kind = _BASE_COLUMNS[key]
         return Col(key, path, kind)
-    if base in spec.header or forms.CUSTOM_FIELD.match(base):
+    if base in spec.header or base in custom:
         return _json_col(key, "fields", base, sub)
     raise UnknownField(key)
 
@@ -183,6 +183,9 @@ class Query:
         self, spec: forms.FormSpec, field_keys: list[str], filter_string: str, order_string: str
     ) -> None:
         self.spec = spec
+        self.paged = False
+        # Custom fields exist only once created in BOS (bos.declare); others are MsgCode 9.
+        self.custom = bos.custom_fields(spec.form_id) if spec.kind != "inventory" else {}
         self.keys = [k.strip() for k in field_keys if k.strip()]
         if not self.keys:
             raise QueryParameterError("data数据包中的参数FieldKeys的值不能为空。")
@@ -202,8 +205,8 @@ class Query:
         if self.spec.kind == "inventory":
             return _resolve_inventory(key)
         if self.spec.kind == "base":
-            return _resolve_base(self.spec, key)
-        return _resolve_bill(self.spec, key, entry_level)
+            return _resolve_base(self.spec, key, self.custom)
+        return _resolve_bill(self.spec, key, entry_level, self.custom)
 
     # -- building the queryset -------------------------------------------------------------
     def queryset(self) -> QuerySet:
@@ -225,11 +228,27 @@ class Query:
                 continue
             expr = KT(col.path) if col.kind == "json" else F(col.path)
             ordering.append(expr.desc() if desc else expr.asc())
+        if self.paged and not self._unique_order():
+            # A real server leaves ties in an order the database picks per query, so paging
+            # on a sort key that is not unique loses or repeats rows without a word
+            # (docs/protocols/kingdee.md §2.6): ties here are broken at random.
+            return qs.order_by(*ordering, "?")
         if self.entry_level:
             ordering += [F("bill_id").asc(), F("seq").asc(), F("id").asc()]
         else:
             ordering.append(F("id").asc())
         return qs.order_by(*ordering)
+
+    def _unique_order(self) -> bool:
+        """True when the OrderString ends in keys that identify a row: the primary key (FID,
+        the form's own id), and the entry id as well when rows are entry rows."""
+        named = [key for key, _desc in self.order]
+        spec = self.spec
+        pk = {spec.pk_key, "fid"} if spec.kind != "base" else {spec.pk_key, "fmasterid"}
+        has_pk = any(key in pk for key in named)
+        if not self.entry_level:
+            return has_pk
+        return has_pk and f"{spec.entry_key}_fentryid" in named
 
     def _q(self, node: Node) -> Q:
         if isinstance(node, BoolOp):
@@ -289,6 +308,7 @@ class Query:
 
     # -- running ---------------------------------------------------------------------------
     def rows(self, *, start_row: int = 0, limit: int = 0, top: int = 0) -> list[list]:
+        self.paged = bool(start_row or limit)
         qs = self.queryset()
         selected: dict[str, Any] = {}
         for index, col in enumerate(self.cols):

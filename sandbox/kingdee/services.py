@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import conf, forms
+from . import bos, conf, forms
 from .models import (
     EDITABLE_STATUSES,
     DocumentStatus,
@@ -26,6 +26,7 @@ from .models import (
     KdBill,
     KdBillCustomField,
     KdBillEntry,
+    KdCustomField,
     KdNumberSequence,
     KdStockBalance,
 )
@@ -59,17 +60,22 @@ class Outcome:
     successes: list[dict] = field(default_factory=list)
     errors: list[Message] = field(default_factory=list)
     need_return: list[dict] = field(default_factory=list)
+    success_messages: list[dict] = field(default_factory=list)
 
     def envelope(self, *, single_save: bool = False) -> dict:
+        """The answer as real servers send it (docs/protocols/kingdee.md §2.1): a success
+        carries no ErrorCode; a failure carries ErrorCode 500 and the first error's MsgCode."""
         ok = not self.errors
-        status = {
-            "ErrorCode": 0 if ok else 500,
-            "IsSuccess": ok,
-            "Errors": [e.as_json() for e in self.errors],
-            "SuccessEntitys": self.successes,
-            "SuccessMessages": [],
-            "MsgCode": MSG_OK if ok else self.errors[0].code,
-        }
+        status: dict[str, Any] = {} if ok else {"ErrorCode": 500}
+        status.update(
+            {
+                "IsSuccess": ok,
+                "Errors": [e.as_json() for e in self.errors],
+                "SuccessEntitys": self.successes,
+                "SuccessMessages": self.success_messages,
+                "MsgCode": MSG_OK if ok else self.errors[0].code,
+            }
+        )
         result: dict[str, Any] = {"ResponseStatus": status}
         if single_save:
             first = self.successes[0] if self.successes else {}
@@ -77,6 +83,18 @@ class Outcome:
             result["Number"] = first.get("Number", "")
         result["NeedReturnData"] = self.need_return or [{}]
         return {"Result": result}
+
+    def legacy_envelope(self) -> dict:
+        """An older build's success: `{"IsSuccess": true}` and the last object's Id and
+        Number, no SuccessEntitys (docs/protocols/kingdee.md §2.1)."""
+        last = self.successes[-1] if self.successes else {}
+        return {
+            "Result": {
+                "ResponseStatus": {"IsSuccess": True},
+                "Id": last.get("Id", ""),
+                "Number": last.get("Number", ""),
+            }
+        }
 
 
 class ModelRejected(Exception):
@@ -208,15 +226,56 @@ class SaveOptions:
         )
 
 
+def unknown_keys(spec: forms.FormSpec, model: Any, custom: dict[str, str]) -> list[str]:
+    """The keys of a Save model the form's metadata does not have, as sent: standard keys of
+    another level (FNote on the STK_InStock header) and custom fields not created in BOS."""
+    if not isinstance(model, dict):
+        return []
+    unknown: list[str] = []
+
+    def check(key: str, level: str) -> None:
+        if spec.level_of(str(key).lower(), custom) != level and key not in unknown:
+            unknown.append(key)
+
+    for key, value in model.items():
+        low = str(key).lower()
+        if low in forms.SUB_HEADS and isinstance(value, dict):
+            for inner in value:
+                check(inner, "header")
+        elif spec.entry_key and low == spec.entry_key:
+            for row in value if isinstance(value, list) else []:
+                for inner, cell in row.items() if isinstance(row, dict) else ():
+                    if not isinstance(cell, list):  # sub-entries / link rows: not modelled
+                        check(inner, "entry")
+        else:
+            check(key, "header")
+    return unknown
+
+
+def _field_missing(key: str, dindex: int) -> Message:
+    return Message(f"元数据中标识为{key}的字段不存在", key, dindex, MSG_FIELD_MISSING)
+
+
 def save_models(spec: forms.FormSpec, models: list[dict], options: SaveOptions) -> Outcome:
     cache = _BaseDataCache()
-    if len(models) > 1:
+    custom = bos.custom_fields(spec.form_id)
+    refused: dict[int, list[Message]] = {}
+    asked = [k for k in options.need_return_fields if spec.level_of(k.lower(), custom) == ""]
+    asked += [k for k in options.need_update_fields if spec.level_of(k, custom) == ""]
+    for dindex, model in enumerate(models):
+        keys = unknown_keys(spec, model, custom) + [k for k in asked if "." not in k]
+        if keys:
+            refused[dindex] = [_field_missing(k, dindex) for k in dict.fromkeys(keys)]
+    if len(models) > 1 and not refused:
         bulk = _save_new_bills(spec, models, options, cache)
         if bulk is not None:
             return bulk
     outcome = Outcome()
     keep_submitted = conf.current().auto_audit_failure == "keep_submitted"
     for dindex, model in enumerate(models):
+        if dindex in refused:
+            outcome.errors.extend(refused[dindex])
+            continue
         saved = None
         try:
             with transaction.atomic():
@@ -546,7 +605,12 @@ def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
                 [Message(f"{spec.name}不存在或已被删除（内码{pk}）。", None, dindex, MSG_NOT_FOUND)]
             )
         if existing.document_status not in EDITABLE_STATUSES:
-            if _editable_after_audit(header, options):
+            # Unlocked fields of an audited bill may be saved, rows untouched: with
+            # IsDeleteEntry true (the default) a payload without rows would delete them, which
+            # an audited bill never allows (docs/protocols/kingdee.md §2.2).
+            if _editable_after_audit(header, options) and (
+                not options.is_delete_entry or not spec.entry_key
+            ):
                 return _update_unlocked_fields(spec, existing, header)
             raise ModelRejected(
                 [_status_message(spec, existing.bill_no, existing.document_status, "修改", dindex)]
@@ -838,19 +902,28 @@ def run_operation(spec: forms.FormSpec, operation: str, data: dict) -> Outcome:
         )
         return outcome
     model = KdBaseData if spec.kind == "base" else KdBill
-    for dindex, (kind, ident) in enumerate(targets):
-        rows = model.objects.filter(form_id=spec.form_id)
-        if kind == "id":
-            row = rows.filter(pk=int(ident)).first() if ident.isdigit() else None
-        else:
-            row = rows.filter(
-                **({"number": ident} if spec.kind == "base" else {"bill_no": ident})
-            ).first()
-        if row is None:
-            outcome.errors.append(
-                Message(f"{spec.name}“{ident}”不存在或已被删除。", None, dindex, MSG_NOT_FOUND)
-            )
-            continue
+    # The server processes the objects it finds in its own (id) order: DIndex counts those, and
+    # a number or id it does not find is skipped without a message (docs/protocols/kingdee.md
+    # §2.4: one public sample). Only a call that finds nothing at all is answered with an error.
+    rows = model.objects.filter(form_id=spec.form_id)
+    ids = [int(ident) for kind, ident in targets if kind == "id" and ident.isdigit()]
+    numbers = [ident for kind, ident in targets if kind == "number"]
+    found = list(
+        rows.filter(pk__in=ids)
+        if ids
+        else rows.filter(
+            **({"number__in": numbers} if spec.kind == "base" else {"bill_no__in": numbers})
+        )
+    )
+    found.sort(key=lambda row: row.pk)
+    if not found:
+        shown = "、".join(ident for _kind, ident in targets)
+        outcome.errors.append(
+            Message(f"{spec.name}“{shown}”不存在或已被删除。", None, 0, MSG_NOT_FOUND)
+        )
+        return outcome
+    action = {"submit": "提交", "audit": "审核", "unaudit": "反审核", "delete": "删除"}[operation]
+    for dindex, row in enumerate(found):
         try:
             with transaction.atomic():
                 row = model.objects.select_for_update().get(pk=row.pk)
@@ -872,6 +945,14 @@ def run_operation(spec: forms.FormSpec, operation: str, data: dict) -> Outcome:
             outcome.errors.extend(rejected.messages)
             continue
         outcome.successes.append({"Id": row.pk, "Number": _number_of(row), "DIndex": dindex})
+        if operation == "audit":
+            outcome.success_messages.append(
+                {
+                    "FieldName": None,
+                    "Message": f"单据编号为“{_number_of(row)}”的{spec.name}，{action}成功！",
+                    "DIndex": dindex,
+                }
+            )
     return outcome
 
 
@@ -1002,14 +1083,26 @@ def view(spec: forms.FormSpec, data: dict) -> dict | None:
     out["DocumentStatus"] = row.document_status
     out["ApproveDate"] = _view_value("", row.approved_at, cache)
     out["ModifyDate"] = _view_value("", row.modified_at, cache)
+    # What the metadata no longer has (a custom field deleted in BOS) is not in the answer.
+    custom = bos.custom_fields(spec.form_id)
+    spelled = bos.spellings(spec.form_id)
+
+    def name(key: str) -> str:
+        return spelled.get(key) or _orm_name(key)
+
     for key, value in row.fields.items():
-        out.setdefault(_orm_name(key), _view_value(key, value, cache))
+        if spec.level_of(key, custom) == "header":
+            out.setdefault(name(key), _view_value(key, value, cache))
     if isinstance(row, KdBill) and spec.entry_key:
         out[spec.view_entry] = [
             {
                 "Id": entry.pk,
                 "Seq": entry.seq,
-                **{_orm_name(k): _view_value(k, v, cache) for k, v in entry.fields.items()},
+                **{
+                    name(k): _view_value(k, v, cache)
+                    for k, v in entry.fields.items()
+                    if spec.level_of(k, custom) == "entry"
+                },
             }
             for entry in row.entries.all()
         ]
@@ -1135,6 +1228,21 @@ def seed_demo() -> dict[str, int]:
                 },
             )
             counts["materials"] += 1
+        for form_id, rows in demo.KINGDEE_BASE_DATA.items():
+            for number, name, extra in rows:
+                upsert(form_id, number, name, dict(extra))
+                counts[form_id] = counts.get(form_id, 0) + 1
+        # The custom fields the demo tenant created in BOS (anything else is MsgCode 9).
+        for form_id, fields in demo.KINGDEE_CUSTOM_FIELDS.items():
+            for name, level, kind, length in fields:
+                bos.declare(
+                    form_id,
+                    [f"{demo.KINGDEE_DEV_PREFIX}{name}"],
+                    level=level,
+                    field_type=kind,
+                    length=length or 255,
+                )
+        counts["custom_fields"] = sum(len(v) for v in demo.KINGDEE_CUSTOM_FIELDS.values())
         stock_number = {wh["wms_co_id"]: wh["stock_number"] for wh in demo.WAREHOUSES}
         for (wms_co_id, sku), qty in demo.OPENING_STOCK.items():
             _, created = KdStockBalance.objects.get_or_create(
@@ -1154,6 +1262,7 @@ def reset() -> None:
 
     with transaction.atomic():
         for model in (
+            KdCustomField,
             KdBillCustomField,
             KdBillEntry,
             KdBill,

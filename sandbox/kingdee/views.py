@@ -55,9 +55,21 @@ def _answer(op: str, body: Any) -> JsonResponse:
     return JsonResponse(body, safe=False, json_dumps_params={"ensure_ascii": False})
 
 
+def _body(request: HttpRequest) -> Any:
+    """The request envelope: a JSON body, or a form-encoded one (`data=<json>`, or `formid` +
+    `data`, as two public clients send it; docs/protocols/kingdee.md §1.1)."""
+    content_type = (request.content_type or "").lower()
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = request.POST.dict()
+        if not form:
+            raise ValueError("the form-encoded body has no fields")
+        return form
+    return json.loads(request.body.decode("utf-8") or "{}")
+
+
 def _parse(request: HttpRequest, op: str) -> tuple[str, Any, list | None]:
     """(formid, data, positional parameters) of a request in either envelope style."""
-    raw = json.loads(request.body.decode("utf-8") or "{}")
+    raw = _body(request)
     if not isinstance(raw, dict):
         raise ValueError("the request body must be a JSON object")
     lowered = {str(k).lower(): v for k, v in raw.items()}
@@ -196,6 +208,8 @@ def _dispatch(op: str, formid: str, data: Any, settings: conf.SandboxSettings) -
                     ),
                 )
         outcome = services.save_models(spec, models, services.SaveOptions.from_data(data))
+        if settings.success_envelope == "legacy" and not outcome.errors:
+            return _answer(op, outcome.legacy_envelope())
         return _answer(op, outcome.envelope(single_save=op == "save"))
     outcome = services.run_operation(spec, op, data)
     return _answer(op, outcome.envelope())

@@ -512,3 +512,35 @@ def test_f2_1_one_minute_schedule_exists(demo_integration):
     task = PeriodicTask.objects.get(name=f"flow {demo_integration.code}: sales_outbound")
     assert task.enabled and task.interval.every == 60 and task.interval.period == "seconds"
     assert task.task == "flows.tasks.flow_run"
+
+
+def test_older_build_bare_success_lands_each_order_once(
+    demo_integration, storefront, kingdee_bills, celery_worker, wait_until, monkeypatch
+):
+    """Issue 17 point 7: GIVEN a Kingdee build that answers BatchSave successes with only
+    {"IsSuccess": true}, Id and Number (no SuccessEntitys) WHEN two shipped orders sync in one
+    batch THEN both land (the one without an entity confirmed by its number, not left as an
+    unknown outcome) and each is one audited bill."""
+    monkeypatch.setenv("PORTAL_SANDBOX_KINGDEE_SUCCESS_ENVELOPE", "legacy")
+    orders = [
+        storefront.order(
+            so_id=f"112-0000009-00000{n}",
+            shop_id=10001,
+            currency="USD",
+            country="US",
+            lines=[("SKU-CBL-1201", 1, "8.99")],
+        )
+        for n in (1, 2)
+    ]
+    storefront.place_and_ship(*orders)
+    flow = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_OUTBOUND)
+
+    flow_run.delay(flow.pk)
+    wait_until(lambda: SyncDocument.objects.filter(flow=flow, state=S.SYNCED).count() == 2, 60)
+
+    docs = SyncDocument.objects.filter(flow=flow)
+    assert not docs.filter(outcome_unknown=True).exists()
+    bills = kingdee_bills("SAL_OUTSTOCK", [o["so_id"] for o in orders])
+    assert {k: [b["_status"] for b in v] for k, v in bills.items()} == {
+        o["so_id"]: ["C"] for o in orders
+    }

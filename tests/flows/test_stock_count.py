@@ -164,14 +164,16 @@ def test_f8_1_counts_become_audited_misc_bills_exactly_once_and_f8_2_revalues_ov
         "SKU-PB-1002": Decimal("489"),
     }
 
-    gain_adjust = bill(kd, "STK_CostAdjust", f"JSTPD{io_id}-PY-CA")
-    loss_adjust = bill(kd, "STK_CostAdjust", f"JSTPD{io_id}-PK-CA")
+    gain_adjust = bill(kd, "HS_AdjustmentBill", f"JSTPD{io_id}-PY-CA")
+    loss_adjust = bill(kd, "HS_AdjustmentBill", f"JSTPD{io_id}-PK-CA")
     [g] = [lower(e) for e in entries(gain_adjust)]
     assert number_of(g["materialid"]) == "SKU-EAR-1101"  # PB-1001 at exactly 2 % is not revalued
-    assert Decimal(str(g["adjustamount"])) == Decimal("935.00")  # 11 × 85.00
+    assert Decimal(str(g["adjustmentamount"])) == Decimal("935.00")  # 11 × 85.00
+    assert number_of(g["stockid"]) == "20001" and number_of(g["stockorgid"]) == "100"
+    assert gain_adjust["DocumentStatus"] == "C"
     [lo] = [lower(e) for e in entries(loss_adjust)]
     assert number_of(lo["materialid"]) == "SKU-PB-1002"
-    assert Decimal(str(lo["adjustamount"])) == Decimal("-528.00")  # -11 × 48.00
+    assert Decimal(str(lo["adjustmentamount"])) == Decimal("-528.00")  # -11 × 48.00
 
     tickets = ExceptionTicket.objects.filter(error_class="revaluation_review").order_by("trace_key")
     # the review tickets are opened just after the documents are marked synced: wait for them
@@ -186,8 +188,8 @@ def test_f8_1_counts_become_audited_misc_bills_exactly_once_and_f8_2_revalues_ov
     for form, no in (
         ("STK_MISCELLANEOUS", f"JSTPD{io_id}-PY"),
         ("STK_MisDelivery", f"JSTPD{io_id}-PK"),
-        ("STK_CostAdjust", f"JSTPD{io_id}-PY-CA"),
-        ("STK_CostAdjust", f"JSTPD{io_id}-PK-CA"),
+        ("HS_AdjustmentBill", f"JSTPD{io_id}-PY-CA"),
+        ("HS_AdjustmentBill", f"JSTPD{io_id}-PK-CA"),
     ):
         assert len(kd.execute_bill_query(form, ["FBillNo"], filter_string=f"FBillNo = '{no}'")) == 1
 
@@ -210,12 +212,13 @@ def test_f8_2_valuation_rounds_to_the_cent_with_the_kingdee_unit_cost(
 
     run_until_synced(flow, wait_until, 1)
 
-    adjust = bill(kd, "STK_CostAdjust", f"JSTPD{io_id}-PK-CA")
+    adjust = bill(kd, "HS_AdjustmentBill", f"JSTPD{io_id}-PK-CA")
     [line] = [lower(e) for e in entries(adjust)]
     expected = (Decimal("-3") * Decimal("12.3456")).quantize(Decimal("0.01"), ROUND_HALF_UP)
     assert expected == Decimal("-37.04")
-    assert Decimal(str(line["adjustamount"])) == expected
-    assert Decimal(str(line["adjustprice"])) == Decimal("12.3456")
+    assert Decimal(str(line["adjustmentamount"])) == expected
+    doc = SyncDocument.objects.get(flow=flow, target_key=f"JSTPD{io_id}-PK")
+    assert doc.target_payload["revaluation"][0]["unit_cost"] == "12.3456"
 
 
 def test_f8_1_exactly_once_under_injected_kingdee_faults(demo_integration, jst, kd):
@@ -261,7 +264,7 @@ def test_f8_1_exactly_once_under_injected_kingdee_faults(demo_integration, jst, 
     for doc in SyncDocument.objects.filter(flow=flow):
         wanted = [(doc.target_payload["form_id"], doc.target_key)]
         if doc.target_payload["cost_adjust"]:
-            wanted.append(("STK_CostAdjust", f"{doc.target_key}-CA"))
+            wanted.append(("HS_AdjustmentBill", f"{doc.target_key}-CA"))
             adjusts += 1
             assert doc.progress["cost_adjust_no"] == f"{doc.target_key}-CA"
         for form, no in wanted:
@@ -272,3 +275,43 @@ def test_f8_1_exactly_once_under_injected_kingdee_faults(demo_integration, jst, 
     assert adjusts >= 2 and sorted(io_ids) == sorted(
         {int(d.source_payload["io_id"]) for d in SyncDocument.objects.filter(flow=flow)}
     )
+
+
+@pytest.mark.usefixtures("english")
+def test_f8_2_revaluation_stays_off_until_the_preflight_proved_the_form(
+    demo_integration, jst, kd, celery_worker, wait_until
+):
+    """Issue 17 point 1 / F8.2: GIVEN a tenant whose latest Kingdee preflight found the cost
+    adjustment form missing WHEN a count over the threshold syncs THEN the count bill lands,
+    no HS_AdjustmentBill is written, and finance gets a ticket saying revaluation is off until
+    the preflight proves the form."""
+    from connectors import preflight
+    from connectors.preflight import Check, preflight_run
+    from monitoring.models import ExceptionTicket
+
+    @preflight.provider("kingdee")
+    def no_cost_form(integration):
+        yield Check(
+            system="kingdee",
+            key="kingdee.form.HS_AdjustmentBill",
+            title="Form HS_AdjustmentBill can be read",
+            ok=False,
+            detail="MsgCode 4: 标识为“HS_AdjustmentBill”的业务对象不存在，或者被删除。",
+            flows=("stock_count",),
+        )
+
+    try:
+        preflight_run(integration=demo_integration, systems=["kingdee"], requested_by="test")
+    finally:
+        preflight._PROVIDERS["kingdee"].remove(no_cost_form)
+    io_id = count(jst, "CNT-F8-OFF", [("SKU-EAR-1101", 520)])  # +20 on 500: 4 %
+    flow = Flow.objects.get(integration=demo_integration, code=FlowCode.STOCK_COUNT)
+
+    run_until_synced(flow, wait_until, 1)
+
+    assert bill(kd, "STK_MISCELLANEOUS", f"JSTPD{io_id}-PY")["DocumentStatus"] == "C"
+    assert bill(kd, "HS_AdjustmentBill", f"JSTPD{io_id}-PY-CA") is None
+    ticket = wait_until(
+        lambda: ExceptionTicket.objects.filter(error_class="revaluation_review").first(), 30
+    )
+    assert "revaluation is off" in ticket.message and "HS_AdjustmentBill" in ticket.message

@@ -161,7 +161,7 @@ def test_purchase_return_and_voucher_and_cost_adjustment_are_kept(client):
             **ORG,
             "FPurchaseOrgId": {"FNumber": "100"},
             "FSupplierID": {"FNumber": "SUP003"},
-            "FMRREASON": "质量问题",
+            "FMRREASON": {"FNumber": "01"},
             "FPURMRBENTRY": [
                 {
                     "FMATERIALID": {"FNumber": "SKU-YOGA-1601"},
@@ -174,13 +174,19 @@ def test_purchase_return_and_voucher_and_cost_adjustment_are_kept(client):
     )
     assert mrb.ok and qty("SKU-YOGA-1601", "20001") == 490
     adjust = client.save(
-        "STK_CostAdjust",
+        "HS_AdjustmentBill",
         {
             "FDate": "2026-05-07",
-            "FCostOrgId": {"FNumber": "100"},
-            "FAdjustType": "1",
-            "FCostAdjustEntry": [
-                {"FMaterialId": {"FNumber": "SKU-YOGA-1601"}, "FAdjustQty": 10, "FAdjustPrice": 1.5}
+            "FACCTGSYSTEMID": {"FNumber": "KJHSTX01_SYS"},
+            "FAcctOrgID": {"FNumber": "100"},
+            "FACCTPOLICYID": {"FNumber": "KJZC01_SYS"},
+            "FEntity": [
+                {
+                    "FStockOrgID": {"FNumber": "100"},
+                    "FMaterialID": {"FNumber": "SKU-YOGA-1601"},
+                    "FStockID": {"FNumber": "20001"},
+                    "FAdjustmentAMOUNT": 15,
+                }
             ],
         },
     )
