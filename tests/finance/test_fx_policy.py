@@ -59,6 +59,7 @@ def test_rate_date_follows_the_policy_rule(demo_integration):
     assert policy.rate_date(date(2026, 1, 2)) == date(2026, 1, 1)
 
 
+@pytest.mark.usefixtures("english")  # asserts English text made by the worker
 def test_currency_without_fixing_needs_a_declared_source(
     demo_integration, storefront, celery_worker, wait_until
 ):
@@ -121,6 +122,7 @@ def test_currency_without_fixing_needs_a_declared_source(
     assert not FallbackRateBooking.objects.exists()
 
 
+@pytest.mark.usefixtures("english")  # asserts English text made by the worker
 def test_fallback_rate_opens_a_ticket_and_re_rates(
     demo_integration, storefront, celery_worker, wait_until, admin_client
 ):
