@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint messages makemessages messages-check migrate lock
+.PHONY: run banner test install lint messages makemessages messages-check migrate lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,12 @@ migrate: install
 run: install messages migrate
 	$(BIN)/python manage.py create_demo_users
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	@echo "Portal: http://127.0.0.1:8000/admin/   (Ctrl-C stops web, worker and beat)"
+	@$(MAKE) -s banner
 	exec $(BIN)/honcho start -f Procfile
+
+# The address the web process listens on (Procfile: PORTAL_PORT, default 8000).
+banner:
+	@echo "Portal: http://127.0.0.1:$${PORTAL_PORT:-8000}/admin/   (Ctrl-C stops web, worker and beat)"
 
 # The suite runs in PYTEST_WORKERS parallel processes (pytest-xdist; 0 runs it in this one):
 # most tests wait on simulators and workers, so three processes suit a two-core machine.

@@ -4,7 +4,8 @@ Jushuitan's item library as fast as Jushuitan's rate limits allow, never faster.
 Not a test. Builds its own database (dropped and created again), starts the web server with
 the simulators and worker processes, writes N finished-goods materials straight into the
 Kingdee simulator's tables (copies of a demo material with their own numbers), switches the
-Jushuitan simulator's own rate limit on (the protocol's 5 calls/s and 100 calls/min per app)
+Jushuitan simulator's own rate limit on (5 calls/s and 100 calls/min per app:
+docs/protocols/jushuitan.md §2.1)
 and runs the material sync flow until every SKU is in the simulator. Then it reads the
 timestamps of the portal's Jushuitan calls (RemoteCall rows) and prints:
 

@@ -1,4 +1,4 @@
-"""Typed errors shared by every connector (DESIGN.md "Connectors").
+"""Typed errors shared by every connector (docs/concepts.md "Error classes").
 
 TransientError: retry later (network, timeout, 5xx, server busy, rate limited).
 AuthError: credentials or session rejected (re-login / refresh, then retry once).

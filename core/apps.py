@@ -14,11 +14,15 @@ class CoreConfig(AppConfig):
         from . import checks  # noqa: F401 - registers the deployment checks
         from .logging import install_masking_record_factory
         from .roles import sync_role_permissions
+        from .schedules import schedules_install
 
         install_masking_record_factory()
 
         # Permissions exist only after every app migrated: grant them then, idempotently.
         post_migrate.connect(sync_role_permissions, dispatch_uid="core.sync_role_permissions")
+        # Every system schedule the apps declare is installed by `migrate` (issue 24 point 1);
+        # once per migrate (sender=core), after all apps' migrations ran.
+        post_migrate.connect(schedules_install, sender=self, dispatch_uid="core.schedules_install")
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):

@@ -3,6 +3,10 @@
 An app declares `SCHEDULES = [{"name": ..., "task": ..., "every_seconds": 60}]` (optionally
 "kwargs") in `<app>/schedules.py`. Creation is idempotent and never overwrites what people
 changed in the admin (interval, enabled).
+
+They are part of the install: `schedules_install` runs after every `migrate` (post_migrate),
+so a plain install without the demo has every system schedule; `setup_schedules` stays as
+the manual way to put back one that was deleted.
 """
 
 import json
@@ -57,3 +61,31 @@ def schedules_setup() -> tuple[int, int]:
         created += was_created
         kept += not was_created
     return created, kept
+
+
+def schedules_install(sender=None, *, using: str = "default", **kwargs) -> None:
+    """post_migrate receiver: create the declared schedules once the beat tables exist (a
+    partial `migrate <app>` before django_celery_beat is migrated skips quietly)."""
+    from django.db import connections
+
+    connection = connections[using]
+    if "django_celery_beat_periodictask" not in connection.introspection.table_names():
+        return
+    schedules_setup()
+
+
+def schedules_status() -> list[tuple[dict, str]]:
+    """Every declared system schedule with its state: "ok", "missing" or "disabled"."""
+    from django_celery_beat.models import PeriodicTask
+
+    present = {task.name: task for task in PeriodicTask.objects.all()}
+    found = []
+    for entry in declared_schedules():
+        task = present.get(entry["name"])
+        if task is None:
+            found.append((entry, "missing"))
+        elif not task.enabled:
+            found.append((entry, "disabled"))
+        else:
+            found.append((entry, "ok"))
+    return found

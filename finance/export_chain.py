@@ -8,7 +8,7 @@ fresh from the Kingdee material.
 A row with a gap (HS code not 10 digits, no English name, no logistics no., no rate, no bill,
 declared value not positive) is flagged with what is missing and never exported as if it
 were complete: the CSV carries a status column, the workbook puts those rows on their own
-sheet (alerts-fx-customs.md §3.4: HS must be 10 digits; every line traceable).
+sheet (docs/protocols/alerts-fx-customs.md §3.4: HS must be 10 digits; every line traceable).
 """
 
 from __future__ import annotations

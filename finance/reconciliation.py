@@ -34,7 +34,7 @@ from .models import FinanceSettings, ReconciliationLine, ReconciliationRun
 logger = logging.getLogger(__name__)
 
 ALERT_CLASS = "reconciliation"
-# Jushuitan inventory column per sub-warehouse (protocol §3.5).
+# Jushuitan inventory column per sub-warehouse (docs/protocols/jushuitan.md §3.5).
 COLUMNS = {1: "qty", 2: "return_qty", 3: "in_qty", 4: "defective_qty", 6: "customize_qty_1"}
 
 

@@ -1,8 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import new_secret
@@ -10,7 +14,29 @@ from monitoring.permissions import document_can_act
 
 from . import services
 from .definitions.base import Problem
-from .models import ApiClient, Flow, FlowPreflightOverride, StockHold, SyncDocument, Watermark
+from .models import (
+    ApiClient,
+    Flow,
+    FlowPreflightOverride,
+    ShadowRun,
+    StockHold,
+    SyncDocument,
+    Watermark,
+)
+
+
+def _scope_choices(integration, system_kinds) -> list[tuple[str, str]]:
+    from mappings.models import KnownCode
+
+    rows = KnownCode.objects.filter(kind__in=[kind for _system, kind in system_kinds])
+    rows = rows.filter(system__in=[system for system, _kind in system_kinds])
+    if integration is not None:
+        rows = rows.filter(integration=integration)
+    seen: dict[str, str] = {}
+    for system, code, name in rows.order_by("system", "code").values_list("system", "code", "name"):
+        label = {"jushuitan": _("Jushuitan"), "kingdee": _("Kingdee")}.get(system, system)
+        seen.setdefault(code, f"{code} {name} ({label})".strip())
+    return list(seen.items())
 
 
 class FlowAdminForm(forms.ModelForm):
@@ -25,6 +51,19 @@ class FlowAdminForm(forms.ModelForm):
             "Only to enable the flow although the preflight still fails for it, e.g. "
             "'field created in BOS, preflight re-run tonight'. Recorded with your name."
         ),
+    )
+
+    canary_shops = forms.MultipleChoiceField(
+        label=_("canary shops"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("G6: tick one shop for the canary; none ticked syncs every shop."),
+    )
+    canary_warehouses = forms.MultipleChoiceField(
+        label=_("canary warehouses"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("G6: tick one warehouse for the canary; none ticked syncs every warehouse."),
     )
 
     class Meta:
@@ -45,6 +84,25 @@ class FlowAdminForm(forms.ModelForm):
             "last_success_at",
             "last_error",
         )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        integration = getattr(self.instance, "integration", None) if self.instance.pk else None
+        for name, system_kinds in (
+            ("canary_shops", [("jushuitan", "shop")]),
+            ("canary_warehouses", [("jushuitan", "warehouse"), ("kingdee", "warehouse")]),
+        ):
+            choices = _scope_choices(integration, system_kinds)
+            current = [str(v) for v in (getattr(self.instance, name, None) or [])]
+            known = {code for code, _label in choices}
+            self.fields[name].choices = choices + [(v, v) for v in current if v not in known]
+            self.initial[name] = current
+
+    def clean_canary_shops(self):
+        return list(self.cleaned_data["canary_shops"])
+
+    def clean_canary_warehouses(self):
+        return list(self.cleaned_data["canary_warehouses"])
 
     def enabling(self) -> bool:
         was = bool(self.instance.pk and Flow.objects.filter(pk=self.instance.pk, enabled=True))
@@ -75,6 +133,8 @@ class WatermarkInline(admin.StackedInline):
     model = Watermark
     can_delete = False
     extra = 0
+    # Where the pull stands: moved by the engine only (issue 24 point 7).
+    readonly_fields = ("cursor", "last_catchup_at", "catchup_ts")
 
 
 @admin.register(Flow)
@@ -88,12 +148,84 @@ class FlowAdmin(admin.ModelAdmin):
         "paused_until",
         "last_run_at",
         "last_success_at",
+        "last_idle_at",
     )
     list_filter = ("enabled", "integration", "code")
     list_select_related = ("integration",)
     inlines = (WatermarkInline,)
-    actions = ("run_now",)
+    actions = ("run_now", "resume", "shadow")
     form = FlowAdminForm
+    # Kept by the engine and the circuit breaker; people read them (issue 24 point 7).
+    readonly_fields = (
+        "canary_since",
+        "paused_until",
+        "consecutive_failures",
+        "last_run_at",
+        "last_success_at",
+        "last_idle_at",
+        "last_error",
+    )
+
+    @admin.action(
+        description=_("Map-only dry run over the last 7 days (writes nothing)"),
+        permissions=["change"],
+    )
+    def shadow(self, request, queryset):
+        from .shadow import shadow_run_queue
+
+        runs = [
+            shadow_run_queue(flow=flow, days=7, requested_by=request.user.get_username())
+            for flow in queryset
+        ]
+        if len(runs) == 1:
+            return HttpResponseRedirect(
+                reverse("admin:flows_flow_shadow", args=[runs[0].flow_id, runs[0].pk])
+            )
+        for run in runs:
+            self.message_user(
+                request,
+                format_html(
+                    '{}: <a href="{}">{}</a>',
+                    run.flow,
+                    reverse("admin:flows_flow_shadow", args=[run.flow_id, run.pk]),
+                    _("map-only dry run report"),
+                ),
+            )
+        return None
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:flow_id>/shadow/<int:run_id>/",
+                self.admin_site.admin_view(self.shadow_view),
+                name="flows_flow_shadow",
+            ),
+            *super().get_urls(),
+        ]
+
+    def shadow_view(self, request, flow_id: int, run_id: int):
+        from .models import ShadowRun
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(ShadowRun, pk=run_id, flow_id=flow_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Map-only dry run: %(flow)s") % {"flow": run.flow},
+            "run": run,
+            "opts": self.model._meta,
+            "blocked": [d for d in run.documents if d["outcome"] == "would_block"],
+            "writing": [d for d in run.documents if d["outcome"] == "would_write"],
+            "others": [
+                d for d in run.documents if d["outcome"] not in ("would_block", "would_write")
+            ],
+        }
+        return TemplateResponse(request, "admin/flows/shadow_run.html", context)
+
+    @admin.action(description=_("Resume paused flows"), permissions=["change"])
+    def resume(self, request, queryset):
+        resumed = sum(services.flow_resume(flow=flow, user=request.user) for flow in queryset)
+        self.message_user(request, _("%(n)d flows resumed.") % {"n": resumed})
 
     @admin.action(description=_("Pull and process now"), permissions=("change",))
     def run_now(self, request, queryset):
@@ -102,6 +234,10 @@ class FlowAdmin(admin.ModelAdmin):
         self.message_user(request, _("%(n)d flows queued.") % {"n": queryset.count()})
 
     def save_model(self, request, obj, form, change):
+        if {"canary_shops", "canary_warehouses"} & set(form.changed_data):
+            obj.canary_since = (
+                timezone.now() if (obj.canary_shops or obj.canary_warehouses) else None
+            )
         enabling = form.enabling()
         if enabling:
             obj.enabled = False  # switched on below, through the preflight gate
@@ -317,3 +453,26 @@ class ApiClientAdmin(admin.ModelAdmin):
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+@admin.register(ShadowRun)
+class ShadowRunAdmin(admin.ModelAdmin):
+    """Map-only dry runs, newest first; each opens its report (runs day after day compare)."""
+
+    list_display = ("flow", "started_at", "days", "totals", "report")
+    list_filter = ("flow__code", "flow__integration")
+    list_select_related = ("flow", "flow__integration")
+
+    @admin.display(description=_("report"))
+    def report(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:flows_flow_shadow", args=[obj.flow_id, obj.pk]),
+            _("open"),
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

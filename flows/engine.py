@@ -1,9 +1,9 @@
 """The sync engine: ingest, claim, run the stages, settle every document, retry, pause.
 
-States (DESIGN.md): received → validated → mapped → loading → synced; or blocked (a person),
-waiting (timed retry), held (stock), failed (gave up, ticket open), ignored, filtered.
-Every transition writes an Event; a problem opens (or updates) the one ticket of its source
-record and a success closes it.
+States (docs/concepts.md): received → validated → mapped → loading → synced; or blocked (a
+person), waiting (timed retry), held (stock), failed (gave up, ticket open), ignored, filtered.
+Every transition writes an Event; a problem opens (or updates) the one ticket of its source record
+and a success closes it.
 
 Exactly once: the target key is deterministic, a document is LOADING while its write is in
 flight, and a document whose write may have landed (timeout, 5xx after sending, or a worker
@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -61,6 +61,8 @@ logger = logging.getLogger(__name__)
 
 CIRCUIT_THRESHOLD = 5
 CIRCUIT_COOLDOWN = timedelta(minutes=5)
+# A rejected login pauses the flow until a person resumes it (no timed probe).
+AUTH_PAUSED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
 _rng = random.Random()
 
 S = DocumentState
@@ -374,6 +376,8 @@ def process(
             break
         if heartbeat is not None:
             heartbeat()
+        if flow.paused_until and flow.paused_until > timezone.now():
+            break  # the circuit opened during this run (e.g. a rejected login)
         documents = claim(flow=flow, limit=max(flow.batch_size, 1), ids=id_list)
         if not documents:
             break
@@ -743,7 +747,24 @@ class _Settlement:
             self.tickets.append((doc, problem))
             self.problems += 1
             return
-        if problem.error_class in TRANSIENT_ERRORS or problem.error_class == ErrorClass.AUTH:
+        if problem.error_class == ErrorClass.AUTH:
+            # Issue 24 point 5: retrying a rejected login never helps. The document waits
+            # (no timer) while the circuit pauses the flow with one ticket for the operator;
+            # it is worked again once the flow is resumed.
+            doc.next_attempt_at = None
+            self.transition(
+                doc,
+                S.WAITING,
+                problem.stage or "load",
+                _("%(message)s The flow is paused until the connection is fixed; no timed retry.")
+                % {"message": problem.message},
+                level=EventLevel.ERROR,
+                detail=detail,
+            )
+            self.problems += 1
+            _circuit_auth(self.ctx.flow, problem)  # whichever stage met the refusal
+            return
+        if problem.error_class in TRANSIENT_ERRORS:
             doc.retries += 1
             attempt = doc.retries
             limit = self.policy.limit_for(problem.error_class)
@@ -1121,9 +1142,9 @@ def pull(
     run that gives up leaves the watermark there: under a steady error rate a large backlog is
     read to its end instead of from its start again and again.
 
-    The catch-up pass (补漏) re-reads the last `catchup_lag_seconds`; for a source with row
-    versions (protocol §2.5) it reads, once it knows a version to start from, only the rows
-    changed since the last catch-up: each row is read once more instead of once per pass."""
+    The catch-up pass (补漏) re-reads the last `catchup_lag_seconds`; for a source with row versions
+    (docs/protocols/jushuitan.md §2.5) it reads, once it knows a version to start from, only the
+    rows changed since the last catch-up: each row is read once more instead of once per pass."""
     definition = definition_for(flow.code)
     stats = RunStats()
     if not definition.pullable:
@@ -1319,9 +1340,13 @@ def run_flow(
     else:
         _circuit_success(flow)
     stats.add(process(flow=flow, heartbeat=heartbeat))
-    if not stats.errors:
+    # "Last successful run" counts only runs that synced something; a clean run that found
+    # nothing due says so separately (issue 24 point 5).
+    if not stats.errors and stats.synced:
         Flow.objects.filter(pk=flow.pk).update(last_success_at=timezone.now(), last_error="")
-    else:
+    elif not stats.errors and not stats.processed and not stats.problems:
+        Flow.objects.filter(pk=flow.pk).update(last_idle_at=timezone.now(), last_error="")
+    elif stats.errors:
         Flow.objects.filter(pk=flow.pk).update(last_error="; ".join(stats.errors)[:2000])
     return stats
 
@@ -1329,7 +1354,9 @@ def run_flow(
 def _circuit_failure(flow: Flow, exc: Exception) -> None:
     Flow.objects.filter(pk=flow.pk).update(consecutive_failures=F("consecutive_failures") + 1)
     flow.refresh_from_db(fields=["consecutive_failures", "paused_until"])
-    if flow.consecutive_failures >= CIRCUIT_THRESHOLD and not flow.paused_until:
+    if isinstance(exc, AuthError):
+        _circuit_auth(flow, _remote_problem(exc, stage="circuit"))
+    elif flow.consecutive_failures >= CIRCUIT_THRESHOLD and not flow.paused_until:
         until = timezone.now() + CIRCUIT_COOLDOWN
         Flow.objects.filter(pk=flow.pk).update(paused_until=until)
         flow.paused_until = until
@@ -1360,10 +1387,46 @@ def _circuit_failure(flow: Flow, exc: Exception) -> None:
         Flow.objects.filter(pk=flow.pk).update(paused_until=timezone.now() + CIRCUIT_COOLDOWN)
 
 
+def _circuit_auth(flow: Flow, problem: Problem) -> None:
+    """Credentials or configuration rejected: pause at once, until a person resumes the flow
+    (no cool-down probe: retrying the same secret never helps), with one operator ticket,
+    whose opening raises the alert (issue 24 point 5)."""
+    first = not (flow.paused_until and flow.paused_until >= AUTH_PAUSED_UNTIL)
+    Flow.objects.filter(pk=flow.pk).update(paused_until=AUTH_PAUSED_UNTIL)
+    flow.paused_until = AUTH_PAUSED_UNTIL
+    if not first:
+        return
+    monitoring.event_record(
+        stage="circuit",
+        level=EventLevel.ERROR,
+        integration_id=flow.integration_id,
+        flow_code=flow.code,
+        message=_("Paused: %(error)s") % {"error": problem.message},
+    )
+    monitoring.ticket_open_or_update(
+        trace_key=f"flow:{flow.pk}:circuit",
+        error_class=ErrorClass.AUTH,
+        message=_(
+            "The flow paused itself: %(error)s Retrying the same credentials will not help. "
+            "Fix the connection, use 'Test connection', then resume the flow (Flows › "
+            "'Resume paused flows'); its waiting documents are worked again then."
+        )
+        % {"error": problem.message},
+        subject=str(flow),
+        integration_id=flow.integration_id,
+        flow_code=flow.code,
+        system=problem.system,
+    )
+
+
 def _circuit_success(flow: Flow) -> None:
+    if flow.paused_until and flow.paused_until >= AUTH_PAUSED_UNTIL:
+        return  # another call answering does not prove the rejected credentials were fixed
     if flow.consecutive_failures or flow.paused_until:
         was_paused = bool(flow.paused_until)
-        Flow.objects.filter(pk=flow.pk).update(consecutive_failures=0, paused_until=None)
+        Flow.objects.filter(pk=flow.pk).exclude(paused_until__gte=AUTH_PAUSED_UNTIL).update(
+            consecutive_failures=0, paused_until=None
+        )
         flow.consecutive_failures = 0
         flow.paused_until = None
         if was_paused:

@@ -76,7 +76,10 @@ class Flow(TimeStampedModel):
         verbose_name=_("paused until"),
         null=True,
         blank=True,
-        help_text=_("Set by the circuit breaker while the connection keeps failing."),
+        help_text=_(
+            "Set by the circuit breaker while the connection keeps failing; after a rejected "
+            "login it stays paused until a person resumes the flow."
+        ),
     )
     consecutive_failures = models.PositiveIntegerField(
         verbose_name=_("consecutive connection failures"),
@@ -91,6 +94,13 @@ class Flow(TimeStampedModel):
         verbose_name=_("last successful run"),
         null=True,
         blank=True,
+        help_text=_("The last run that synced at least one document."),
+    )
+    last_idle_at = models.DateTimeField(
+        verbose_name=_("last run with nothing due"),
+        null=True,
+        blank=True,
+        help_text=_("The last run that ended without errors and found nothing to sync."),
     )
     last_error = models.TextField(
         verbose_name=_("last run error"),
@@ -670,3 +680,66 @@ class FlowPreflightOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow} · {self.username} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ShadowRun(models.Model):
+    """A map-only dry run (影子运行, issue 24 point 4): a flow read the last N days of real
+    source documents, validated, mapped and transformed each one and wrote nothing. Kept so
+    that runs made day after day beside the manual process can be compared."""
+
+    flow = models.ForeignKey(
+        Flow,
+        verbose_name=_("flow"),
+        on_delete=models.CASCADE,
+        related_name="shadow_runs",
+    )
+    days = models.PositiveSmallIntegerField(
+        verbose_name=_("days read"),
+        default=7,
+        help_text=_("How many days of source documents were read, e.g. 7"),
+    )
+    started_at = models.DateTimeField(
+        verbose_name=_("started at"),
+        auto_now_add=True,
+    )
+    finished_at = models.DateTimeField(
+        verbose_name=_("finished at"),
+        null=True,
+        blank=True,
+    )
+    requested_by = models.CharField(
+        verbose_name=_("requested by"),
+        max_length=150,
+        blank=True,
+    )
+    totals = models.JSONField(
+        verbose_name=_("totals"),
+        default=dict,
+        blank=True,
+        help_text=_('Documents per outcome, e.g. {"would_write": 25, "would_block": 5}'),
+    )
+    causes = models.JSONField(
+        verbose_name=_("causes"),
+        default=list,
+        blank=True,
+        help_text=_("What would block, grouped by cause, with the link to fix each."),
+    )
+    documents = models.JSONField(
+        verbose_name=_("documents"),
+        default=list,
+        blank=True,
+        help_text=_("Per document: what it would write, or why it would block."),
+    )
+    error = models.TextField(
+        verbose_name=_("error"),
+        blank=True,
+        help_text=_("Why the source could not be read, if it could not."),
+    )
+
+    class Meta:
+        ordering = ("-started_at",)
+        verbose_name = _("map-only dry run")
+        verbose_name_plural = _("map-only dry runs")
+
+    def __str__(self) -> str:
+        return f"{self.flow} · {self.started_at:%Y-%m-%d %H:%M}"

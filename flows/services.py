@@ -214,6 +214,30 @@ def push_validate_and_accept(*, flow: Flow, items: list[dict]) -> tuple[list[int
     return ids, rejected
 
 
+def flow_resume(*, flow: Flow, user=None) -> bool:
+    """A person resumes a paused flow (after fixing the credentials): the circuit closes, its
+    ticket is resolved and a run is queued, which works the waiting documents. False when the
+    flow was not paused."""
+    if not flow.paused_until and not flow.consecutive_failures:
+        return False
+    Flow.objects.filter(pk=flow.pk).update(paused_until=None, consecutive_failures=0)
+    flow.paused_until = None
+    flow.consecutive_failures = 0
+    monitoring.event_record(
+        stage="circuit",
+        integration_id=flow.integration_id,
+        flow_code=flow.code,
+        message=_("Resumed by %(user)s.") % {"user": getattr(user, "username", "") or "-"},
+    )
+    monitoring.tickets_close_for(
+        trace_keys=[f"flow:{flow.pk}:circuit"],
+        resolution=_("The flow was resumed by a person."),
+        user=user,
+    )
+    pull_now(flow=flow)
+    return True
+
+
 def pull_now(*, flow: Flow) -> bool:
     """Queue an immediate run; False when the broker is down (the schedule runs it anyway)."""
     from .tasks import flow_run

@@ -120,6 +120,18 @@ def holds_check() -> int:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def shadow_run_task(run_id: int) -> dict:
+    """Fill a queued map-only dry run (issue 24 point 4); writes nothing but its report."""
+    from .models import ShadowRun
+    from .shadow import shadow_run_fill
+
+    run = ShadowRun.objects.filter(pk=run_id, finished_at__isnull=True).first()
+    if run is None:
+        return {"skipped": "done or gone"}
+    return shadow_run_fill(run=run).totals
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def watchdog() -> dict:
     """Issue 15: every minute, look for documents and flows that should have moved (see
     flows.watchdog); one alert and one ticket per flow and finding, closed when they move."""

@@ -15,7 +15,18 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
+# A checkout has manage.py beside the apps; an installed wheel (pip install, deploy/) has not.
+IS_CHECKOUT = (BASE_DIR / "manage.py").is_file()
+# The project-wide templates/, static/ and locale/: beside manage.py in a checkout, inside this
+# package in the wheel (setup.py puts them there).
+ASSETS_DIR = BASE_DIR if IS_CHECKOUT else Path(__file__).resolve().parent
+# Runtime files (SQLite, filesystem broker, collected static files): var/ of the checkout, or of
+# the working directory of an installed portal (deploy/ sets PORTAL_VAR_DIR explicitly).
+VAR_DIR = Path(
+    environ.Env().str(
+        "PORTAL_VAR_DIR", default=str((BASE_DIR if IS_CHECKOUT else Path.cwd()) / "var")
+    )
+)
 
 env = environ.Env()
 # A .env beside manage.py (written by `make run` / `make test` on first use) fills in
@@ -117,7 +128,7 @@ WSGI_APPLICATION = "integration_portal.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [ASSETS_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -199,9 +210,12 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesyste
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
     _queue_dir.mkdir(parents=True, exist_ok=True)
+    (VAR_DIR / "celery" / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
+        # Broadcast (remote control) queues too, or kombu writes them to ./control.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 else:
@@ -238,7 +252,7 @@ AXES_IPWARE_PROXY_COUNT = env.int("PORTAL_PROXY_COUNT", default=0)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [ASSETS_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -247,7 +261,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [ASSETS_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # --- REST API ----------------------------------------------------------------------------

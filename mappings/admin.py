@@ -22,7 +22,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from core.exports import attachment
 
 from . import resources
-from .choices import MappingSource, RateSource
+from .choices import MappingKind, MappingSource, RateSource, System
 from .errors import ImportNotConfirmable
 from .models import (
     AccountMapping,
@@ -435,7 +435,26 @@ def initialise_mappings(modeladmin, request, queryset):
             modeladmin.message_user(
                 request,
                 _("Unpaired %(kind)s in %(system)s: %(code)s")
-                % {"kind": item.kind, "system": item.system, "code": item.code},
+                % {
+                    "kind": MappingKind(item.kind).label
+                    if item.kind in MappingKind.values
+                    else item.kind,
+                    "system": System(item.system).label
+                    if item.system in System.values
+                    else item.system,
+                    "code": item.code,
+                },
+                messages.WARNING,
+            )
+        if result.plan.unpaired:
+            # Issue 24: every one-side code stays listed on the checklist (G1) with its fix.
+            modeladmin.message_user(
+                request,
+                format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("monitoring:checklist"),
+                    _("The go-live checklist (G1) lists every unpaired code and where to map it."),
+                ),
                 messages.WARNING,
             )
 

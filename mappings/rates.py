@@ -1,4 +1,5 @@
-"""Exchange rates for booking in CNY (F2.2, F2.3, F6.1; alerts-fx-customs.md §2).
+"""Exchange rates for booking in CNY (docs/requirements.md F2.2, F2.3, F6.1;
+docs/protocols/alerts-fx-customs.md §2).
 
 `rate_for` answers the rate of a currency for a business date: that day's published central
 parity; on a day with none (weekend, holiday, before 09:15 publication) the latest earlier one,

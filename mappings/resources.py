@@ -24,11 +24,12 @@ from simple_history.utils import bulk_create_with_history, get_history_manager_f
 from connectors.models import Integration
 from core.exports import neutralise, restore
 
-from .choices import MappingSource, RateSource
+from .choices import MappingSource, MasterKind, RateSource, System
 from .models import (
     AccountMapping,
     CodeMapping,
     ExchangeRate,
+    KnownCode,
     MaterialMapping,
     ShopCustomerMapping,
     SupplierMapping,
@@ -89,6 +90,25 @@ def _key_part(value):
     return value
 
 
+def _list_valid_choices(instance, errors: dict) -> None:
+    """A value outside a field's choices is rejected with the valid values listed (value and
+    label), not only "not a valid choice"."""
+    for name in list(errors):
+        field = next((f for f in instance._meta.fields if f.name == name), None)
+        if field is None or not field.choices:
+            continue
+        valid = [value for value, _label in field.flatchoices]
+        if getattr(instance, field.attname, None) in valid:
+            continue
+        errors[name] = [
+            _("“%(value)s” is not one of the allowed values: %(valid)s")
+            % {
+                "value": getattr(instance, field.attname, ""),
+                "valid": "; ".join(f"{v} ({label})" for v, label in field.flatchoices),
+            }
+        ]
+
+
 class NaturalKeyResource(resources.ModelResource):
     """Base of the mapping resources: natural-key matching, in-memory unique checks, batched
     writes with history, all-or-nothing."""
@@ -101,6 +121,9 @@ class NaturalKeyResource(resources.ModelResource):
     scope_field = "integration"
     #: rows between two progress reports
     progress_every = 100
+    #: field -> (system, KnownCode kind): the code must exist in that system's snapshot
+    #: (M4, taken at initialisation) when one exists (issue 24: a dry run checks the codes)
+    snapshot_checks: dict[str, tuple[str, str]] = {}
 
     def __init__(self, *, progress: Callable[[int, int], None] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -111,6 +134,8 @@ class NaturalKeyResource(resources.ModelResource):
         self._seen: dict[tuple, int] = {}
         self._user = None
         self._row_number = 0
+        self._snapshots: dict[tuple[int, str, str], set[str] | None] = {}
+        self._troubles: dict[tuple[int, str], str] = {}
 
     # --- loading ----------------------------------------------------------------------
     def _key_of_instance(self, instance, names) -> tuple:
@@ -196,6 +221,36 @@ class NaturalKeyResource(resources.ModelResource):
             )
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
+        _list_valid_choices(instance, errors)
+        for name, (system, kind) in self.snapshot_checks.items():
+            value = _key_part(getattr(instance, name, ""))
+            if name in errors or not value or not instance.integration_id:
+                continue
+            known = self._snapshot(instance.integration_id, system, kind)
+            if known is not None and value not in known and system == System.KINGDEE:
+                trouble = self._troubles.get((instance.integration_id, kind), "")
+                if trouble:
+                    errors[name] = [
+                        _(
+                            "“%(value)s” is not among the codes read from Kingdee and Kingdee "
+                            "could not be asked now (%(error)s): try the dry run again."
+                        )
+                        % {"value": value, "error": trouble}
+                    ]
+                    continue
+            if known is not None and value not in known:
+                errors[name] = [
+                    _(
+                        "“%(value)s” is not a %(kind)s in %(system)s (the codes read at "
+                        "initialisation): check the code, or run 'Initialise mappings from "
+                        "both systems' again if it was created since."
+                    )
+                    % {
+                        "value": value,
+                        "kind": MasterKind(kind).label.lower(),
+                        "system": System(system).label,
+                    }
+                ]
         if not errors:
             key = self._key_of_instance(instance, self._meta.import_id_fields)
             if key in self._seen:
@@ -217,6 +272,56 @@ class NaturalKeyResource(resources.ModelResource):
                         self._unique[names][value] = key
         if errors:
             raise ValidationError(errors)
+
+    def snapshot_prepare(self, dataset) -> None:
+        """Before importing: ask Kingdee about the file's codes its snapshot lacks (created
+        since the initialisation); those it has join the snapshot, and a Kingdee that cannot
+        be asked is remembered, so the rows name it instead of calling the code unknown."""
+        from connectors.errors import ConnectorError
+        from connectors.models import Integration
+
+        from .sources import kingdee_codes_confirm
+
+        self._troubles: dict[tuple[int, str], str] = {}
+        checks = {
+            name: kind
+            for name, (system, kind) in self.snapshot_checks.items()
+            if system == System.KINGDEE and name in dataset.headers
+        }
+        if not checks or "integration" not in dataset.headers:
+            return
+        codes = {CodeWidget().clean(v) for v in dataset["integration"]} - {""}
+        for integration in Integration.objects.filter(code__in=codes).select_related("kingdee"):
+            rows = [
+                r
+                for r in dataset.dict
+                if CodeWidget().clean(r.get("integration")) == integration.code
+            ]
+            for name, kind in checks.items():
+                known = self._snapshot(integration.pk, System.KINGDEE, kind)
+                wanted = {_key_part(CodeWidget().clean(r.get(name))) for r in rows} - {""}
+                missing = sorted(wanted - known) if known is not None else []
+                for start in range(0, len(missing), 500):
+                    try:
+                        found = kingdee_codes_confirm(
+                            integration=integration, kind=kind, codes=missing[start : start + 500]
+                        )
+                    except ConnectorError as exc:
+                        self._troubles[(integration.pk, kind)] = str(exc.message)
+                        break
+                    known |= found
+
+    def _snapshot(self, integration_id: int, system: str, kind: str) -> set[str] | None:
+        """The codes `system` listed for `kind` (None when it never listed any)."""
+        key = (integration_id, system, kind)
+        if key not in self._snapshots:
+            codes = set(
+                KnownCode.objects.filter(
+                    integration_id=integration_id, system=system, kind=kind
+                ).values_list("code", flat=True)
+            )
+            self._snapshots[key] = codes or None
+        return self._snapshots[key]
 
     # --- saving -----------------------------------------------------------------------
     def before_save_instance(self, instance, row, **kwargs):
@@ -336,6 +441,10 @@ def _source_field() -> fields.Field:
 
 
 class ShopCustomerMappingResource(NaturalKeyResource):
+    snapshot_checks = {
+        "shop_id": (System.JUSHUITAN, MasterKind.SHOP),
+        "customer_number": (System.KINGDEE, MasterKind.CUSTOMER),
+    }
     integration = _integration_field()
     shop_id = _code("shop_id")
     customer_number = _code("customer_number")
@@ -359,6 +468,10 @@ class ShopCustomerMappingResource(NaturalKeyResource):
 
 
 class WarehouseMappingResource(NaturalKeyResource):
+    snapshot_checks = {
+        "wms_co_id": (System.JUSHUITAN, MasterKind.WAREHOUSE),
+        "stock_number": (System.KINGDEE, MasterKind.WAREHOUSE),
+    }
     integration = _integration_field()
     wms_co_id = _code("wms_co_id")
     stock_number = _code("stock_number")
@@ -382,6 +495,8 @@ class WarehouseMappingResource(NaturalKeyResource):
 
 
 class SupplierMappingResource(NaturalKeyResource):
+    # Jushuitan's suppliers are read only where Kingdee has the code (a partial snapshot).
+    snapshot_checks = {"supplier_number": (System.KINGDEE, MasterKind.SUPPLIER)}
     integration = _integration_field()
     jst_supplier_code = _code("jst_supplier_code")
     supplier_number = _code("supplier_number")
@@ -405,6 +520,8 @@ class SupplierMappingResource(NaturalKeyResource):
 
 
 class MaterialMappingResource(NaturalKeyResource):
+    # Jushuitan's SKUs are read partly (Kingdee's codes, recent changes): Kingdee only.
+    snapshot_checks = {"material_number": (System.KINGDEE, MasterKind.MATERIAL)}
     integration = _integration_field()
     sku_id = _code("sku_id")
     material_number = _code("material_number")

@@ -18,6 +18,7 @@ from .initialise import (
     KingdeeMasterData,
     MasterRecord,
     initialise_from_systems,
+    record_known_codes,
 )
 
 # Custom material fields the sandbox and the demo tenant use (header level, F_PAEZ_ prefix).
@@ -56,12 +57,46 @@ def kingdee_master_data(*, integration) -> KingdeeMasterData:
     )
 
 
+KINGDEE_FORMS = {
+    "customer": "BD_Customer",
+    "warehouse": "BD_STOCK",
+    "supplier": "BD_Supplier",
+    "material": "BD_MATERIAL",
+}
+
+
+def kingdee_codes_confirm(*, integration, kind: str, codes: list[str]) -> set[str]:
+    """Which of `codes` Kingdee has now (e.g. a material created after the snapshot); those
+    found join the snapshot. Raises ConnectorError when Kingdee cannot be asked."""
+    from connectors.kingdee.client import client_for, quote
+
+    if not codes or kind not in KINGDEE_FORMS:
+        return set()
+    client = client_for(integration.kingdee)
+    numbers = ",".join(quote(code) for code in codes)
+    org = f"FUseOrgId.FNumber = {quote(integration.kingdee.org_number)}"
+    rows = client.iter_bill_query(
+        KINGDEE_FORMS[kind], ["FNumber", "FName"], filter_string=f"{org} AND FNumber in ({numbers})"
+    )
+    found = [MasterRecord(code=str(r["FNumber"]), name=str(r.get("FName") or "")) for r in rows]
+    record_known_codes(
+        integration=integration, system="kingdee", kind=kind, records=found, complete=False
+    )
+    return {record.code for record in found}
+
+
 def jushuitan_master_data(*, integration, kingdee: KingdeeMasterData) -> JushuitanMasterData:
     from connectors.jushuitan.client import client_for
 
     client = client_for(integration.jushuitan)
     shops = [
-        MasterRecord(code=str(s["shop_id"]), name=str(s.get("shop_name") or ""))
+        MasterRecord(
+            code=str(s["shop_id"]),
+            name=str(s.get("shop_name") or ""),
+            # The shop's currency, where the listing gives one: the checklist (FX1) checks it
+            # has a Kingdee currency number before the first order needs it.
+            extra={"currency": str(s["currency"]).upper()} if s.get("currency") else {},
+        )
         for s in client.shops()
     ]
     warehouses = [

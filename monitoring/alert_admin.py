@@ -1,9 +1,13 @@
 """Admin of the alerting models (registered from monitoring.admin)."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from flows.choices import FlowCode
+
+from .alert_choices import alert_error_class_choices
 from .alert_models import Alert, AlertContact, AlertDelivery, AlertRule
 from .alerts import alert_raise, alerts_requeue
 
@@ -16,8 +20,51 @@ class AlertContactAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
 
 
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+class AlertRuleForm(forms.ModelForm):
+    """Error classes and flows are picked from the values that really occur, not typed (a
+    typed `MappingMissing` or `F2` never matched). A value kept from an older rule that is
+    not one of them stays listed, so saving never drops it silently; the go-live checklist
+    (R1) names it."""
+
+    error_classes = forms.MultipleChoiceField(
+        label=_("error classes"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every class."),
+    )
+    flow_codes = forms.MultipleChoiceField(
+        label=_("flows"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every flow."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, choices in (
+            ("error_classes", alert_error_class_choices()),
+            ("flow_codes", [(v, f"{label} ({v})") for v, label in FlowCode.choices]),
+        ):
+            known = {value for value, _label in choices}
+            kept = [v for v in _split(getattr(self.instance, name, "")) if v not in known]
+            self.fields[name].choices = choices + [(v, v) for v in kept]
+            if self.instance.pk:
+                self.initial[name] = _split(getattr(self.instance, name, ""))
+
+    def clean_error_classes(self):
+        return ", ".join(self.cleaned_data["error_classes"])
+
+    def clean_flow_codes(self):
+        return ", ".join(self.cleaned_data["flow_codes"])
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleForm
     list_display = (
         "name",
         "channel",

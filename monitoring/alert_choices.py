@@ -54,3 +54,28 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+
+
+def alert_error_classes() -> list[str]:
+    """Every error class an alert can carry: the engine's (flows ErrorClass), the finance
+    ones and the robots' own configuration error. An alert rule naming anything else never
+    matches (the go-live checklist R1 says so)."""
+    from finance.reconciliation import ALERT_CLASS
+    from flows.choices import ErrorClass
+
+    from .alerts import CONFIG_ERROR_CLASS
+
+    return sorted({*ErrorClass.values, "fx_voucher", ALERT_CLASS, CONFIG_ERROR_CLASS})
+
+
+def alert_error_class_choices() -> list[tuple[str, str]]:
+    """(value, label) of every error class, for the alert rule form (issue 24 point 6)."""
+    from flows.choices import ErrorClass
+
+    labels = {
+        **dict(ErrorClass.choices),
+        "fx_voucher": _("FX difference voucher failed"),
+        "reconciliation": _("Inventory accuracy below target"),
+        "RobotConfigurationError": _("Robot channel misconfigured"),
+    }
+    return [(value, f"{labels.get(value, value)} ({value})") for value in alert_error_classes()]

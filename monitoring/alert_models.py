@@ -93,8 +93,8 @@ class AlertRule(TimeStampedModel):
         max_length=500,
         blank=True,
         help_text=_(
-            "Comma separated names or patterns; blank matches every class, e.g. "
-            "MappingMissing, RateLimited, Remote*"
+            "Comma separated error classes as the engine names them; blank matches every "
+            "class, e.g. missing_mapping, rate_limited, remote_*"
         ),
     )
     flow_codes = models.CharField(
@@ -102,7 +102,8 @@ class AlertRule(TimeStampedModel):
         max_length=200,
         blank=True,
         help_text=_(
-            "Comma separated flow codes or patterns; blank matches every flow, e.g. F2, F3"
+            "Comma separated flow codes; blank matches every flow, e.g. sales_outbound, "
+            "sales_return"
         ),
     )
     integration = models.ForeignKey(

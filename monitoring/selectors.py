@@ -113,9 +113,26 @@ class FlowRow:
     oldest_waiting_at: datetime | None
     oldest_waiting_url: str
 
+    last_idle_at: datetime | None = None
+
     @property
     def paused(self) -> bool:
         return bool(self.paused_until and self.paused_until > timezone.now())
+
+    @property
+    def paused_for_person(self) -> bool:
+        """Paused after a rejected login: resumes only when a person resumes it."""
+        from flows.engine import AUTH_PAUSED_UNTIL
+
+        return bool(self.paused_until and self.paused_until >= AUTH_PAUSED_UNTIL)
+
+    @property
+    def nothing_due(self) -> bool:
+        """The latest clean run found nothing to sync (newer than the last one that did)."""
+        return bool(
+            self.last_idle_at
+            and (not self.last_success_at or self.last_idle_at > self.last_success_at)
+        )
 
     @property
     def oldest_waiting_minutes(self) -> int | None:
@@ -343,6 +360,7 @@ def board_build(*, integration_id: int | None = None, now: datetime | None = Non
                 paused_until=flow.paused_until,
                 last_run_at=flow.last_run_at,
                 last_success_at=flow.last_success_at,
+                last_idle_at=flow.last_idle_at,
                 last_error=flow.last_error,
                 states=states,
                 backlog=Cell(

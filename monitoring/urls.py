@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import board, checklist, metrics, search, tickets
+from .views import board, checklist, guided, metrics, search, tickets
 
 app_name = "monitoring"
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path("tickets/<int:pk>/<slug:action>/", tickets.ticket_action, name="ticket-action"),
     path("metrics", metrics.metrics, name="metrics"),
     path("checklist/", checklist.checklist, name="checklist"),
+    path("setup/", guided.guided_setup, name="guided-setup"),
 ]

@@ -10,9 +10,10 @@ class RobotKind(models.TextChoices):
     WECOM = "wecom", _("WeCom group robot")  # 企业微信群机器人
 
 
-# Messages per minute each vendor accepts from one robot (protocol §1: DingTalk 20, Feishu
-# 100, WeCom 20). The portal stays below them with a margin (the protocol's guidance is
-# <= 18/min for DingTalk) so a clock skew between us and the vendor never trips the limit.
+# Messages per minute each vendor accepts from one robot (DingTalk 20, Feishu 100, WeCom 20:
+# docs/protocols/alerts-fx-customs.md §1). The portal stays below them with a margin (the
+# guidance there is <= 18/min for DingTalk) so a clock skew between us and the vendor
+# never trips the limit.
 VENDOR_LIMIT_PER_MINUTE = {
     RobotKind.DINGTALK: 20,
     RobotKind.FEISHU: 100,

@@ -1,4 +1,4 @@
-"""Group robot clients, exactly per protocols/alerts-fx-customs.md §1.
+"""Group robot clients, exactly per docs/protocols/alerts-fx-customs.md §1.
 
 One client per vendor; all take the same RobotMessage (title, markdown body, mentions):
 - DingTalk: POST <webhook>&timestamp=<ms>&sign=<base64 HMAC-SHA256(secret, ts\\nsecret)>,

@@ -12,7 +12,8 @@ from core import netguard
 
 from .choices import RobotKind
 
-# Path suffix and credential each vendor's webhook carries (protocol §1.1-1.3).
+# Path suffix and credential each vendor's webhook carries
+# (docs/protocols/alerts-fx-customs.md §1.1-1.3).
 _SHAPES = {
     RobotKind.DINGTALK: ("/robot/send", "access_token"),
     RobotKind.FEISHU: ("/open-apis/bot/v2/hook/", ""),

@@ -1,4 +1,5 @@
-"""Clients of the exchange-rate sources in their real formats (alerts-fx-customs.md §2.2).
+"""Clients of the exchange-rate sources in their real formats
+(docs/protocols/alerts-fx-customs.md §2.2).
 
 - CfetsClient: the CFETS central parity (人民币汇率中间价), A `ccpr.json` (latest fixing) and
   B `CcprHisNew` (history, paged, at most 50 rows a page, at most a year a request).

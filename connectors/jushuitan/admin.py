@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext
@@ -24,9 +24,40 @@ class JushuitanConnectionAdmin(admin.ModelAdmin):
     )
     list_filter = ("app_kind", "token_state")
     search_fields = ("name", "app_key", "company_id")
-    readonly_fields = ("token_state", "token_expires_at", "token_refreshed_at", "token_error")
+    readonly_fields = (
+        "token_state",
+        "token_expires_at",
+        "token_refreshed_at",
+        "token_error",
+        "last_checked_at",
+        "last_check_ok",
+        "last_check_message",
+    )
     actions = ("test_connection", "refresh_token_now", "run_preflight")
+    # Run preflight (object tools) and "Save and test connection" (submit row).
     change_form_template = "admin/jushuitan/jushuitanconnection/change_form.html"
+
+    def response_change(self, request, obj):
+        if "_test_connection" in request.POST:
+            return HttpResponseRedirect(request.path)  # tested below, once saved
+        return super().response_change(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """ "Save and test connection" on the change page (issue 24 point 7): saved, then
+        tested live once the save is committed (the test must not hold the save's
+        transaction open while it waits on the remote); the result shows here and on the
+        go-live checklist (C1)."""
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        testing = request.method == "POST" and "_test_connection" in request.POST
+        if testing and object_id and response.status_code == 302:
+            obj = self.get_object(request, object_id)
+            check = services.connection_test(connection=obj)
+            self.message_user(
+                request,
+                f"{obj}: {check.message}",
+                messages.SUCCESS if check.ok else messages.ERROR,
+            )
+        return response
 
     def get_urls(self):
         return [

@@ -60,7 +60,7 @@ RATE_LIMIT_CODES = frozenset({199, 200})
 AUTH_CODES = frozenset({10, 110, 120, 21024})
 TRANSIENT_CODES = frozenset({150})
 
-# What a person should do about each code (protocol §1.6).
+# What a person should do about each code (docs/protocols/jushuitan.md §1.6).
 _CODE_HINTS = {
     10: gettext_noop("The signature was rejected: check the app secret of the connection."),
     120: gettext_noop("The signature was rejected: check the app secret of the connection."),
@@ -115,7 +115,9 @@ def parse_time(value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A query endpoint: where its rows are and how far it may be asked at once (§2.2, §2.4)."""
+    """A query endpoint: where its rows are and how far it may be asked at once.
+
+    docs/protocols/jushuitan.md §2.2, §2.4."""
 
     path: str
     list_key: str = "datas"
@@ -372,7 +374,8 @@ class JushuitanClient:
 
     # --- tokens ----------------------------------------------------------------------------
     def request_token(self, path: str, fields: dict[str, str]) -> dict:
-        """POST a token endpoint (§1.4): signed like a business call, without token/biz."""
+        """POST a token endpoint (docs/protocols/jushuitan.md §1.4): signed like a business call,
+        without token/biz."""
         form = {
             "app_key": self.connection.app_key,
             "timestamp": str(int(time.time())),
@@ -386,7 +389,9 @@ class JushuitanClient:
         return envelope.get("data") or {}
 
     def get_init_token(self) -> dict:
-        """A self-developed app's token: `code` is any 6 random characters (§1.4)."""
+        """A self-developed app's token: `code` is any 6 random characters.
+
+        docs/protocols/jushuitan.md §1.4."""
         code = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(6))
         return self.request_token(
             TOKEN_INIT_PATH, {"grant_type": "authorization_code", "code": code}
@@ -742,8 +747,9 @@ class JushuitanClient:
         return self.read("orders", start=start, end=end, **filters)
 
     def orders_since(self, start_ts: int) -> Iterator[dict]:
-        """Orders whose row version is >= start_ts (§2.5), at the largest page. Only the
-        cursor and paging are sent (§2.5): the caller re-checks status itself."""
+        """Orders whose row version is >= start_ts (docs/protocols/jushuitan.md §2.5), at the
+        largest page. Only the cursor and paging are sent (§2.5): the caller re-checks status
+        itself."""
         endpoint = ENDPOINTS["orders"]
         return self.iter_ts(
             endpoint.path,

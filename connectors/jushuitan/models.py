@@ -116,6 +116,24 @@ class JushuitanConnection(TimeStampedModel):
         help_text=_("Leave on in production; e.g. True"),
     )
 
+    last_checked_at = models.DateTimeField(
+        verbose_name=_("last connection test"),
+        null=True,
+        blank=True,
+        help_text=_("When 'Test connection' last ran, e.g. 2026-05-01 10:00"),
+    )
+    last_check_ok = models.BooleanField(
+        verbose_name=_("last test succeeded"),
+        null=True,
+        blank=True,
+        help_text=_("Result of the last connection test (empty: never tested)."),
+    )
+    last_check_message = models.TextField(
+        verbose_name=_("last test result"),
+        blank=True,
+        help_text=_("What the last test found, e.g. 'Connected: 3 shop(s) visible'"),
+    )
+
     class Meta:
         ordering = ("name",)
         verbose_name = _("Jushuitan connection")

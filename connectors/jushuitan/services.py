@@ -200,10 +200,16 @@ def connection_test(*, connection: JushuitanConnection) -> ConnectionCheck:
         data = client.call(ENDPOINTS["shops"].path, {"page_index": 1, "page_size": 100}) or {}
         shops = len(data.get("datas") or [])
     except ConnectorError as exc:
-        return ConnectionCheck(ok=False, message=str(exc.message))
-    return ConnectionCheck(
-        ok=True,
-        message=_("Connected: %(n)s shop(s) visible, token valid until %(until)s.")
-        % {"n": shops, "until": connection.token_expires_at},
-        shops=shops,
+        check = ConnectionCheck(ok=False, message=str(exc.message))
+    else:
+        check = ConnectionCheck(
+            ok=True,
+            message=_("Connected: %(n)s shop(s) visible, token valid until %(until)s.")
+            % {"n": shops, "until": connection.token_expires_at},
+            shops=shops,
+        )
+    # Kept for the go-live checklist (issue 24: the last result of the live test).
+    JushuitanConnection.objects.filter(pk=connection.pk).update(
+        last_checked_at=timezone.now(), last_check_ok=check.ok, last_check_message=check.message
     )
+    return check

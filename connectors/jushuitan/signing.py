@@ -1,4 +1,6 @@
-"""The open-platform signature (protocol §1.3): md5(app_secret + k1v1k2v2...) over sorted keys."""
+"""The open-platform signature: md5(app_secret + k1v1k2v2...) over sorted keys.
+
+docs/protocols/jushuitan.md §1.3."""
 
 import hashlib
 import json

@@ -1,6 +1,7 @@
 """Admin of Kingdee connections, with a "test connection" action."""
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from .models import KingdeeConnection
@@ -25,6 +26,29 @@ class KingdeeConnectionAdmin(admin.ModelAdmin):
     actions = ("test_connection", "run_preflight")
     # The change page shows a "Run preflight" button that posts the action below.
     change_form_template = "admin/kingdee/kingdeeconnection/change_form.html"
+
+    def response_change(self, request, obj):
+        if "_test_connection" in request.POST:
+            return HttpResponseRedirect(request.path)  # tested below, once saved
+        return super().response_change(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """ "Save and test connection" on the change page (issue 24 point 7): saved, then
+        tested live once the save is committed (the test must not hold the save's
+        transaction open while it waits on the remote); the result shows here and on the
+        go-live checklist (C1)."""
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        testing = request.method == "POST" and "_test_connection" in request.POST
+        if testing and object_id and response.status_code == 302:
+            obj = self.get_object(request, object_id)
+            check = connection_test(connection=obj)
+            self.message_user(
+                request,
+                f"{obj}: {check.message}",
+                messages.SUCCESS if check.ok else messages.ERROR,
+            )
+        return response
+
     fieldsets = (
         (None, {"fields": ("name", "server_url", "acct_id", "org_number", "lcid")}),
         (

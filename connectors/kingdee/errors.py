@@ -2,7 +2,8 @@
 
 Kingdee answers business failures with HTTP 200 and Chinese messages; the sync engine needs to
 know what kind of problem a record has, so `classify` maps a message to one of RecordKind.
-The patterns come from messages seen in public code (protocol 3.2) and the sandbox.
+The patterns come from messages seen in public code (docs/protocols/kingdee.md §3.2) and the
+sandbox.
 """
 
 import re

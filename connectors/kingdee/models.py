@@ -9,7 +9,9 @@ from core.netguard import RemoteUrlValidator
 
 
 class KingdeeAuthMode(models.TextChoices):
-    """How the client authenticates (protocol 1.2 signature headers, 1.5 session logins)."""
+    """How the client authenticates: signature headers or session logins.
+
+    docs/protocols/kingdee.md §1.2 (signature headers), §1.5 (session logins)."""
 
     SIGNATURE = "signature", _("App signature headers (SDK 8.x)")
     LOGIN_BY_APP_SECRET = "login_app_secret", _("Session login: LoginByAppSecret")

@@ -1,4 +1,5 @@
-"""Kingdee WebAPI authentication math, as the official SDK 8.x computes it (protocol 1.2, 1.5).
+"""Kingdee WebAPI authentication math, as the official SDK 8.x computes it
+(docs/protocols/kingdee.md §1.2, §1.5).
 
 Every signature is base64( lowercase_hex( HMAC-SHA256(key, message) ) ). The gateway secret is
 derived from the 32-character part of the app id by XOR with a fixed mask (SDK DecodeAppSecret).

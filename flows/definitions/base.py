@@ -206,8 +206,9 @@ class FlowDefinition(ABC):
     ) -> Iterator[SourceRecord]:
         raise UnsupportedStage(f"{type(self).__name__} cannot pull its source", flow=self.code)
 
-    # Sources with a row-version cursor (Jushuitan `ts`, protocol §2.5): the catch-up pass
-    # walks the rows changed since the last one it saw instead of re-reading a time window.
+    # Sources with a row-version cursor (Jushuitan `ts`, docs/protocols/jushuitan.md §2.5): the
+    # catch-up pass walks the rows changed since the last one it saw instead of re-reading a
+    # time window.
     catchup_by_row_version: ClassVar[bool] = False
 
     def extract_since(self, ctx: FlowContext, *, row_version: int) -> Iterator[SourceRecord]:

@@ -1,11 +1,12 @@
 """F8.3 Inventory adjustments made in Kingdee (库存调整): audited other-inbound
 (STK_MISCELLANEOUS, 其他入库单) and other-outbound (STK_MisDelivery, 其他出库单) bills reach
 Jushuitan as other-in / other-out documents, confirmed, so stock moves the same way there
-(REQUIREMENTS F8.3, field-maps.md §5c). Pushed to `POST /kdcloud/inventory/adjust` or polled.
+(docs/requirements.md F8.3; docs/field-maps.md §5c). Pushed to `POST /kdcloud/inventory/adjust`
+or polled.
 
 One Jushuitan document per bill and warehouse, external id `<FBillNo>-<stock>-QTIN|QTOUT`.
 Bills the portal itself wrote from Jushuitan stock counts (F8.1, bill nos. ending `-PY` / `-PK`,
-field-maps.md §7) are kept as filtered: sending them back would count the same gain or loss
+docs/field-maps.md §7) are kept as filtered: sending them back would count the same gain or loss
 twice. The patterns are the flow setting `skip_bill_patterns`.
 """
 

@@ -1,14 +1,14 @@
 """What the Kingdee → Jushuitan document flows share (S2: F4, F5, F7, F8.3).
 
 Source: audited Kingdee bills (`FDocumentStatus='C'`) pulled with ExecuteBillQuery by an
-approve / modify date window (field-maps.md §3–§5), one row per entry row grouped back into
+approve / modify date window (docs/field-maps.md §3–§5), one row per entry row grouped back into
 bills; or pushed by Kingdee in the same shape (query keys such as `FMaterialId.FNumber`, or the
 Save model's nested `{"FNumber": ...}` references). Every bill becomes one SyncDocument keyed by
 form and FBillNo.
 
 Target: one or more Jushuitan warehouse documents ("steps": a bill split by warehouse, or a
 transfer's outbound leg then its inbound leg), each written under a deterministic external id
-that Jushuitan deduplicates on (field-maps.md §7). `doc.progress["done"]` records every step
+that Jushuitan deduplicates on (docs/field-maps.md §7). `doc.progress["done"]` records every step
 that landed (external id → Jushuitan io_id); a retry sends only the steps still missing, so a
 landed step is never written twice, and a write whose answer was lost is first looked up by
 its external id (find_existing). A document with some but not all steps landed is "partly

@@ -1,5 +1,5 @@
-"""F9 Master data (主数据): Kingdee suppliers uploaded to Jushuitan (REQUIREMENTS F9.1,
-field-maps.md §6c). Warehouses and shops are checked, not written: masterdata.services.
+"""F9 Master data (主数据): Kingdee suppliers uploaded to Jushuitan (docs/requirements.md F9.1,
+docs/field-maps.md §6c). Warehouses and shops are checked, not written: masterdata.services.
 
 Source: BD_Supplier rows audited in the use-org, pulled by modification / approval time.
 Target: `/open/supplier/upload` (upsert on supplier_code [U]); a supplier modified after its

@@ -1,18 +1,18 @@
 """F1 Material master sync (物料主数据同步): finished-goods materials of the configured Kingdee
 organisation, created or modified, become (or update) SKUs of Jushuitan's item library
-(REQUIREMENTS F1.1–F1.4, field-maps.md §4).
+(docs/requirements.md F1.1–F1.4, docs/field-maps.md §4).
 
 Source: BD_MATERIAL rows audited (`FDocumentStatus='C'`) in the use-org (default the
 connection's org, e.g. 100), pulled every minute by modification / approval time, or pushed to
 `POST /kdcloud/material/sync` in Kingdee's Save shape. Materials that are not finished goods
 (存货类别 not in `finished_goods_categories`) are kept with the reason, never silently dropped.
 
-Target: `/open/jushuitan/itemsku/upload` (upsert on sku_id), so a material modified after its
-sync is synced again (the definition re-opens synced documents on a newer source version).
-Every F1.2 field is carried. Jushuitan has native fields for the name, brand and (gross)
-weight; it has none for the HS code, English name, declared price, net weight or battery flag
-[U, field-maps §4], so those go where `jushuitan_fields` says (default other_1…other_4 and the
-label 带电) and each document records the placement it used in `progress["placement"]`.
+Target: `/open/jushuitan/itemsku/upload` (upsert on sku_id), so a material modified after its sync
+is synced again (the definition re-opens synced documents on a newer source version). Every F1.2
+field is carried. Jushuitan has native fields for the name, brand and (gross) weight; it has none
+for the HS code, English name, declared price, net weight or battery flag [U, docs/field-maps.md
+§4], so those go where `jushuitan_fields` says (default other_1…other_4 and the label 带电) and each
+document records the placement it used in `progress["placement"]`.
 
 F1.3: the SKU is the material code (M4) unless a SKU ↔ material mapping row says otherwise. A
 code Jushuitan cannot take (longer than 40 characters, characters outside `sku_pattern`) or one
@@ -79,7 +79,7 @@ DEFAULT_KINGDEE_FIELDS = {
     "brand": "Brand",
     "battery": "IsBattery",
 }
-# Where the F1.2 fields without a native Jushuitan field go [U: field-maps §4].
+# Where the F1.2 fields without a native Jushuitan field go [U: docs/field-maps.md §4].
 DEFAULT_JUSHUITAN_FIELDS = {
     "hs_code": "other_1",
     "english_name": "other_2",
@@ -369,7 +369,7 @@ def placement(ctx: FlowContext) -> dict[str, str]:
 
 
 def jushuitan_item(ctx: FlowContext, material: dict, sku: str) -> dict:
-    """The itemsku upload element of one material (field-maps §4)."""
+    """The itemsku upload element of one material (docs/field-maps.md §4)."""
     where = placement(ctx)
     label = ctx.setting("battery_label", "带电")
     item: dict[str, Any] = {

@@ -1,6 +1,6 @@
-"""F4 Purchase inbound (采购入库): audited Kingdee STK_InStock bills become Jushuitan
-purchase-in documents, confirmed, so Jushuitan's available stock rises; sales outbounds held
-for those materials (F2.4) are released (REQUIREMENTS F4.1, F4.2, field-maps.md §3a).
+"""F4 Purchase inbound (采购入库): audited Kingdee STK_InStock bills become Jushuitan purchase-in
+documents, confirmed, so Jushuitan's available stock rises; sales outbounds held for those
+materials (F2.4) are released (docs/requirements.md F4.1, F4.2; docs/field-maps.md §3a).
 
 One Jushuitan document covers one warehouse, so a bill with lines in several warehouses is
 split (external id `<FBillNo>-<stock>`; a single-warehouse bill keeps `<FBillNo>`). F4.2's

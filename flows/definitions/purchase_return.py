@@ -1,6 +1,6 @@
 """F5 Purchase returns (采购退货): audited Kingdee PUR_MRB bills become Jushuitan purchase-out
 documents, confirmed, so Jushuitan's stock falls; the return reason as booked in Jushuitan is
-written back to Kingdee on the source PUR_MRB (REQUIREMENTS F5.1, field-maps.md §3b).
+written back to Kingdee on the source PUR_MRB (docs/requirements.md F5.1; docs/field-maps.md §3b).
 
 Split by warehouse like F4 (external id `<FBillNo>[-<stock>]`). The Jushuitan return type is
 `0` (normal) unless the flow setting `return_types` maps the Kingdee FMRTYPE to 1 (QC) or 2

@@ -1,5 +1,5 @@
 """F2 Sales outbound (销售出库): Jushuitan shipments become Kingdee SAL_OUTSTOCK bills,
-submitted and audited (REQUIREMENTS F2.1–F2.4, field-maps.md §1).
+submitted and audited (docs/requirements.md F2.1–F2.4; docs/field-maps.md §1).
 
 Source (flow setting `source`, docs/protocols/jushuitan.md §3.1, §3.15):
 - "sales_out" (default): the sales-out documents (`/open/orders/out/simple/query`, status

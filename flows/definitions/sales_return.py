@@ -1,14 +1,15 @@
 """F3 Sales returns (销售退货): goods really received back for an after-sale become Kingdee
 SAL_RETURNSTOCK bills linked to the original outbound, with F2's mapping and FX rules
-(REQUIREMENTS F3.1, field-maps.md §2).
+(docs/requirements.md F3.1; docs/field-maps.md §2).
 
-Source: the received-goods query (`/open/aftersale/received/query`, docs/protocols/
-jushuitan.md §3.3): one row per receipt (退仓单 io_id). Goods of one after-sale may arrive in
-several batches ("可分批确认"); each batch is its own bill (`<prefix>-<io_id>`, source key
-`rcv:<io_id>`), so a partial receipt is booked when it arrives. Confirming the after-sale is a
-separate step that moves no stock; a receipt is booked unless its after-sale was cancelled or
-merged. Documents of the earlier after-sale source (`as:<as_id>`, one bill per after-sale)
-finish as they were; a receipt of an after-sale already booked that way is kept as filtered.
+Source: the received-goods query (`/open/aftersale/received/query`,
+docs/protocols/jushuitan.md §3.3): one row per receipt (退仓单 io_id). Goods of one after-sale
+may arrive in several batches ("可分批确认"); each batch is its own bill (`<prefix>-<io_id>`,
+source key `rcv:<io_id>`), so a partial receipt is booked when it arrives. Confirming the
+after-sale is a separate step that moves no stock; a receipt is booked unless its after-sale was
+cancelled or merged. Documents of the earlier after-sale source (`as:<as_id>`, one bill per
+after-sale) finish as they were; a receipt of an after-sale already booked that way is kept as
+filtered.
 
 A refund-only after-sale (仅退款) moves no stock: it is kept as filtered with that reason.
 A return whose original outbound has not reached Kingdee waits for it (dependency retry).

@@ -1,10 +1,10 @@
 """F8 Stock counts (盘点): confirmed Jushuitan count documents become Kingdee other inbound
 (STK_MISCELLANEOUS, 盘盈 gains) and other outbound (STK_MisDelivery, 盘亏 losses) bills, per
-warehouse and material, exactly once (REQUIREMENTS F8.1, field-maps.md §5b); a line whose
-variance exceeds the threshold (±2 % of book quantity by default) is revalued with a Kingdee
-cost adjustment bill (HS_AdjustmentBill, built from the `cost_adjust` setting; off until the
-Kingdee preflight proved it: docs/protocols/kingdee.md §4.16) and a finance review ticket links
-both (F8.2).
+warehouse and material, exactly once (docs/requirements.md F8.1; docs/field-maps.md §5b); a
+line whose variance exceeds the threshold (±2 % of book quantity by default) is revalued with a
+Kingdee cost adjustment bill (HS_AdjustmentBill, built from the `cost_adjust` setting; off until
+the Kingdee preflight proved it: docs/protocols/kingdee.md §4.16) and a finance review ticket
+links both (F8.2).
 
 One count yields up to two source records, `count:<io_id>:gain` and `count:<io_id>:loss`, so a
 gain bill that landed is never held back by a loss bill waiting for stock. Lines of the same
@@ -46,7 +46,8 @@ PERCENT = Decimal("100")
 DEFAULT_THRESHOLD = Decimal("2")
 REVIEW_ERROR_CLASS = "revaluation_review"
 
-# Per direction: Kingdee form, bill type, number suffix, note word, field spellings (§4.10/4.11).
+# Per direction: Kingdee form, bill type, number suffix, note word, field spellings
+# (docs/protocols/kingdee.md §4.10, §4.11).
 DIRECTIONS: dict[str, dict[str, str]] = {
     GAIN: {
         "form": "STK_MISCELLANEOUS",

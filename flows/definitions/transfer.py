@@ -1,6 +1,6 @@
-"""F7 Direct transfers (直接调拨): an audited Kingdee STK_TransferDirect becomes, per pair of
-source and destination warehouses, first an outbound from the source warehouse and then an
-inbound to the destination warehouse in Jushuitan (REQUIREMENTS F7.1, field-maps.md §5a).
+"""F7 Direct transfers (直接调拨): an audited Kingdee STK_TransferDirect becomes, per pair of source
+and destination warehouses, first an outbound from the source warehouse and then an inbound to the
+destination warehouse in Jushuitan (docs/requirements.md F7.1; docs/field-maps.md §5a).
 
 The two legs are Jushuitan other-out / other-in documents (the "two-document variant", the
 most robust route: it needs no Jushuitan transfer permission and works across warehouse

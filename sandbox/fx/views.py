@@ -1,6 +1,6 @@
-"""The FX sources as the real ones answer (alerts-fx-customs.md §2.2): CFETS ccpr.json and
-CcprHisNew, ECB eurofxref daily / 90-day XML and the zipped CSV history. Fault injection
-(system "fx") applies to every endpoint: server errors and added latency."""
+"""The FX sources as the real ones answer (docs/protocols/alerts-fx-customs.md §2.2): CFETS
+ccpr.json and CcprHisNew, ECB eurofxref daily / 90-day XML and the zipped CSV history. Fault
+injection (system "fx") applies to every endpoint: server errors and added latency."""
 
 import io
 import math

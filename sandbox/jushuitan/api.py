@@ -2,7 +2,7 @@
 
 Each handler validates its biz like the real API (page size, window span, list lengths,
 required fields → code 140/130) and raises services.ApiError; writes run in a transaction
-and are idempotent on the key the API documents (protocol §4).
+and are idempotent on the key the API documents (docs/protocols/jushuitan.md §4).
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def _money(value: object, name: str = "amount") -> Decimal:
 
 
 def _num(value: Decimal) -> float:
-    """Amounts go out as JSON numbers (protocol §1.5: the sandbox emits numbers)."""
+    """Amounts go out as JSON numbers (docs/protocols/jushuitan.md §1.5: the sandbox emits
+    numbers)."""
     return float(value)
 
 
@@ -388,7 +389,8 @@ def skus_upload(biz) -> dict:
             sku = Sku.objects.filter(sku_id=sku_id).first() or Sku(sku_id=sku_id, created=modified)
             sku.i_id = str(item.get("i_id") or sku.i_id or sku_id)
             sku.name = str(item.get("name") or sku.name)
-            # labels[] adds labels and deletedlabels[] removes them (§3.4); both are lists.
+            # labels[] adds labels and deletedlabels[] removes them; both are lists
+            # (docs/protocols/jushuitan.md §3.4).
             labels = [str(x) for x in (sku.fields.get("labels") or []) if str(x)]
             labels += [str(x) for x in (item.get("labels") or []) if str(x) not in labels]
             removed = {str(x) for x in (item.get("deletedlabels") or [])}

@@ -1,6 +1,6 @@
 """State of the simulated Jushuitan (聚水潭) company: apps and tokens, master data, stock and
 documents. Every business row carries `modified` (the time-window queries select on it) and
-`ts` (a global row version, protocol §2.5), both indexed."""
+`ts` (a global row version, docs/protocols/jushuitan.md §2.5), both indexed."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _

@@ -44,14 +44,15 @@ _FIRST = {
     "supplier_id": 30_000,
 }
 
-# Shop sites (shop_site) as the real shop rows name them: Chinese site names (§3.12; the
-# sample row shows "商家自有商城"). The platform names below are the sandbox's own [U].
+# Shop sites (shop_site) as the real shop rows name them: Chinese site names
+# (docs/protocols/jushuitan.md §3.12; the sample row shows "商家自有商城"). The platform names
+# below are the sandbox's own [U].
 SITE_NAMES = {"amazon": "亚马逊", "ebay": "易贝", "shopee": "虾皮", "own": "商家自有商城"}
-# Order upload takes only these sites (§3.2, "仅支持创建到商家自有商城站点、跨境线下平台、
-# 线下店铺站点、B2B站点").
+# Order upload takes only these sites (docs/protocols/jushuitan.md §3.2,
+# "仅支持创建到商家自有商城站点、跨境线下平台、线下店铺站点、B2B站点").
 UPLOADABLE_SITES = frozenset({"商家自有商城", "跨境线下平台", "线下店铺", "B2B"})
 
-# Sub-warehouse number → Stock column (protocol §3 conventions).
+# Sub-warehouse number → Stock column (docs/protocols/jushuitan.md §3 conventions).
 SUB_WAREHOUSE_FIELD = {1: "qty", 2: "return_qty", 3: "in_qty", 4: "defective_qty"}
 
 

@@ -1,5 +1,5 @@
-"""The simulated open API's single entry point: checks in the order of protocol §4, then
-dispatches to sandbox.jushuitan.api. Every answer is HTTP 200 with the real envelope,
+"""The simulated open API's single entry point: checks in the order of docs/protocols/jushuitan.md
+§4, then dispatches to sandbox.jushuitan.api. Every answer is HTTP 200 with the real envelope,
 except injected server errors."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Authentication as the real server does it (protocol 1.2 - 1.5).
+"""Authentication as the real server does it (docs/protocols/kingdee.md §1.2 - §1.5).
 
 A live `kdservice-sessionid` (header or cookie) is honoured without checking anything else.
 Otherwise the SDK signature headers are verified and, when they are good, a session is opened
 silently; the login services open one explicitly. Everything else is MsgCode 1.
 This is an independent implementation of the signature (the client has its own); the tests
-hold both to the protocol's test vectors and to the official SDK.
+hold both to the test vectors of docs/protocols/kingdee.md §1.2 and to the official SDK.
 """
 
 import base64

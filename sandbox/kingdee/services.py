@@ -33,7 +33,7 @@ from .models import (
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
-# MsgCode values (protocol 3.1)
+# MsgCode values (docs/protocols/kingdee.md §3.1)
 MSG_OK, MSG_CONTEXT_LOST, MSG_EXCEPTION, MSG_PARAMETER = 0, 1, 4, 8
 MSG_FIELD_MISSING, MSG_NOT_FOUND, MSG_VALIDATION, MSG_NOT_ALLOWED = 9, 10, 11, 12
 
@@ -759,7 +759,7 @@ def _check_bill(spec, header: dict, rows: list[dict], options, cache, dindex) ->
 
 
 def _voucher_balance(rows: list[dict], dindex: int) -> list[Message]:
-    """GL_VOUCHER: debits must equal credits (protocol 4.15)."""
+    """GL_VOUCHER: debits must equal credits (docs/protocols/kingdee.md §4.15)."""
     debit = sum((_decimal(r.get("fdebit")) or Decimal("0") for r in rows), Decimal("0"))
     credit = sum((_decimal(r.get("fcredit")) or Decimal("0") for r in rows), Decimal("0"))
     if debit == credit:

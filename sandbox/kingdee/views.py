@@ -49,7 +49,8 @@ def _status(code: int, message: str, field_name: str | None = None) -> dict:
 
 
 def _answer(op: str, body: Any) -> JsonResponse:
-    # ExecuteBillQuery wraps errors in the row structure: [[{"Result": {...}}]] (protocol 2.6).
+    # ExecuteBillQuery wraps errors in the row structure: [[{"Result": {...}}]]
+    # (docs/protocols/kingdee.md §2.6).
     if op == "executebillquery" and isinstance(body, dict):
         body = [[body]]
     return JsonResponse(body, safe=False, json_dumps_params={"ensure_ascii": False})

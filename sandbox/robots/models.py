@@ -12,7 +12,8 @@ class RobotVendor(models.TextChoices):
     WECOM = "wecom", _("WeCom")
 
 
-# Messages one robot accepts per minute, and the penalty after exceeding it (protocol §1).
+# Messages one robot accepts per minute, and the penalty after exceeding it
+# (docs/protocols/alerts-fx-customs.md §1).
 VENDOR_LIMITS = {
     RobotVendor.DINGTALK: (20, 600),
     RobotVendor.FEISHU: (100, 0),

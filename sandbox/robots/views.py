@@ -1,5 +1,5 @@
 """Simulated robot receivers: they check what the real robots check, in the same order,
-and answer with the real envelopes and codes (protocols/alerts-fx-customs.md §1).
+and answer with the real envelopes and codes (docs/protocols/alerts-fx-customs.md §1).
 
 DingTalk  POST /sandbox/robots/dingtalk/robot/send?access_token=…[&timestamp=…&sign=…]
 Feishu    POST /sandbox/robots/feishu/open-apis/bot/v2/hook/<hook id>

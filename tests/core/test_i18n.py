@@ -1,4 +1,4 @@
-"""The UI speaks Simplified Chinese by default, English on request (REQUIREMENTS: Users).
+"""The UI speaks Simplified Chinese by default, English on request (docs/requirements.md, Users).
 
 The catalogue locale/zh_Hans/LC_MESSAGES/django.po must be complete: after `make makemessages`
 new msgids arrive untranslated and changed ones fuzzy; `make messages-check` lists them.

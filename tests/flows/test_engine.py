@@ -1,4 +1,4 @@
-"""The engine's mechanics (DESIGN.md "The sync engine"), through its public functions, with a
+"""The engine's mechanics (docs/concepts.md "The sync engine"), through its public functions, with a
 small in-process flow whose target a test scripts call by call."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The two sources of the protocol notes: CFETS central parity (primary) and the ECB
+"""The two sources of docs/protocols/alerts-fx-customs.md §2.2: CFETS central parity (primary) and the ECB
 reference rates (backup, labelled non-official). Operators repoint or disable them in the admin."""
 
 from django.db import migrations

@@ -33,7 +33,8 @@ MESSAGE = RobotMessage(
 
 
 def test_o2_signatures_match_the_protocol_test_vectors():
-    """GIVEN the protocol's test vectors WHEN signing THEN the documented digests come out."""
+    """GIVEN the test vectors of docs/protocols/alerts-fx-customs.md §1.1-1.2 WHEN signing
+    THEN the documented digests come out."""
     assert (
         dingtalk_sign(secret="SECexample0123456789", timestamp_ms=1700000000000)
         == "figG6qqCA/lRh0hsGCW2zNtNV5znkAFut5BI0zKhqnQ="

@@ -1,4 +1,5 @@
-"""The open-platform signature against the protocol reference's known values (§1.3)."""
+"""The open-platform signature against the known values of
+docs/protocols/jushuitan.md §1.3."""
 
 from connectors.jushuitan.signing import dump_biz, sign
 

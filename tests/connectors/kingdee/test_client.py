@@ -315,8 +315,8 @@ def test_wrong_password_login_is_an_auth_error(kingdee_connection):
 
 
 def test_signature_mode_survives_session_expiry_faults(client):
-    """Protocol 1.3: GIVEN every session expiring WHEN signed calls continue THEN the server
-    re-authenticates them silently and issues new session ids."""
+    """docs/protocols/kingdee.md §1.3: GIVEN every session expiring WHEN signed calls continue
+    THEN the server re-authenticates them silently and issues new session ids."""
     client.execute_bill_query("BD_STOCK", ["FNumber"])
     before = client.session_id
     faults.set_profile("kingdee", session_expiry_rate=1)

@@ -1,4 +1,5 @@
-"""S3: the signature headers are exactly the official SDK's (protocol 1.2 test vectors)."""
+"""S3: the signature headers are exactly the official SDK's (the test vectors of
+docs/protocols/kingdee.md §1.2)."""
 
 from unittest import mock
 
@@ -22,7 +23,8 @@ URL = (
 
 
 def test_protocol_test_vectors():
-    """GIVEN the protocol's published inputs THEN every derived value matches it."""
+    """GIVEN the published inputs (docs/protocols/kingdee.md §1.2) THEN every derived value
+    matches it."""
     headers = signing.signature_headers(url=URL, timestamp=1700000000, **VECTOR)
     assert signing.gateway_secret(VECTOR["app_id"]) == "MDE3N2I2PzBrPzg4OD45N3IhK3B1InIk"
     assert headers["X-Kd-Appdata"] == "MTIzNDU2Nzg5MGFiY2QsZGVtbywyMDUyLDA="
@@ -37,7 +39,8 @@ def test_protocol_test_vectors():
 
 def test_sdk_sample_secret_decodes_as_documented():
     """The SDK's own sample app-id segment decodes to the documented gateway secret, and the
-    SDK's DecodeAppSecret agrees (its random digits are dropped, as the protocol says)."""
+    SDK's DecodeAppSecret agrees (its random digits are dropped, as docs/protocols/kingdee.md
+    §1.2 says)."""
     from k3cloud_webapi_sdk.util import encode_util
 
     sample = "72epSbtEQMC92Vwt2d3LRa9LRqSc1tqJ"

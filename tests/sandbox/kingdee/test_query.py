@@ -134,7 +134,8 @@ def test_stk_inventory_and_bill_query_objects(kingdee_connection, client):
 
 
 def test_positional_envelope_lower_case_method_and_string_data(kingdee_connection, client):
-    """Protocol 1.1: {"parameters": [...]} with data as a JSON string, method name in any case."""
+    """docs/protocols/kingdee.md §1.1: {"parameters": [...]} with data as a JSON string, method
+    name in any case."""
     url = kingdee_connection.server_url + f"{BASE}.executebillquery.common.kdsvc"
     data = '{"FormId":"BD_STOCK","FieldKeys":"FNumber","FilterString":"FNumber=\'20002\'"}'
     answer = requests.post(

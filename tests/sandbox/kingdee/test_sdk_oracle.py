@@ -87,8 +87,8 @@ def test_sdk_with_unknown_account_set_gets_non_200(live_server, kingdee_sandbox)
 
 
 def test_live_session_is_honoured_without_signature(live_server, kingdee_sandbox):
-    """Protocol 1.3: GIVEN a live session id WHEN a request carries it without any signature
-    headers THEN the server serves it; a random id is not honoured (MsgCode 1)."""
+    """docs/protocols/kingdee.md §1.3: GIVEN a live session id WHEN a request carries it without
+    any signature headers THEN the server serves it; a random id is not honoured (MsgCode 1)."""
     import requests
 
     url = f"{live_server.url}/sandbox/kingdee/k3cloud/"

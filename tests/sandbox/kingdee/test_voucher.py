@@ -1,4 +1,5 @@
-"""The simulated K3Cloud refuses a GL voucher whose debits and credits differ (protocol 4.15),
+"""The simulated K3Cloud refuses a GL voucher whose debits and credits differ
+(docs/protocols/kingdee.md §4.15),
 so F6.1 vouchers are proven balanced by the sandbox itself."""
 
 import pytest
