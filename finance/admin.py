@@ -12,16 +12,20 @@ from django.utils.translation import gettext_lazy as _
 
 from core.exports import attachment
 
-from .choices import RunStatus, RunTrigger, VoucherStatus
+from .choices import FxTreatment, RunStatus, RunTrigger, VoucherStatus
 from .fx_differences import (
     fx_differences_collect,
     fx_voucher_retry,
     fx_vouchers_post,
     fx_vouchers_prepare,
 )
+from .fx_fallback import confirm as fallback_confirm
+from .fx_fallback import rerate as fallback_rerate
 from .models import (
     CustomsDeclaration,
     DeclarationItem,
+    FallbackRateBooking,
+    FallbackRateStatus,
     FinanceSettings,
     FxDifference,
     FxReceipt,
@@ -45,6 +49,8 @@ class ReadOnlyMixin:
 class FinanceSettingsAdmin(admin.ModelAdmin):
     list_display = (
         "integration",
+        "fx_treatment",
+        "audit_vouchers",
         "voucher_mode",
         "account_book",
         "receivable_account",
@@ -52,7 +58,7 @@ class FinanceSettingsAdmin(admin.ModelAdmin):
         "accuracy_target",
         "quantity_tolerance",
     )
-    list_filter = ("voucher_mode",)
+    list_filter = ("fx_treatment", "voucher_mode")
     search_fields = ("integration__name", "integration__code")
     actions = ("collect_and_post_fx",)
 
@@ -66,6 +72,13 @@ class FinanceSettingsAdmin(admin.ModelAdmin):
             found = fx_differences_collect(
                 integration=row.integration, start=today - timedelta(days=7), end=today
             )
+            if row.fx_treatment == FxTreatment.REPORT:
+                self.message_user(
+                    request,
+                    _("%(integration)s: %(lines)d new lines; report only, no voucher posted.")
+                    % {"integration": row.integration, "lines": found.created},
+                )
+                continue
             prepared = fx_vouchers_prepare(integration=row.integration, through=today)
             posted = fx_vouchers_post(integration=row.integration)
             self.message_user(
@@ -346,3 +359,62 @@ class PurchaseInvoiceAdmin(admin.ModelAdmin):
     list_display = ("invoice_no", "item", "invoice_date", "amount", "tax")
     search_fields = ("=invoice_no", "item__declaration__declaration_no")
     raw_id_fields = ("item",)
+
+
+@admin.register(FallbackRateBooking)
+class FallbackRateBookingAdmin(admin.ModelAdmin):
+    """Issue 19 point 3: documents booked at a fallback rate, to confirm or re-rate."""
+
+    list_display = ("currency", "rate_date", "source", "rate", "status", "official_rate")
+    list_filter = ("status", "currency")
+    readonly_fields = (
+        "integration",
+        "currency",
+        "rate_date",
+        "source",
+        "rate",
+        "documents",
+        "status",
+        "official_rate",
+        "outcome",
+        "resolved_by",
+    )
+    actions = ("confirm_rate", "rerate_official")
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Confirm the fallback rate"), permissions=("change",))
+    def confirm_rate(self, request, queryset):
+        bookings = list(queryset.filter(status=FallbackRateStatus.OPEN))
+        for booking in bookings:
+            fallback_confirm(booking, user=request.user)
+        self.message_user(request, _("%(n)d bookings confirmed.") % {"n": len(bookings)})
+
+    @admin.action(description=_("Re-rate at the official rate"), permissions=("change",))
+    def rerate_official(self, request, queryset):
+        from mappings.errors import RateUnavailable
+
+        for booking in queryset.filter(status=FallbackRateStatus.OPEN):
+            try:
+                outcome = fallback_rerate(booking, user=request.user)
+            except RateUnavailable as exc:
+                self.message_user(request, f"{booking}: {exc.message}", messages.ERROR)
+                continue
+            failed = {bill: text for bill, text in outcome.items() if text != "ok"}
+            if failed:
+                self.message_user(
+                    request,
+                    _("%(booking)s: Kingdee refused %(bills)s")
+                    % {
+                        "booking": booking,
+                        "bills": "; ".join(f"{b}: {t}" for b, t in failed.items()),
+                    },
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("%(booking)s: %(n)d bills re-rated at the official rate.")
+                    % {"booking": booking, "n": len(outcome)},
+                )

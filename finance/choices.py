@@ -61,3 +61,11 @@ class PendingKind(models.TextChoices):
     FAILED = "failed", _("failed")
     WAITING = "waiting", _("waiting for a retry")
     IN_FLIGHT = "in_flight", _("in flight")
+
+
+class FxTreatment(models.TextChoices):
+    """What F6 does with the exchange differences (issue 19 point 4; docs/finance/
+    fx-differences.md explains the accounting basis of each)."""
+
+    POST = "post", _("Post vouchers to FX gain/loss (the brief's F6.1)")
+    REPORT = "report", _("Report only, for Kingdee's own period-end revaluation")

@@ -13,6 +13,12 @@ Voucher per group (one org, currency and day, or one document): for each counter
 counterpart, credit FX gain/loss; G < 0 → the reverse. Debits always equal credits. A voucher
 carries its deterministic key in a custom header field; before a voucher whose answer was lost
 is sent again it is looked up by that key, so it is posted exactly once.
+
+Treatment (issue 19 point 4, FinanceSettings.fx_treatment): `post` (the brief) builds and
+posts the vouchers, saved only unless `audit_vouchers`; when the receivable / payable account
+requires a customer / supplier dimension, its lines are split per partner and carry FDetailID.
+`report` posts nothing: the differences are listed (fx_differences_report) for Kingdee's own
+period-end revaluation. docs/finance/fx-differences.md gives the accounting basis of each.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from mappings.models import CodeMapping
 from mappings.rates import RateBook, to_cny
 from mappings.selectors import account_for
 
-from .choices import FxDocumentKind, VoucherMode, VoucherStatus
+from .choices import FxDocumentKind, FxTreatment, VoucherMode, VoucherStatus
 from .models import FinanceSettings, FxDifference, FxVoucher
 
 logger = logging.getLogger(__name__)
@@ -75,6 +81,7 @@ class _Line:
     amount: Decimal
     material: str = ""
     platform_order_no: str = ""
+    partner: str = ""
     document: SyncDocument | None = None
     source: dict = field(default_factory=dict)
 
@@ -99,6 +106,7 @@ def _sales_lines(integration: Integration, start: date, end: date) -> list[_Line
         if currency == CNY or not (start <= on_date <= end) or not doc.kingdee_bill_no:
             continue
         kind, form, amount_field = SALES_FLOWS[doc.flow.code]
+        customer = payload.get("FCustomerID") or payload.get("FRetcustId") or {}
         for n, entry in enumerate(payload.get("FEntity") or [], start=1):
             material = entry.get("FMaterialID") or entry.get("FMaterialId") or {}
             lines.append(
@@ -112,6 +120,7 @@ def _sales_lines(integration: Integration, start: date, end: date) -> list[_Line
                     amount=cents(Decimal(str(entry.get(amount_field) or 0))),
                     material=str(material.get("FNumber", "")),
                     platform_order_no=doc.platform_order_no,
+                    partner=str(customer.get("FNumber", "")),
                     document=doc,
                     source=doc.source_payload or {},
                 )
@@ -132,6 +141,7 @@ def _purchase_lines(client, integration: Integration, start: date, end: date) ->
         "FDate",
         "FSettleCurrId.FNumber",
         "FMaterialId.FNumber",
+        "FSupplierId.FNumber",
         "FRealQty",
         "FTaxPrice",
         "FInStockEntry_FEntryID",
@@ -161,6 +171,7 @@ def _purchase_lines(client, integration: Integration, start: date, end: date) ->
                 business_date=date.fromisoformat(str(row["FDate"])[:10]),
                 amount=cents(amount),
                 material=str(row["FMaterialId.FNumber"] or ""),
+                partner=str(row.get("FSupplierId.FNumber") or ""),
             )
         )
     return lines
@@ -235,6 +246,7 @@ def fx_differences_collect(
                 platform_order_no=line.platform_order_no[:100],
                 org_number=integration.kingdee.org_number,
                 material_number=line.material,
+                partner_number=line.partner[:100],
                 business_date=line.business_date,
                 currency=line.currency,
                 amount=line.amount,
@@ -343,39 +355,58 @@ def voucher_payload(*, voucher: FxVoucher, settings: FinanceSettings) -> dict:
         purpose=AccountPurpose.FX_GAIN_LOSS,
     )
     counterpart = {
-        FxDocumentKind.SALE: settings.receivable_account,
-        FxDocumentKind.SALE_RETURN: settings.receivable_account,
-        FxDocumentKind.PURCHASE: settings.payable_account,
+        FxDocumentKind.SALE: (settings.receivable_account, settings.receivable_dimension),
+        FxDocumentKind.SALE_RETURN: (settings.receivable_account, settings.receivable_dimension),
+        FxDocumentKind.PURCHASE: (settings.payable_account, settings.payable_dimension),
     }
-    net: dict[str, Decimal] = defaultdict(Decimal)
-    count: dict[str, int] = defaultdict(int)
+    net: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    count: dict[tuple[str, str, str], int] = defaultdict(int)
     for line in voucher.lines.all():
-        net[counterpart[line.kind]] += line.gain_loss
-        count[counterpart[line.kind]] += 1
+        account, dimension = counterpart[line.kind]
+        if dimension and not line.partner_number:
+            raise MappingMissing(
+                _(
+                    "Account %(account)s requires the %(dimension)s dimension but bill %(bill)s "
+                    "names no customer or supplier."
+                )
+                % {"account": account, "dimension": dimension, "bill": line.kingdee_bill_no},
+                kind="account",
+                key=account,
+                integration_id=voucher.integration_id,
+            )
+        key = (account, dimension, line.partner_number if dimension else "")
+        net[key] += line.gain_loss
+        count[key] += 1
     explanation = _("FX difference %(currency)s %(date)s") % {
         "currency": voucher.currency,
         "date": voucher.voucher_date.isoformat(),
     }
     entries = []
-    for account, gain in sorted(net.items()):
+    for key, gain in sorted(net.items()):
         if gain == 0:
             continue
+        account, dimension, partner = key
         amount = abs(gain)
-        text = f"{explanation} ({count[account]}) {voucher.key}"[:255]
-        debit, credit = (account, fx_account) if gain > 0 else (fx_account, account)
-        for number, side in ((debit, "FDEBIT"), (credit, "FCREDIT")):
-            entries.append(
-                {
-                    "FEXPLANATION": text,
-                    "FACCOUNTID": {"FNumber": number},
-                    "FCURRENCYID": {"FNumber": "PRE001"},
-                    "FEXCHANGERATETYPE": {"FNumber": "HLTX01_SYS"},
-                    "FEXCHANGERATE": "1",
-                    "FAMOUNTFOR": str(amount),
-                    "FDEBIT": str(amount) if side == "FDEBIT" else "0",
-                    "FCREDIT": str(amount) if side == "FCREDIT" else "0",
-                }
-            )
+        text = f"{explanation} ({count[key]}) {voucher.key}"[:255]
+        counter_side, fx_side = ("FDEBIT", "FCREDIT") if gain > 0 else ("FCREDIT", "FDEBIT")
+        for number, side, flex in (
+            (account, counter_side, dimension),
+            (fx_account, fx_side, ""),
+        ):
+            entry = {
+                "FEXPLANATION": text,
+                "FACCOUNTID": {"FNumber": number},
+                "FCURRENCYID": {"FNumber": "PRE001"},
+                "FEXCHANGERATETYPE": {"FNumber": "HLTX01_SYS"},
+                "FEXCHANGERATE": "1",
+                "FAMOUNTFOR": str(amount),
+                "FDEBIT": str(amount) if side == "FDEBIT" else "0",
+                "FCREDIT": str(amount) if side == "FCREDIT" else "0",
+            }
+            if flex:
+                slot = flex.strip().upper()
+                entry["FDetailID"] = {f"FDETAILID__{slot}": {"FNumber": partner}}
+            entries.append(entry)
     if not entries:
         return {}
     return {
@@ -395,6 +426,7 @@ def fx_vouchers_post(*, integration: Integration, client=None) -> list[FxVoucher
     from connectors.kingdee.client import client_for
 
     client = client or client_for(integration.kingdee)
+    settings = FinanceSettings.for_integration(integration)
     todo = list(
         FxVoucher.objects.filter(
             integration=integration, status__in=(VoucherStatus.PENDING, VoucherStatus.SENDING)
@@ -421,7 +453,9 @@ def fx_vouchers_post(*, integration: Integration, client=None) -> list[FxVoucher
             continue
         voucher.status = VoucherStatus.SENDING
         try:
-            answer = client.batch_save("GL_VOUCHER", [voucher.payload], auto_submit_audit=True)
+            answer = client.batch_save(
+                "GL_VOUCHER", [voucher.payload], auto_submit_audit=settings.audit_vouchers
+            )
         except UnknownOutcome as exc:
             voucher.error = exc.message  # stays SENDING: looked up by key next time
             voucher.save(update_fields=["error", "updated_at"])
@@ -499,6 +533,8 @@ def fx_run(*, integration: Integration, days: int = 7, through: date | None = No
     collected = fx_differences_collect(
         integration=integration, start=end - timedelta(days=days), end=end
     )
+    if FinanceSettings.for_integration(integration).fx_treatment == FxTreatment.REPORT:
+        return {"lines": collected.created, "skipped": collected.skipped, "report_only": True}
     prepared = fx_vouchers_prepare(integration=integration, through=end)
     posted = fx_vouchers_post(integration=integration)
     return {
@@ -507,3 +543,55 @@ def fx_run(*, integration: Integration, days: int = 7, through: date | None = No
         "vouchers": len(prepared),
         "posted": sum(v.status == VoucherStatus.POSTED for v in posted),
     }
+
+
+# --- report only (issue 19 point 4) -----------------------------------------------------------
+
+
+def fx_differences_report(*, integration: Integration, start: date, end: date):
+    """(header, rows) of the differences dated in [start, end], per currency, counterpart
+    account and customer / supplier: what Kingdee's period-end revaluation (期末调汇) of the
+    receivables and payables will produce, for finance to check against it. The last row
+    per currency is its total."""
+    settings = FinanceSettings.for_integration(integration)
+    account = {
+        FxDocumentKind.SALE: settings.receivable_account,
+        FxDocumentKind.SALE_RETURN: settings.receivable_account,
+        FxDocumentKind.PURCHASE: settings.payable_account,
+    }
+    sums: dict[tuple, list] = {}
+    lines = FxDifference.objects.filter(
+        integration=integration, business_date__gte=start, business_date__lte=end
+    ).order_by("currency", "kingdee_bill_no", "line_no")
+    for line in lines:
+        sign = -1 if line.kind == FxDocumentKind.SALE_RETURN else 1
+        key = (line.currency, account[line.kind], line.partner_number)
+        row = sums.setdefault(key, [0, Decimal(0), Decimal(0), Decimal(0), Decimal(0)])
+        row[0] += 1
+        row[1] += line.amount * sign
+        row[2] += line.finance_cny * sign
+        row[3] += line.business_cny * sign
+        row[4] += line.gain_loss
+    header = [
+        _("Currency"),
+        _("Counterpart account"),
+        _("Customer / supplier"),
+        _("Lines"),
+        _("Amount (currency)"),
+        _("CNY at the booked rate"),
+        _("CNY at the business rate"),
+        _("Effect on profit"),
+        _("In a posted voucher"),
+    ]
+    posted = set(
+        lines.filter(voucher__status=VoucherStatus.POSTED).values_list("currency", "partner_number")
+    )
+    rows = []
+    for currency in sorted({k[0] for k in sums}):
+        total = [0, Decimal(0), Decimal(0), Decimal(0), Decimal(0)]
+        for key in sorted(k for k in sums if k[0] == currency):
+            values = sums[key]
+            total = [a + b for a, b in zip(total, values, strict=True)]
+            rows.append([*key, *values, _("yes") if (currency, key[2]) in posted else _("no")])
+        rows.append([currency, _("Total"), "", *total, ""])
+    return header, rows

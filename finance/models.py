@@ -12,6 +12,7 @@ from .choices import (
     CustomsMode,
     DeclarationSource,
     FxDocumentKind,
+    FxTreatment,
     PendingKind,
     RunStatus,
     RunTrigger,
@@ -30,6 +31,43 @@ class FinanceSettings(TimeStampedModel):
         on_delete=models.CASCADE,
         related_name="finance_settings",
         help_text=_("e.g. demo"),
+    )
+    fx_treatment = models.CharField(
+        verbose_name=_("FX differences"),
+        max_length=10,
+        choices=FxTreatment.choices,
+        default=FxTreatment.POST,
+        help_text=_(
+            "post = vouchers to FX gain/loss against receivables / payables (the brief); "
+            "report = no voucher, the differences are listed for Kingdee's own period-end "
+            "revaluation (期末调汇). e.g. report"
+        ),
+    )
+    audit_vouchers = models.BooleanField(
+        verbose_name=_("submit and audit FX vouchers"),
+        default=False,
+        help_text=_(
+            "Off: vouchers are saved only, for finance to review and audit in Kingdee. On: "
+            "submitted and audited at once"
+        ),
+    )
+    receivable_dimension = models.CharField(
+        verbose_name=_("customer dimension of the receivable account"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            "The FDetailID flex slot of the customer dimension when the receivable account "
+            "requires one (the slot is per install), e.g. FFLEX6; blank = none"
+        ),
+    )
+    payable_dimension = models.CharField(
+        verbose_name=_("supplier dimension of the payable account"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            "The FDetailID flex slot of the supplier dimension when the payable account "
+            "requires one, e.g. FFLEX4; blank = none"
+        ),
     )
     voucher_mode = models.CharField(
         verbose_name=_("FX voucher grouping"),
@@ -238,6 +276,12 @@ class FxDifference(TimeStampedModel):
         blank=True,
         related_name="+",
         help_text=_("The portal document (sales); blank for purchases read from Kingdee"),
+    )
+    partner_number = models.CharField(
+        verbose_name=_("customer / supplier"),
+        max_length=100,
+        blank=True,
+        help_text=_("Kingdee number of the bill's customer or supplier, e.g. 10001"),
     )
     kingdee_form = models.CharField(
         verbose_name=_("Kingdee form"),
@@ -952,3 +996,63 @@ class FxReceipt(models.Model):
 
     def __str__(self) -> str:
         return self.receipt_no
+
+
+class FallbackRateStatus(models.TextChoices):
+    OPEN = "open", _("To confirm or re-rate")
+    CONFIRMED = "confirmed", _("Confirmed by finance")
+    RERATED = "rerated", _("Re-rated at the official rate")
+
+
+class FallbackRateBooking(TimeStampedModel):
+    """Documents booked at a fallback (reference) rate for one currency and rate date (issue
+    19 point 3): a finance ticket asks to confirm the rate or re-rate them before close."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    currency = models.CharField(verbose_name=_("currency"), max_length=3)
+    rate_date = models.DateField(verbose_name=_("rate date"))
+    source = models.CharField(verbose_name=_("fallback source"), max_length=20)
+    rate = models.DecimalField(
+        verbose_name=_("CNY per unit booked"), max_digits=24, decimal_places=12
+    )
+    documents = models.ManyToManyField(
+        "flows.SyncDocument", verbose_name=_("documents"), related_name="+", blank=True
+    )
+    status = models.CharField(
+        verbose_name=_("status"),
+        max_length=10,
+        choices=FallbackRateStatus.choices,
+        default=FallbackRateStatus.OPEN,
+    )
+    official_rate = models.DecimalField(
+        verbose_name=_("CNY per unit, official"),
+        max_digits=24,
+        decimal_places=12,
+        null=True,
+        blank=True,
+    )
+    outcome = models.JSONField(verbose_name=_("re-rate outcome"), default=dict, blank=True)
+    resolved_by = models.CharField(verbose_name=_("resolved by"), max_length=150, blank=True)
+
+    class Meta:
+        ordering = ("-rate_date", "currency")
+        verbose_name = _("fallback-rate booking")
+        verbose_name_plural = _("fallback-rate bookings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("integration", "currency", "rate_date"),
+                name="finance_fallback_rate_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.rate_date} ({self.source})"
+
+    @property
+    def trace_key(self) -> str:
+        return f"fx-fallback:{self.integration_id}:{self.currency}:{self.rate_date.isoformat()}"

@@ -17,4 +17,5 @@ urlpatterns = [
     path("export-chain/", views.export_chain, name="export-chain"),
     path("declarations/import/", views.declarations_import, name="declarations-import"),
     path("declarations/template.xlsx", views.declarations_template, name="declarations-template"),
+    path("fx-differences/export/", views.fx_differences_export, name="fx-differences-export"),
 ]

@@ -284,4 +284,30 @@ def declarations_template(request: HttpRequest) -> HttpResponse:
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     response["Content-Disposition"] = attachment("customs-declarations-template.xlsx")
+
+
+@operations_view("finance.view_fxdifference")
+def fx_differences_export(request: HttpRequest) -> HttpResponse:
+    """Issue 19 point 4: the FX differences of a date range (default: last month) per currency,
+    counterpart account and partner, for Kingdee's own period-end revaluation; csv or xlsx."""
+    from .exports import table_csv, table_xlsx
+    from .fx_differences import fx_differences_report
+
+    integration = _integration(request)
+    if integration is None:
+        raise Http404
+    first = timezone.localdate().replace(day=1)
+    start = _date(request.GET.get("start", ""), (first - timedelta(days=1)).replace(day=1))
+    end = _date(request.GET.get("end", ""), first - timedelta(days=1))
+    header, rows = fx_differences_report(integration=integration, start=start, end=end)
+    name = f"fx-differences-{start}-{end}"
+    if request.GET.get("format") == "xlsx":
+        response = HttpResponse(
+            table_xlsx([(_("FX differences"), header, rows)]),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = attachment(f"{name}.xlsx")
+        return response
+    response = HttpResponse(table_csv(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = attachment(f"{name}.csv")
     return response

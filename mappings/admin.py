@@ -28,6 +28,8 @@ from .models import (
     AccountMapping,
     CodeMapping,
     ExchangeRate,
+    FxCurrencySource,
+    FxPolicy,
     ImportJob,
     KnownCode,
     MaterialMapping,
@@ -479,3 +481,18 @@ def _register_initialise_action() -> None:
 
 
 _register_initialise_action()
+
+
+class FxCurrencySourceInline(admin.TabularInline):
+    model = FxCurrencySource
+    extra = 1
+    fields = ("currency", "source", "reference_source", "basis")
+
+
+@admin.register(FxPolicy)
+class FxPolicyAdmin(SimpleHistoryAdmin):
+    """Issue 19 point 3: the rate date and the source per currency of one integration."""
+
+    list_display = ("integration", "rate_date_rule", "period_months", "allow_fallback")
+    fields = ("integration", "rate_date_rule", "period_months", "period_anchor", "allow_fallback")
+    inlines = (FxCurrencySourceInline,)

@@ -93,3 +93,29 @@ class ImportJobStatus(models.TextChoices):
 
 # States after which an import job changes no more (the progress page stops polling).
 IMPORT_JOB_TERMINAL_STATES = frozenset({ImportJobStatus.DONE, ImportJobStatus.FAILED})
+
+
+class RateDateRule(models.TextChoices):
+    """Which date's rate converts a document (增值税暂行条例实施细则 Art. 15; CAS 19 Art. 11)."""
+
+    SHIP_DATE = "ship_date", _("The business date itself (ship / return date)")  # 当天
+    FIRST_OF_MONTH = "first_of_month", _("The first day of the document's month")  # 当月1日
+    FIXED_PERIOD = "fixed_period", _("The first day of a fixed period (e.g. a quarter)")
+
+
+class CurrencyRateSource(models.TextChoices):
+    """Where the rate of one currency comes from (a declared choice, never a guess)."""
+
+    OFFICIAL = "official", _("Official PBOC central parity (CFETS)")
+    REFERENCE = "reference", _("A declared reference source (e.g. ECB cross rate)")
+    MANUAL = "manual", _("Rates entered or imported by finance")
+
+
+# The currencies CFETS fixes a central parity for (connectors/fx/client.py CFETS_PAIRS).
+OFFICIAL_FIXING_CURRENCIES = frozenset(
+    {
+        "USD", "EUR", "JPY", "HKD", "GBP", "AUD", "NZD", "SGD", "CHF", "CAD",
+        "MOP", "MYR", "RUB", "ZAR", "KRW", "AED", "SAR", "HUF", "PLN", "DKK",
+        "SEK", "NOK", "TRY", "MXN", "THB",
+    }
+)  # fmt: skip

@@ -31,7 +31,13 @@ from connectors.errors import ConnectorError
 from connectors.fx.client import CfetsClient, Fixing, client_for
 from connectors.fx.models import FxSource
 
-from .choices import NON_OFFICIAL_RATE_SOURCES, RateSource, RateType
+from .choices import (
+    NON_OFFICIAL_RATE_SOURCES,
+    OFFICIAL_FIXING_CURRENCIES,
+    CurrencyRateSource,
+    RateSource,
+    RateType,
+)
 from .errors import RateUnavailable
 from .models import ExchangeRate, RateFetch
 
@@ -364,3 +370,150 @@ def set_manual_rate(
 
 def today_beijing() -> date:
     return datetime.now(BEIJING).date()
+
+
+# --- The integration's FX policy (issue 19 point 3) -----------------------------------------
+
+
+class SourceUndeclared(RateUnavailable):
+    """A currency without an official fixing and no declared source: a person decides."""
+
+
+def policy_of(integration):
+    """The integration's FX policy; the default (ship date, fallback allowed) when none."""
+    from .models import FxPolicy
+
+    policy = FxPolicy.objects.filter(integration=integration).first()
+    return policy or FxPolicy(integration=integration)
+
+
+def _entered_rate(currency: str, on_date: date) -> ExchangeRate | None:
+    return (
+        ExchangeRate.objects.filter(
+            currency=currency,
+            rate_type=RateType.PBOC_PARITY,
+            source__in=(RateSource.MANUAL, RateSource.IMPORT),
+            rate_date__lte=on_date,
+            rate_date__gte=on_date - timedelta(days=ENTERED_LOOKBACK_DAYS),
+        )
+        .order_by("-rate_date")
+        .first()
+    )
+
+
+def _reference_rate(currency: str, on_date: date, source: FxSource) -> RateQuote:
+    """A declared reference source: its own rate (never marked as a fallback)."""
+    row = _latest(currency, RateType.PBOC_PARITY, on_date, official=False)
+    if row is None or (row.rate_date != on_date and not _settled(on_date)):
+        fetch_rates(source=source, start=on_date - timedelta(days=LOOKBACK_DAYS), end=on_date)
+        row = _latest(currency, RateType.PBOC_PARITY, on_date, official=False)
+    if row is None:
+        raise RateUnavailable(
+            _("%(source)s publishes no %(currency)s rate up to %(date)s.")
+            % {"source": source.name, "currency": currency, "date": on_date},
+            currency=currency,
+            on_date=on_date,
+            rate_type=RateType.PBOC_PARITY,
+        )
+    quote = _quote(row, on_date)
+    return RateQuote(**{**quote.__dict__, "fallback_used": False})
+
+
+def policy_rate_for(*, integration, currency: str, business_date: date) -> RateQuote:
+    """The rate of `currency` for a document of `business_date` under the integration's FX
+    policy: the rate date by its rule; the source declared for the currency (official by
+    default where CFETS fixes one); a fallback only where the policy allows it (the caller
+    opens the finance ticket). Raises RateUnavailable / SourceUndeclared."""
+    from .models import FxCurrencySource
+
+    currency = currency.strip().upper()
+    policy = policy_of(integration)
+    on_date = policy.rate_date(business_date)
+    declared = (
+        FxCurrencySource.objects.filter(policy_id=policy.pk, currency=currency)
+        .select_related("reference_source")
+        .first()
+        if policy.pk
+        else None
+    )
+    kind = declared.source if declared else None
+    if kind is None:
+        if currency != "CNY" and currency not in OFFICIAL_FIXING_CURRENCIES:
+            raise SourceUndeclared(
+                _(
+                    "%(currency)s has no official central parity and no declared rate source. "
+                    "Finance declares one under Mappings › FX policies (a reference source or "
+                    "rates entered by finance); no rate is guessed."
+                )
+                % {"currency": currency},
+                currency=currency,
+                on_date=on_date,
+                rate_type=RateType.PBOC_PARITY,
+            )
+        kind = CurrencyRateSource.OFFICIAL
+    if kind == CurrencyRateSource.MANUAL:
+        row = _entered_rate(currency, on_date)
+        if row is None:
+            raise RateUnavailable(
+                _(
+                    "No rate entered for %(currency)s on or before %(date)s (declared source: "
+                    "rates entered by finance). Enter it under Mappings › exchange rates."
+                )
+                % {"currency": currency, "date": on_date},
+                currency=currency,
+                on_date=on_date,
+                rate_type=RateType.PBOC_PARITY,
+            )
+        return _quote(row, on_date)
+    if kind == CurrencyRateSource.REFERENCE:
+        try:
+            return _reference_rate(currency, on_date, declared.reference_source)
+        except ConnectorError as exc:
+            raise RateUnavailable(
+                _("%(source)s: %(error)s")
+                % {"source": declared.reference_source.name, "error": exc.message},
+                currency=currency,
+                on_date=on_date,
+                rate_type=RateType.PBOC_PARITY,
+            ) from exc
+    quote = rate_for(currency=currency, on_date=on_date)
+    if quote.fallback_used and not policy.allow_fallback:
+        raise RateUnavailable(
+            _(
+                "The official rate of %(currency)s for %(date)s is unavailable and the FX "
+                "policy books no reference rate: the record waits for the official one."
+            )
+            % {"currency": currency, "date": on_date},
+            currency=currency,
+            on_date=on_date,
+            rate_type=RateType.PBOC_PARITY,
+        )
+    return quote
+
+
+def official_rate_for(*, currency: str, on_date: date) -> RateQuote:
+    """The official (or finance-entered) rate of a date, never a reference one: for
+    re-rating a document booked at a fallback rate. Raises RateUnavailable."""
+    row = _latest(currency, RateType.PBOC_PARITY, on_date, official=True)
+    if row is None or (row.rate_date != on_date and not _settled(on_date)):
+        for source in FxSource.objects.filter(enabled=True, official=True).order_by("priority"):
+            try:
+                fetch_rates(
+                    source=source, start=on_date - timedelta(days=LOOKBACK_DAYS), end=on_date
+                )
+            except ConnectorError:
+                continue
+            break
+        row = _latest(currency, RateType.PBOC_PARITY, on_date, official=True)
+    if row is None:
+        raise RateUnavailable(
+            _(
+                "The official rate of %(currency)s for %(date)s is still unavailable. Enter "
+                "it under Mappings › exchange rates (a manual override), then re-rate."
+            )
+            % {"currency": currency, "date": on_date},
+            currency=currency,
+            on_date=on_date,
+            rate_type=RateType.PBOC_PARITY,
+        )
+    return _quote(row, on_date)

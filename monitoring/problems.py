@@ -131,6 +131,15 @@ PROBLEMS = {
         _("Exchange-difference voucher not posted: {subject}"),
         _("Read Kingdee's message below, fix the account or voucher settings, then post again."),
     ),
+    # Issue 19 point 3: documents booked at a fallback exchange rate.
+    "fx_fallback": (
+        Role.FINANCE,
+        _("Booked at the ECB cross rate: {subject}"),
+        _(
+            "Confirm or re-rate before period close: Finance › Fallback-rate bookings, "
+            "action 'Confirm the fallback rate' or 'Re-rate at the official rate'."
+        ),
+    ),
 }
 
 

@@ -237,6 +237,27 @@ def _return(shop, order: dict) -> None:
     shop.call("/open/webapi/aftersaleapi/open/confirm", {"as_ids": [as_id]})
 
 
+def _declare_reference_source(integration, currency: str) -> None:
+    """The FX policy's declared source of a currency without an official fixing: the ECB."""
+    from connectors.fx.models import FxSource, FxSourceKind
+    from mappings.choices import CurrencyRateSource
+    from mappings.models import FxCurrencySource, FxPolicy
+
+    ecb = FxSource.objects.filter(kind=FxSourceKind.ECB).order_by("priority").first()
+    if ecb is None:
+        return
+    policy, _created = FxPolicy.objects.get_or_create(integration=integration)
+    FxCurrencySource.objects.get_or_create(
+        policy=policy,
+        currency=currency,
+        defaults={
+            "source": CurrencyRateSource.REFERENCE,
+            "reference_source": ecb,
+            "basis": "No CFETS fixing for TWD; ECB reference rate (demo)",
+        },
+    )
+
+
 def failures_plant(*, base_url: str, integration) -> list[str]:
     """Plant the three failures a newcomer should find in the work-order queues, and one
     returned order, each once (an order already in the Jushuitan sandbox is not planted again):
@@ -244,8 +265,9 @@ def failures_plant(*, base_url: str, integration) -> list[str]:
     - missing mapping (M4): an order with the gift SKU that exists only in Jushuitan;
     - stock shortage (F2.4): the WMS received goods into the thin bonded warehouse that were
       never booked in Kingdee, then ships more than Kingdee holds there;
-    - FX outage (F2.3): an order paid in TWD, which Kingdee knows (PRE005) and finance mapped,
-      but which neither exchange-rate source publishes.
+    - FX outage (F2.3): an order paid in TWD, which Kingdee knows (PRE005) and finance mapped;
+      CFETS fixes no TWD parity, so finance declared the ECB reference as its source (issue 19
+      point 3), but the source publishes no TWD rate.
     """
     from django.db import transaction
 
@@ -295,6 +317,7 @@ def failures_plant(*, base_url: str, integration) -> list[str]:
             jushuitan_code=currency,
             defaults={"kingdee_code": number},
         )
+        _declare_reference_source(integration, currency)
         _place_and_ship(
             shop,
             _order(

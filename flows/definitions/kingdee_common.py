@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from connectors.errors import BusinessError
+from core.roles import Role
 from mappings.choices import MappingKind
 from mappings.errors import MappingMissing, RateUnavailable
 
@@ -79,25 +80,53 @@ def mapping_problem(exc: MappingMissing) -> Problem:
 
 
 class RateCache:
-    """FX quotes for one batch (one lookup per currency and date)."""
+    """FX quotes for one batch (one lookup per currency and business date) under the
+    integration's FX policy (issue 19 point 3)."""
 
-    def __init__(self) -> None:
-        from mappings.rates import RateBook
-
-        self.book = RateBook()
+    def __init__(self, integration=None) -> None:
+        self.integration = integration
+        self._answers: dict = {}
 
     def quote(self, currency: str, on_date: date):
-        try:
-            return self.book.rate_for(currency=currency, on_date=on_date)
-        except RateUnavailable as exc:
+        from mappings.rates import SourceUndeclared, policy_rate_for
+
+        key = (currency.strip().upper(), on_date)
+        if key not in self._answers:
+            try:
+                self._answers[key] = policy_rate_for(
+                    integration=self.integration, currency=key[0], business_date=on_date
+                )
+            except RateUnavailable as exc:
+                self._answers[key] = exc
+        answer = self._answers[key]
+        if isinstance(answer, SourceUndeclared):
             raise Problem(
-                exc.message,
+                answer.message,
+                error_class=ErrorClass.MISSING_MAPPING,
+                subject=_("FX rate source for %(currency)s") % {"currency": key[0]},
+                stage="transform",
+                role=Role.FINANCE,
+                currency=key[0],
+            )
+        if isinstance(answer, RateUnavailable):
+            raise Problem(
+                answer.message,
                 error_class=ErrorClass.FX_UNAVAILABLE,
                 subject=f"{currency} {on_date}",
                 stage="transform",
                 currency=currency,
                 on_date=str(on_date),
-            ) from exc
+            )
+        return answer
+
+
+def note_fallback(document, quote) -> None:
+    """A document about to be written at a fallback rate joins its booking and ticket
+    before the write, so no fallback rate is ever booked without a ticket."""
+    if quote is not None and quote.fallback_used:
+        from finance.fx_fallback import note_fallback as note
+
+        note(document=document, quote=quote)
 
 
 def material_facts(ctx: FlowContext, numbers: set[str]) -> dict[str, dict]:

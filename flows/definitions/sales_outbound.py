@@ -43,6 +43,7 @@ from .kingdee_common import (
     custom_field,
     mapping_problem,
     material_facts,
+    note_fallback,
     order_no_field,
 )
 
@@ -436,6 +437,7 @@ class SalesOutbound(KingdeeBillFlow):
             **(document.progress or {}),
             "fx": quote.as_dict() if quote else {"currency": CNY, "rate": "1"},
         }
+        note_fallback(document, quote)
         return payload, bill_no
 
     def find_existing(self, ctx: FlowContext, documents) -> dict:
@@ -503,4 +505,4 @@ def currency_number(ctx: FlowContext, currency: str) -> str:
 
 
 def rates(ctx: FlowContext) -> RateCache:
-    return ctx.memo.setdefault("rates", RateCache())
+    return ctx.memo.setdefault("rates", RateCache(ctx.integration))

@@ -34,6 +34,7 @@ from .kingdee_common import (
     business_date,
     custom_field,
     mapping_problem,
+    note_fallback,
     order_no_field,
 )
 from .sales_outbound import (
@@ -343,4 +344,5 @@ class SalesReturn(KingdeeBillFlow):
             **(document.progress or {}),
             "fx": quote.as_dict() if quote else {"currency": CNY, "rate": "1"},
         }
+        note_fallback(document, quote)
         return payload, bill_no

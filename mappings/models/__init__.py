@@ -12,13 +12,15 @@ from .master_data import (
     SupplierMapping,
     WarehouseMapping,
 )
-from .rates import ExchangeRate, RateFetch
+from .rates import ExchangeRate, FxCurrencySource, FxPolicy, RateFetch
 from .tax import TaxTemplate
 
 __all__ = [
     "AccountMapping",
     "CodeMapping",
     "ExchangeRate",
+    "FxCurrencySource",
+    "FxPolicy",
     "ImportJob",
     "KnownCode",
     "MaterialMapping",

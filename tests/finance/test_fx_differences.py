@@ -98,7 +98,9 @@ def test_f6_1_sales_and_purchase_differences_to_the_cent_posted_once_as_a_balanc
     half-up to the cent (1.00 USD × 7.125 = 7.13, not 7.12) and the difference; WHEN the
     day is posted THEN one audited GL_VOUCHER balances, moves the net gain / loss between the
     mapped FX account (6603.03) and receivable / payable, and a second run posts nothing; a
-    voucher whose answer was lost is found by its key and not sent again."""
+    voucher whose answer was lost is found by its key and not sent again. (Issue 19 point 4:
+    the brief's audited posting stays available as a setting.)"""
+    FinanceSettings.objects.create(integration=demo_integration, audit_vouchers=True)
     order = storefront.order(
         so_id="113-0000006-0000006",
         shop_id=10001,
@@ -220,3 +222,76 @@ def test_f6_1_per_document_vouchers_and_a_missing_account_opens_a_ticket(
     assert not kd.execute_bill_query(
         "GL_VOUCHER", ["FBillNo"], filter_string=f"{KEY_FIELD} = '{failed.key}'"
     )
+
+
+def test_issue19_p4_unaudited_vouchers_with_partner_dimension_or_report_only(
+    demo_integration, storefront, kd, today, business_rate, celery_worker, wait_until, client
+):
+    """Issue 19 point 4: GIVEN the default treatment (post) with the receivable account
+    requiring the customer dimension (FFLEX6) and the payable the supplier one (FFLEX4) WHEN
+    the day is posted THEN the voucher is saved in Kingdee but not audited, and each
+    counterpart line names its customer / supplier in FDetailID; GIVEN 'report only' WHEN the
+    F6 job runs THEN no voucher is made and the export lists the differences per currency,
+    account and partner, adding up to the stored lines, for Kingdee's period-end revaluation."""
+    from django.contrib.auth import get_user_model
+
+    from finance.choices import FxTreatment
+    from finance.fx_differences import fx_run
+
+    settings = FinanceSettings.objects.create(
+        integration=demo_integration, receivable_dimension="FFLEX6", payable_dimension="fflex4"
+    )
+    storefront.place_and_ship(
+        storefront.order(
+            so_id="113-0000009-0000009", shop_id=10001, currency="USD",
+            lines=[("SKU-PB-1001", 1, "29.99")],
+        )
+    )  # fmt: skip
+    flow = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_OUTBOUND)
+    flow_run.delay(flow.pk)
+    wait_until(lambda: SyncDocument.objects.filter(flow=flow, state=S.SYNCED).count() == 1, 60)
+    purchase(kd, "CGRK-FX-9", today, "7.1000", [("SKU-PB-1002", 2, "10.00")])
+    assert fx_differences_collect(integration=demo_integration, start=today, end=today).created == 2
+    assert set(FxDifference.objects.values_list("kind", "partner_number")) == {
+        (FxDocumentKind.SALE, "10001"),
+        (FxDocumentKind.PURCHASE, "SUP001"),
+    }
+
+    [voucher] = fx_vouchers_prepare(integration=demo_integration, through=today)
+    fx_vouchers_post(integration=demo_integration)
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.POSTED, voucher.error
+    viewed = kd.view("GL_VOUCHER", number=voucher.kingdee_number)
+    assert viewed["DocumentStatus"] in ("A", "Z")  # saved, not submitted nor audited
+    dims = {e["FACCOUNTID"]["FNumber"]: e.get("FDetailID") for e in voucher.payload["FEntity"]}
+    assert dims == {
+        "1122": {"FDETAILID__FFLEX6": {"FNumber": "10001"}},
+        "2202": {"FDETAILID__FFLEX4": {"FNumber": "SUP001"}},
+        "6603.03": None,
+    }
+
+    # Report only: collected, never posted; the export adds up to the lines.
+    settings.fx_treatment = FxTreatment.REPORT
+    settings.save()
+    purchase(kd, "CGRK-FX-10", today, "7.2000", [("SKU-PB-1002", 1, "10.00")])
+    outcome = fx_run(integration=demo_integration, days=1, through=today)
+    assert outcome["lines"] == 1 and outcome["report_only"] is True
+    assert FxVoucher.objects.count() == 1
+    assert FxDifference.objects.filter(voucher__isnull=True).count() == 1
+
+    client.force_login(get_user_model().objects.create_superuser("cfo", "cfo@example.com", "x"))
+    response = client.get(
+        "/finance/fx-differences/export/",
+        {"integration": demo_integration.pk, "start": today, "end": today},
+    )
+    assert response.status_code == 200
+    rows = [line.split(",") for line in response.content.decode("utf-8-sig").splitlines()]
+    body = {(r[1], r[2]): r for r in rows[1:]}
+    lines = FxDifference.objects.all()
+    total = rows[-1]  # the currency's total row closes the list
+    assert total[0] == "USD" and total[2] == ""
+    assert Decimal(total[7]) == sum(x.gain_loss for x in lines)
+    assert Decimal(body[("2202", "SUP001")][7]) == sum(
+        x.gain_loss for x in lines if x.kind == FxDocumentKind.PURCHASE
+    )
+    assert body[("2202", "SUP001")][3] == "2" and body[("1122", "10001")][3] == "1"
