@@ -284,6 +284,7 @@ def declarations_template(request: HttpRequest) -> HttpResponse:
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     response["Content-Disposition"] = attachment("customs-declarations-template.xlsx")
+    return response
 
 
 @operations_view("finance.view_fxdifference")
