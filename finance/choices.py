@@ -61,6 +61,7 @@ class PendingKind(models.TextChoices):
     FAILED = "failed", _("failed")
     WAITING = "waiting", _("waiting for a retry")
     IN_FLIGHT = "in_flight", _("in flight")
+    APPROVAL = "approval", _("awaiting finance approval")  # a count bill saved, not audited
 
 
 class FxTreatment(models.TextChoices):

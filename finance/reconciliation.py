@@ -368,6 +368,7 @@ def _pending_query(cut_off: datetime):
         Q(state__in=list(selectors.PENDING_STATES))
         | Q(state="synced", synced_at__gt=cut_off)
         | Q(state="synced", source_modified_at__gt=cut_off)
+        | Q(state="synced", progress__approval="pending")
     )
 
 

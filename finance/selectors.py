@@ -195,6 +195,8 @@ def source_system_of(flow_code: str) -> str:
 def pending_kind(document, *, cut_off: datetime) -> str | None:
     """Why the document is pending at the cut-off, or None when it is not."""
     if document.state == DocumentState.SYNCED:
+        if (document.progress or {}).get("approval") == "pending":
+            return PendingKind.APPROVAL  # saved in Kingdee, not audited: no stock moved yet
         synced = document.synced_at
         return PendingKind.IN_FLIGHT if synced is not None and synced > cut_off else None
     return PENDING_STATES.get(document.state)

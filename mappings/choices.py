@@ -63,6 +63,11 @@ class AccountPurpose(models.TextChoices):
     PLATFORM_FEE = "platform_fee", _("Platform fees and commission")  # 平台佣金
     TARIFF = "tariff", _("Tariffs and duties")  # 关税
     FX_GAIN_LOSS = "fx_gain_loss", _("Exchange gain / loss")  # 汇兑损益
+    # Stock counts (issue 19 point 5, docs/finance/stock-counts.md §4).
+    INVENTORY = "inventory", _("Inventory")  # 库存商品
+    COUNT_SUSPENSE = "count_suspense", _("Count losses pending approval")  # 待处理财产损溢
+    COUNT_LOSS = "count_loss", _("Approved count losses")  # 管理费用-盘亏
+    INPUT_VAT_OUT = "input_vat_out", _("Input VAT transferred out")  # 进项税额转出
 
 
 class RateType(models.TextChoices):

@@ -367,7 +367,10 @@ def check_g5_accounts(integration) -> CheckItem:
         "G5",
         title,
         OK,
-        _("Revenue, cost, freight, platform fees, tariffs and FX gain/loss are mapped."),
+        _(
+            "Revenue, cost, freight, platform fees, tariffs, FX gain/loss and the stock-count "
+            "accounts are mapped."
+        ),
     )
 
 

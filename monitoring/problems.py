@@ -81,13 +81,14 @@ PROBLEMS = {
         _("Internal error: {subject}"),
         _("Report the trace to the portal's maintainers; the document can be retried."),
     ),
-    # F8.2: a count variance over the threshold was revalued; finance reviews both documents.
-    "revaluation_review": (
+    # Issue 19 point 5 / F8.2: a count bill saved in Kingdee waits for finance's approval.
+    "count_approval": (
         Role.FINANCE,
-        _("Review revaluation: {subject}"),
+        _("Approve stock count: {subject}"),
         _(
-            "Check the count bill and the cost adjustment named below in Kingdee (库存重估). "
-            "Resolve this ticket once reviewed; correct the cost in Kingdee if needed."
+            "Check the count below. 'Approve' submits and audits the bill in Kingdee and, for a "
+            "loss, posts the suspense and write-off voucher at Kingdee's cost; 'Reject' deletes "
+            "the saved bill. Nothing is audited before approval."
         ),
     ),
     # Issue 15, the watchdog: one ticket per flow and finding, closed when it no longer holds.

@@ -26,6 +26,10 @@ ACCOUNTS = {
     "platform_fee": "6601.02",
     "tariff": "6403",
     "fx_gain_loss": "6603.03",
+    "inventory": "1405",
+    "count_suspense": "1901",
+    "count_loss": "6602.09",
+    "input_vat_out": "2221.01.05",
 }
 
 

@@ -240,7 +240,7 @@ def _base_checks(client: KingdeeClient, base, org: str):
 
 def form_proved(*, integration: Integration, form_id: str) -> bool:
     """True when the latest Kingdee preflight read `form_id` and every key of it that the
-    flows use (F8.2 revaluation stays off until then)."""
+    flows use."""
     run = preflight_latest(integration=integration, system=SYSTEM)
     if run is None:
         return False

@@ -270,7 +270,7 @@ def purchase_return(ctx: FlowContext) -> Needs:
 
 
 def stock_count(ctx: FlowContext) -> Needs:
-    from .stock_count import DIRECTIONS, cost_adjust_spec
+    from .stock_count import DIRECTIONS
 
     needs = Needs()
     for spec in DIRECTIONS.values():
@@ -286,24 +286,10 @@ def stock_count(ctx: FlowContext) -> Needs:
         needs.custom(ctx, form, "SkuId", ENTRY, length=100)
         needs.custom(ctx, form, "BookQty CountedQty", ENTRY, kind="decimal")
         needs.base.append(BaseNeed("BOS_BillType", spec["bill_type"], f"bill type of {form}", ""))
-    if ctx.setting("revaluation", True):
-        adjust = cost_adjust_spec(ctx)
-        form, keys = adjust["form"], adjust["keys"]
-        header = ("bill_type", "date", "acct_system", "acct_org", "acct_policy", "business_type")
-        for name in (*header, "note"):
-            needs.fields.append(FieldNeed(form, keys[name], HEADER, setting="cost_adjust"))
-        for name in ("stock_org", "material", "stock_status", "stock", "owner_type", "owner"):
-            needs.fields.append(FieldNeed(form, keys[name], ENTRY, setting="cost_adjust"))
-        needs.fields.append(FieldNeed(form, keys["amount"], ENTRY, setting="cost_adjust"))
-        needs.custom(ctx, form, "SrcBillNo", length=80)
-        needs.base.append(
-            BaseNeed("BOS_BillType", adjust["bill_type"], f"bill type of {form}", "cost_adjust")
-        )
-        if ctx.setting("unit_cost_source", "jushuitan") == "kingdee":
-            key = str(ctx.setting("unit_cost_field", custom_field(ctx, "UnitCost")))
-            needs.fields.append(
-                FieldNeed("BD_MATERIAL", key, HEADER, "decimal", 0, "unit_cost_field")
-            )
+    # Gains are priced at Kingdee's unit cost (docs/finance/stock-counts.md §2).
+    needs.add("STK_MISCELLANEOUS", "FPrice FAmount", ENTRY)
+    key = str(ctx.setting("unit_cost_field", custom_field(ctx, "UnitCost")))
+    needs.fields.append(FieldNeed("BD_MATERIAL", key, HEADER, "decimal", 0, "unit_cost_field"))
     from mappings.models import WarehouseMapping
 
     for wms, stock in WarehouseMapping.objects.filter(integration=ctx.integration).values_list(

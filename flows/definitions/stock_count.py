@@ -1,29 +1,30 @@
 """F8 Stock counts (盘点): confirmed Jushuitan count documents become Kingdee other inbound
 (STK_MISCELLANEOUS, 盘盈 gains) and other outbound (STK_MisDelivery, 盘亏 losses) bills, per
-warehouse and material, exactly once (docs/requirements.md F8.1; docs/field-maps.md §5b); a
-line whose variance exceeds the threshold (±2 % of book quantity by default) is revalued with a
-Kingdee cost adjustment bill (HS_AdjustmentBill, built from the `cost_adjust` setting; off until
-the Kingdee preflight proved it: docs/protocols/kingdee.md §4.16) and a finance review ticket
-links both (F8.2).
+warehouse and material, exactly once (docs/requirements.md F8.1; docs/field-maps.md §5b). The
+accounting rules are in docs/finance/stock-counts.md (issue 19 point 5):
+
+- Kingdee's cost: a loss bill carries no price, Kingdee costs it as any outbound; a gain bill is
+  priced at Kingdee's own unit cost (the BD_MATERIAL field `unit_cost_field`), never at
+  Jushuitan's cost price. No cost adjustment is written for the variance, so its value is
+  counted once: variance × Kingdee unit cost (§2, §3).
+- Approval: loss bills, and gain bills with a line over the F8.2 threshold, are saved only
+  (not submitted, not audited); a finance ticket lists them and its "approve" action submits
+  and audits them and posts the suspense and write-off voucher (finance/stock_counts.py).
+- Abnormal losses (非正常损失): a count whose remark names one of `abnormal_loss_reasons` is
+  flagged for the input-VAT transfer-out on its ticket and voucher.
 
 One count yields up to two source records, `count:<io_id>:gain` and `count:<io_id>:loss`, so a
 gain bill that landed is never held back by a loss bill waiting for stock. Lines of the same
 SKU are summed (one Kingdee line per material). `items[].qty` is the signed difference and
 `r_qty` the counted quantity, so the book quantity before the count is `r_qty - qty`.
 
-Revaluation rule (F8.2), per material line of one direction:
-- variance % = |qty| / book × 100; it triggers when strictly greater than the threshold
-  (`revaluation_threshold_percent`, default 2): exactly 2 % does not trigger.
-- zero book quantity (`zero_book_policy`): "revalue" (default) treats any variance on an
-  empty book as unbounded and revalues it; "skip" never revalues such a line.
-- value = variance × current unit cost, rounded once to the cent (ROUND_HALF_UP). The unit
-  cost comes from `unit_cost_source`: "jushuitan" (default; the SKU's cost_price) or
-  "kingdee" (a BD_MATERIAL field named by `unit_cost_field`, default F_PAEZ_UnitCost).
+F8.2 threshold, per material line: variance % = |qty| / book × 100, over the threshold when
+strictly greater than `revaluation_threshold_percent` (default 2); zero book quantity
+(`zero_book_policy`): "revalue" (default) treats it as over, "skip" never.
 
-Writing is two steps on deterministic numbers: the bill (`<prefix><io_id>-PY` / `-PK`), then
-the cost adjustment (`...-CA`). Each landed step is kept in `doc.progress`, so a retry after a
-failed second step never writes the bill again; an unknown outcome is resolved by looking
-both numbers up before anything is resent.
+The bill number is deterministic (`<prefix><io_id>-PY` / `-PK`); an unknown outcome is resolved
+by looking the number up before anything is resent, and a bill found saved while it waits for
+approval is left saved.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ GAIN, LOSS = "gain", "loss"
 CENT = Decimal("0.01")
 PERCENT = Decimal("100")
 DEFAULT_THRESHOLD = Decimal("2")
-REVIEW_ERROR_CLASS = "revaluation_review"
+APPROVAL_PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+# 非正常损失 (增值税暂行条例实施细则 第二十四条): words of the count remark that flag it.
+DEFAULT_ABNORMAL_REASONS = ["被盗", "丢失", "霉烂", "变质", "管理不善"]
 
 # Per direction: Kingdee form, bill type, number suffix, note word, field spellings
 # (docs/protocols/kingdee.md §4.10, §4.11).
@@ -244,149 +247,52 @@ class StockCount(KingdeeBillFlow):
             bill["FDEPTID" if direction == GAIN else "FDeptId"] = {
                 "FNumber": ctx.setting("dept", "")
             }
-        revaluation = self._revaluation(ctx, lines, materials, stock, bill_no, on_date, count)
+        review = review_lines(ctx, lines, materials, direction)
+        if direction == GAIN:
+            _price_gains(ctx, entries, review, materials)
         payload = {
             "form_id": spec["form"],
             "bill": bill,
-            "cost_adjust": revaluation["model"] if revaluation else None,
-            "revaluation": revaluation["lines"] if revaluation else [],
+            "review": review,
+            "approval": needs_approval(direction, review),
+            "abnormal": abnormal_reason(ctx, count) if direction == LOSS else "",
         }
-        if revaluation and revaluation.get("off"):
-            payload["revaluation_off"] = True
         return payload, bill_no
 
-    def _revaluation(self, ctx, lines, materials, stock, bill_no, on_date, count) -> dict | None:
-        threshold = Decimal(str(ctx.setting("revaluation_threshold_percent", DEFAULT_THRESHOLD)))
-        policy = str(ctx.setting("zero_book_policy", "revalue"))
-        flagged = [
-            (line, material)
-            for line, material in zip(lines, materials, strict=True)
-            if needs_revaluation(
-                variance=line["variance"],
-                book=line["book"],
-                threshold=threshold,
-                zero_book_policy=policy,
-            )
-        ]
-        if not flagged:
-            return None
-        if not revaluation_proved(ctx):
-            # F8.2 waits for the Kingdee preflight to prove the cost adjustment form on this
-            # tenant; the variance is still reported to finance (after_synced).
-            return {
-                "model": None,
-                "lines": [
-                    {
-                        "sku_id": line["sku_id"],
-                        "material": material,
-                        "book": str(line["book"]),
-                        "variance": str(line["variance"]),
-                    }
-                    for line, material in flagged
-                ],
-                "off": True,
-            }
-        costs = unit_costs(ctx, {line["sku_id"]: material for line, material in flagged})
-        org = ctx.integration.kingdee.org_number
-        spec = cost_adjust_spec(ctx)
-        keys = spec["keys"]
-        entries, summary = [], []
-        for line, material in flagged:
-            cost = costs[line["sku_id"]]
-            value = (line["variance"] * cost).quantize(CENT, rounding=ROUND_HALF_UP)
-            percent = (
-                (abs(line["variance"]) * PERCENT / line["book"]).quantize(
-                    CENT, rounding=ROUND_HALF_UP
-                )
-                if line["book"] > 0
-                else None
-            )
-            entries.append(
-                {
-                    keys["stock_org"]: {"FNumber": org},
-                    keys["material"]: {"FNumber": material},
-                    keys["stock_status"]: {"FNumber": ctx.setting("stock_status", "KCZT01_SYS")},
-                    keys["stock"]: {"FNumber": stock},
-                    keys["owner_type"]: "BD_OwnerOrg",
-                    keys["owner"]: {"FNumber": org},
-                    keys["amount"]: str(value),
-                }
-            )
-            summary.append(
-                {
-                    "sku_id": line["sku_id"],
-                    "material": material,
-                    "book": str(line["book"]),
-                    "variance": str(line["variance"]),
-                    "variance_percent": str(percent) if percent is not None else None,
-                    "unit_cost": str(cost),
-                    "value": str(value),
-                }
-            )
-        model = {
-            "FBillNo": f"{bill_no}-CA",
-            keys["bill_type"]: {"FNumber": spec["bill_type"]},
-            keys["date"]: on_date.isoformat(),
-            keys["acct_system"]: {"FNumber": spec["acct_system"]},
-            keys["acct_org"]: {"FNumber": org},
-            keys["acct_policy"]: {"FNumber": spec["acct_policy"]},
-            keys["business_type"]: spec["business_type"],
-            keys["note"]: _("Revaluation for count %(io)s, bill %(bill)s")
-            % {"io": count["io_id"], "bill": bill_no},
-            custom_field(ctx, "SrcBillNo"): bill_no,
-            spec["entry"]: entries,
-        }
-        return {"model": model, "lines": summary}
-
-    # --- load: bill, then cost adjustment --------------------------------------------------
+    # --- load: saved for approval, or saved and audited ------------------------------------
     def load(self, ctx: FlowContext, documents) -> dict[int, LoadResult]:
         results: dict[int, LoadResult] = {}
-        by_form: dict[str, list] = {}
+        groups: dict[tuple[str, bool], list] = {}
         for doc in documents:
             doc.progress = dict(doc.progress or {})
-            if not doc.progress.get("bill_no"):
-                by_form.setdefault(doc.target_payload["form_id"], []).append(doc)
-        for form, docs in by_form.items():
-            outcomes = self._write(ctx, form, [(d, d.target_payload["bill"]) for d in docs])
+            key = (doc.target_payload["form_id"], bool(doc.target_payload.get("approval")))
+            groups.setdefault(key, []).append(doc)
+        for (form, approval), docs in groups.items():
+            outcomes = self._write(
+                ctx, form, [(d, d.target_payload["bill"]) for d in docs], audit=not approval
+            )
             for doc in docs:
                 found = outcomes[doc.pk]
-                if isinstance(found, LoadResult):
-                    results[doc.pk] = found
-                else:
-                    doc.progress.update(bill_no=found[1], bill_id=found[0])
-        adjust = [
-            d
-            for d in documents
-            if d.pk not in results
-            and d.target_payload.get("cost_adjust")
-            and not d.progress.get("cost_adjust_no")
-        ]
-        if adjust:
-            outcomes = self._write(
-                ctx, cost_adjust_form(ctx), [(d, d.target_payload["cost_adjust"]) for d in adjust]
-            )
-            for doc in adjust:
-                found = outcomes[doc.pk]
-                if isinstance(found, LoadResult):
-                    found.progress = doc.progress  # the bill step stays done
-                    results[doc.pk] = found
-                else:
-                    doc.progress.update(cost_adjust_no=found[1], cost_adjust_id=found[0])
-        for doc in documents:
-            if doc.pk not in results:
-                results[doc.pk] = LoadResult(
-                    ok=True,
-                    target_id=str(doc.progress["bill_id"]),
-                    target_number=doc.progress["bill_no"],
-                    progress=doc.progress,
+                results[doc.pk] = (
+                    found if isinstance(found, LoadResult) else self._landed(doc, found)
                 )
         return results
 
-    def _write(self, ctx: FlowContext, form: str, pairs) -> dict[int, tuple | LoadResult]:
-        """BatchSave (auto submit + audit) of one form; per document (id, number) or the
-        LoadResult of its problem. A duplicate number is looked up: ours → done."""
+    @staticmethod
+    def _landed(doc, found: tuple) -> LoadResult:
+        doc.progress.update(bill_id=found[0], bill_no=found[1])
+        if doc.target_payload.get("approval"):
+            doc.progress.setdefault("approval", APPROVAL_PENDING)
+        return LoadResult(
+            ok=True, target_id=str(found[0]), target_number=found[1], progress=doc.progress
+        )
+
+    def _write(self, ctx: FlowContext, form: str, pairs, *, audit: bool) -> dict:
+        """BatchSave of one form (auto submit + audit unless the bills wait for approval); per
+        document (id, number) or the LoadResult of its problem. A duplicate number is looked
+        up: ours → done."""
         answer = ctx.kingdee.batch_save(
-            form, [model for _doc, model in pairs], auto_submit_audit=True, validate_base_data=True
+            form, [model for _doc, model in pairs], auto_submit_audit=audit, validate_base_data=True
         )
         out: dict[int, tuple | LoadResult] = {}
         duplicates, unconfirmed = [], []
@@ -402,28 +308,32 @@ class StockCount(KingdeeBillFlow):
                 unconfirmed.append((doc, model["FBillNo"]))  # bare success: confirm by number
             else:
                 out[doc.pk] = self._unknown()
-        if unconfirmed:
-            found = self._existing(ctx, form, unconfirmed)
-            for doc, _number in unconfirmed:
-                out[doc.pk] = found.get(doc.pk) or self._unknown()
-        if duplicates:
-            found = self._existing(ctx, form, duplicates)
-            for doc, number in duplicates:
-                out[doc.pk] = found.get(doc.pk) or LoadResult(
-                    problem=Problem(
-                        _("Kingdee already has a bill %(no)s that the portal did not write.")
-                        % {"no": number},
-                        error_class=ErrorClass.DUPLICATE,
-                        subject=number,
-                        system="kingdee",
-                        stage="load",
-                    )
+        for group, missing in ((unconfirmed, self._unknown), (duplicates, None)):
+            if not group:
+                continue
+            found = self._existing(ctx, form, group)
+            for doc, number in group:
+                out[doc.pk] = found.get(doc.pk) or (
+                    missing() if missing else self._not_ours(number)
                 )
         return out
 
+    @staticmethod
+    def _not_ours(number: str) -> LoadResult:
+        return LoadResult(
+            problem=Problem(
+                _("Kingdee already has a bill %(no)s that the portal did not write.")
+                % {"no": number},
+                error_class=ErrorClass.DUPLICATE,
+                subject=number,
+                system="kingdee",
+                stage="load",
+            )
+        )
+
     def _existing(self, ctx: FlowContext, form: str, pairs) -> dict[int, tuple | LoadResult]:
-        """Bills of this form found by number: audited → (id, number); saved but not yet
-        audited → submitted / audited now."""
+        """Bills of this form found by number. A bill that waits for approval is landed when
+        saved (never submitted or audited here); any other found saved is finished now."""
         refs = ctx.kingdee.lookup_bills(form, key_field="FBillNo", values=[n for _d, n in pairs])
         out: dict[int, tuple | LoadResult] = {}
         pending = []
@@ -431,7 +341,7 @@ class StockCount(KingdeeBillFlow):
             ref = refs.get(number)
             if ref is None:
                 continue
-            if ref.status == AUDITED:
+            if ref.status == AUDITED or doc.target_payload.get("approval"):
                 out[doc.pk] = (ref.id, ref.number)
             else:
                 pending.append((doc, ref))
@@ -449,15 +359,12 @@ class StockCount(KingdeeBillFlow):
         return out
 
     def find_existing(self, ctx: FlowContext, documents) -> dict[int, LoadResult]:
-        """Check-before-resend for both steps: a step found in Kingdee is recorded in the
-        progress; the document counts as landed once every step it needs is there."""
+        """Check-before-resend: a bill found in Kingdee is landed (see _existing)."""
         results: dict[int, LoadResult] = {}
         by_form: dict[str, list] = {}
         for doc in documents:
             doc.progress = dict(doc.progress or {})
-            if not doc.target_payload:
-                continue
-            if not doc.progress.get("bill_no"):
+            if doc.target_payload:
                 by_form.setdefault(doc.target_payload["form_id"], []).append(doc)
         for form, docs in by_form.items():
             found = self._existing(
@@ -468,44 +375,9 @@ class StockCount(KingdeeBillFlow):
                 if isinstance(hit, LoadResult):
                     results[doc.pk] = hit
                 elif hit is not None:
-                    doc.progress.update(bill_no=hit[1], bill_id=hit[0])
-        adjust = [
-            d
-            for d in documents
-            if d.pk not in results
-            and d.progress.get("bill_no")
-            and (d.target_payload or {}).get("cost_adjust")
-            and not d.progress.get("cost_adjust_no")
-        ]
-        if adjust:
-            found = self._existing(
-                ctx,
-                cost_adjust_form(ctx),
-                [(d, d.target_payload["cost_adjust"]["FBillNo"]) for d in adjust],
-            )
-            for doc in adjust:
-                hit = found.get(doc.pk)
-                if isinstance(hit, LoadResult):
-                    hit.progress = doc.progress
-                    results[doc.pk] = hit
-                elif hit is not None:
-                    doc.progress.update(cost_adjust_no=hit[1], cost_adjust_id=hit[0])
-        for doc in documents:
-            if doc.pk in results or not doc.target_payload:
-                continue
-            done = doc.progress.get("bill_no") and (
-                not doc.target_payload.get("cost_adjust") or doc.progress.get("cost_adjust_no")
-            )
-            results[doc.pk] = (
-                LoadResult(
-                    ok=True,
-                    target_id=str(doc.progress["bill_id"]),
-                    target_number=doc.progress["bill_no"],
-                    progress=doc.progress,
-                )
-                if done
-                else LoadResult(progress=doc.progress)  # not (all) there: send what is missing
-            )
+                    results[doc.pk] = self._landed(doc, hit)
+                else:
+                    results[doc.pk] = LoadResult(progress=doc.progress)  # not there: send it
         return results
 
     def stock_lines(self, doc) -> list[tuple[str, str, Decimal]]:
@@ -521,193 +393,106 @@ class StockCount(KingdeeBillFlow):
             )
         return lines
 
-    def _revaluation_off_ticket(self, ctx: FlowContext, doc) -> None:
-        from core.roles import Role
-        from monitoring import services as monitoring
-
-        lines = doc.target_payload.get("revaluation") or []
-        listing = "; ".join(
-            _("%(sku)s: book %(book)s, variance %(var)s")
-            % {"sku": x["sku_id"], "book": x["book"], "var": x["variance"]}
-            for x in lines
-        )
-        form = cost_adjust_form(ctx)
-        monitoring.ticket_open_or_update(
-            trace_key=f"{doc.trace_key}:revaluation",
-            error_class=REVIEW_ERROR_CLASS,
-            message=_(
-                "Stock count %(io)s: the variance exceeds the threshold, but revaluation is off "
-                "until the Kingdee preflight has proved the cost adjustment form %(form)s on "
-                "this tenant, so %(bill)s was not revalued. Run the preflight on the Kingdee "
-                "connection, or revalue by hand. %(lines)s"
-            )
-            % {
-                "io": doc.source_payload.get("io_id"),
-                "form": form,
-                "bill": doc.progress["bill_no"],
-                "lines": listing,
-            },
-            subject=doc.progress["bill_no"],
-            document=doc,
-            system="kingdee",
-            role=Role.FINANCE,
-            detail={"bill_no": doc.progress["bill_no"], "cost_adjust_form": form, "lines": lines},
-        )
-
-    # --- after: the finance review ticket (F8.2) ---------------------------------------------
+    # --- after: the approval ticket (issue 19 point 5, F8.2) ---------------------------------
     def after_synced(self, ctx: FlowContext, documents) -> None:
-        from core.roles import Role
-        from monitoring import services as monitoring
+        from finance.stock_counts import approval_ticket_open
 
         for doc in documents:
-            progress = doc.progress or {}
-            if doc.target_payload.get("revaluation_off") and progress.get("bill_no"):
-                self._revaluation_off_ticket(ctx, doc)
-                continue
-            if not progress.get("cost_adjust_no"):
-                continue
-            lines = doc.target_payload.get("revaluation") or []
-            total = sum((Decimal(x["value"]) for x in lines), Decimal(0))
-            listing = "; ".join(
-                _("%(sku)s: book %(book)s, variance %(var)s × %(cost)s = %(value)s")
-                % {
-                    "sku": x["sku_id"],
-                    "book": x["book"],
-                    "var": x["variance"],
-                    "cost": x["unit_cost"],
-                    "value": x["value"],
-                }
-                for x in lines
-            )
-            monitoring.ticket_open_or_update(
-                trace_key=f"{doc.trace_key}:revaluation",
-                error_class=REVIEW_ERROR_CLASS,
-                message=_(
-                    "Stock count %(io)s: the variance exceeds the threshold, so %(bill)s was "
-                    "revalued by cost adjustment %(adjust)s (total %(total)s CNY). %(lines)s"
-                )
-                % {
-                    "io": doc.source_payload.get("io_id"),
-                    "bill": progress["bill_no"],
-                    "adjust": progress["cost_adjust_no"],
-                    "total": total,
-                    "lines": listing,
-                },
-                subject=f"{progress['bill_no']} / {progress['cost_adjust_no']}",
-                document=doc,
-                system="kingdee",
-                role=Role.FINANCE,
-                detail={
-                    "bill_form": doc.target_payload.get("form_id"),
-                    "bill_no": progress["bill_no"],
-                    "cost_adjust_form": cost_adjust_form(ctx),
-                    "cost_adjust_no": progress["cost_adjust_no"],
-                    "lines": lines,
-                    "total": str(total),
-                },
-            )
+            if (doc.progress or {}).get("approval") == APPROVAL_PENDING:
+                approval_ticket_open(document=doc)
 
 
-# F8.2 cost adjustment bill (存货核算 成本调整单), docs/protocols/kingdee.md §4.16. Every key and
-# value is a flow setting (`cost_adjust`: {"form": ..., "keys": {"amount": ...}, ...}) because
-# tenants differ and only the form id and keys of one public integration are confirmed.
-DEFAULT_COST_ADJUST: dict[str, Any] = {
-    "form": "HS_AdjustmentBill",
-    "entry": "FEntity",
-    "bill_type": "CBTZD01_SYS",
-    "acct_system": "KJHSTX01_SYS",
-    "acct_policy": "KJZC01_SYS",
-    "business_type": "0",
-    "keys": {
-        "bill_type": "FBillTypeID",
-        "date": "FDate",
-        "acct_system": "FACCTGSYSTEMID",
-        "acct_org": "FAcctOrgID",
-        "acct_policy": "FACCTPOLICYID",
-        "business_type": "FBusinessType",
-        "note": "FDESCRIPTION",
-        "stock_org": "FStockOrgID",
-        "material": "FMaterialID",
-        "stock_status": "FSTOCKSTATUSID",
-        "stock": "FStockID",
-        "owner_type": "FOwnerTypeID",
-        "owner": "FOwnerID",
-        "amount": "FAdjustmentAMOUNT",
-    },
-}
+def review_lines(ctx: FlowContext, lines, materials, direction: str) -> list[dict]:
+    """What finance reviews per material line: book, variance, variance % and whether it is
+    over the F8.2 threshold; gains also carry Kingdee's unit cost (their price)."""
+    threshold = Decimal(str(ctx.setting("revaluation_threshold_percent", DEFAULT_THRESHOLD)))
+    policy = str(ctx.setting("zero_book_policy", "revalue"))
+    skus = [x["sku_id"] for x in lines]
+    costs = unit_costs(ctx, dict(zip(skus, materials, strict=True))) if direction == GAIN else {}
+    review = []
+    for line, material in zip(lines, materials, strict=True):
+        percent = (
+            (abs(line["variance"]) * PERCENT / line["book"]).quantize(CENT, rounding=ROUND_HALF_UP)
+            if line["book"] > 0
+            else None
+        )
+        cost = costs.get(line["sku_id"])
+        row = {
+            "sku_id": line["sku_id"],
+            "material": material,
+            "book": str(line["book"]),
+            "variance": str(line["variance"]),
+            "variance_percent": str(percent) if percent is not None else None,
+            "over_threshold": needs_revaluation(
+                variance=line["variance"],
+                book=line["book"],
+                threshold=threshold,
+                zero_book_policy=policy,
+            ),
+            "unit_cost": str(cost) if cost is not None and direction == GAIN else None,
+        }
+        if direction == GAIN:
+            row["value"] = str((line["variance"] * cost).quantize(CENT, rounding=ROUND_HALF_UP))
+        review.append(row)
+    return review
 
 
-def cost_adjust_spec(ctx: FlowContext) -> dict[str, Any]:
-    """The cost adjustment bill as configured: DEFAULT_COST_ADJUST overlaid with the flow
-    setting `cost_adjust` (and the older `cost_adjust_form` / `cost_adjust_entry` /
-    `cost_adjust_bill_type`)."""
-    configured = dict(ctx.setting("cost_adjust", {}) or {})
-    spec = {**DEFAULT_COST_ADJUST, **{k: v for k, v in configured.items() if k != "keys"}}
-    spec["keys"] = {**DEFAULT_COST_ADJUST["keys"], **(configured.get("keys") or {})}
-    for old, new in (
-        ("cost_adjust_form", "form"),
-        ("cost_adjust_entry", "entry"),
-        ("cost_adjust_bill_type", "bill_type"),
-    ):
-        if ctx.setting(old, "") and new not in configured:
-            spec[new] = ctx.setting(old, "")
-    return spec
+def _price_gains(ctx: FlowContext, entries: list[dict], review: list[dict], materials) -> None:
+    """A gain enters Kingdee at Kingdee's own unit cost: an other-inbound row without a price
+    is valued at zero until someone maintains its cost (docs/finance/stock-counts.md §2)."""
+    require_costs(review)
+    for entry, row in zip(entries, review, strict=True):
+        entry["FPrice"] = row["unit_cost"]
+        entry["FAmount"] = row["value"]
 
 
-def cost_adjust_form(ctx: FlowContext) -> str:
-    return str(cost_adjust_spec(ctx)["form"])
+def needs_approval(direction: str, review: list[dict]) -> bool:
+    """Loss bills always wait for finance; gain bills when a line is over the threshold."""
+    return direction == LOSS or any(row["over_threshold"] for row in review)
 
 
-def revaluation_proved(ctx: FlowContext) -> bool:
-    """F8.2 runs only once the latest Kingdee preflight proved the cost adjustment form and
-    every key the bill uses on this tenant (connectors.kingdee.preflight), and the flow
-    setting `revaluation` is not false."""
-    if not ctx.setting("revaluation", True):
-        return False
-    memo = ctx.memo.setdefault("revaluation_proved", {})
-    if "ok" not in memo:
-        from connectors.kingdee.preflight import form_proved
-
-        memo["ok"] = form_proved(integration=ctx.integration, form_id=cost_adjust_form(ctx))
-    return memo["ok"]
+def abnormal_reason(ctx: FlowContext, count: dict) -> str:
+    """The reason word of the count's remark that makes its loss abnormal (非正常损失: input
+    VAT transferred out), from the setting `abnormal_loss_reasons`; "" when none matches."""
+    words = ctx.setting("abnormal_loss_reasons", DEFAULT_ABNORMAL_REASONS) or []
+    remark = str(count.get("remark") or "")
+    return next((str(w) for w in words if str(w) and str(w) in remark), "")
 
 
 def unit_costs(ctx: FlowContext, materials_by_sku: dict[str, str]) -> dict[str, Decimal]:
-    """Current unit cost (CNY) per SKU, from `unit_cost_source` (see the module doc).
-    A SKU without a positive cost stops the record for a person."""
-    source = str(ctx.setting("unit_cost_source", "jushuitan"))
-    costs: dict[str, Decimal] = {}
-    if source == "kingdee":
-        from connectors.kingdee.client import quote
+    """Kingdee's current unit cost (CNY) per SKU, read from the material field named by
+    `unit_cost_field` (default F_PAEZ_UnitCost). Only gains need it: a gain SKU without a
+    positive cost stops the record for a person; losses are costed by Kingdee itself."""
+    from connectors.kingdee.client import quote
 
-        field = str(ctx.setting("unit_cost_field", custom_field(ctx, "UnitCost")))
-        numbers = sorted(set(materials_by_sku.values()))
-        rows = ctx.kingdee.iter_bill_query(
-            "BD_MATERIAL",
-            ["FNumber", field],
-            filter_string=f"FNumber in ({','.join(quote(n) for n in numbers)})",
-        )
-        by_material = {row["FNumber"]: row.get(field) for row in rows}
-        raw = {sku: by_material.get(m) for sku, m in materials_by_sku.items()}
-        where = f"BD_MATERIAL.{field}"
-    else:
-        rows = ctx.jushuitan.skus_by_ids(sorted(materials_by_sku))
-        by_sku = {str(r.get("sku_id")): r.get("cost_price") for r in rows}
-        raw = {sku: by_sku.get(sku) for sku in materials_by_sku}
-        where = "cost_price"
-    for sku, value in raw.items():
+    if not materials_by_sku:
+        return {}
+    field = str(ctx.setting("unit_cost_field", custom_field(ctx, "UnitCost")))
+    numbers = sorted(set(materials_by_sku.values()))
+    rows = ctx.kingdee.iter_bill_query(
+        "BD_MATERIAL",
+        ["FNumber", field],
+        filter_string=f"FNumber in ({','.join(quote(n) for n in numbers)})",
+    )
+    by_material = {row["FNumber"]: row.get(field) for row in rows}
+    costs: dict[str, Decimal] = {}
+    for sku, material in materials_by_sku.items():
         try:
-            cost = Decimal(str(value)) if value not in (None, "") else Decimal(0)
+            value = by_material.get(material)
+            costs[sku] = Decimal(str(value)) if value not in (None, "") else Decimal(0)
         except InvalidOperation:
-            cost = Decimal(0)
-        if cost <= 0:
+            costs[sku] = Decimal(0)
+    return costs
+
+
+def require_costs(review: list[dict]) -> None:
+    for row in review:
+        if Decimal(row["unit_cost"] or 0) <= 0:
             raise ValidationProblem(
                 _(
-                    "SKU %(sku)s has no current unit cost (%(where)s), so its count variance "
-                    "cannot be revalued. Enter the cost, then retry."
+                    "SKU %(sku)s has no Kingdee unit cost (BD_MATERIAL), so its count gain "
+                    "cannot be valued. Enter the cost in Kingdee, then retry."
                 )
-                % {"sku": sku, "where": where},
-                field_name=where,
+                % {"sku": row["sku_id"]},
+                field_name="unit_cost",
             )
-        costs[sku] = cost
-    return costs

@@ -207,6 +207,18 @@ def ticket_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 raise TicketError(_("Say why the problem is ignored."))
             services.ticket_ignore(ticket=ticket, user=user, reason=form.cleaned_data["reason"])
             done = _("Ignored; the ticket is closed.")
+        elif action == "approve_count":
+            from finance.stock_counts import count_approve
+
+            count_approve(ticket=ticket, user=user)
+            done = _("Approved: the count bill is audited in Kingdee.")
+        elif action == "reject_count":
+            from finance.stock_counts import count_reject
+
+            form = ReasonForm(request.POST)
+            reason = form.cleaned_data["reason"] if form.is_valid() else ""
+            count_reject(ticket=ticket, user=user, reason=reason)
+            done = _("Rejected: the saved count bill is deleted in Kingdee.")
         elif action == "resolve":
             form = ResolveForm(request.POST)
             note = form.cleaned_data["note"] if form.is_valid() else ""

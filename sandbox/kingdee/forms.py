@@ -346,7 +346,8 @@ _add(
         view_entry="BillEntry",
         entry=_OWNER_ROW
         | _keys(
-            "FEntryID FMaterialId FUnitID FQty FBaseUnitId FStockId FStockLocId FEntryNote FBaseQty"
+            "FEntryID FMaterialId FUnitID FQty FBaseUnitId FStockId FStockLocId FEntryNote "
+            "FBaseQty FPrice FAmount"
         ),
         required_header=(("fstockorgid", "库存组织"), ("fdate", "日期")),
         required_entry=(

@@ -263,6 +263,13 @@ class KdBillEntry(models.Model):
         default=Decimal("0"),
         help_text=_("Signed change the audit made to the source warehouse, e.g. -2"),
     )
+    cost_amount = models.DecimalField(
+        verbose_name=_("inventory value change"),
+        max_digits=23,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Signed change the audit made to the inventory value (CNY), e.g. -96.00"),
+    )
     fields = models.JSONField(
         verbose_name=_("row fields (query keys)"),
         default=dict,
@@ -348,6 +355,20 @@ class KdStockBalance(models.Model):
         decimal_places=10,
         default=Decimal("0"),
         help_text=_("FBaseLockQty, e.g. 0"),
+    )
+    cost_qty = models.DecimalField(
+        verbose_name=_("costed quantity"),
+        max_digits=23,
+        decimal_places=10,
+        default=Decimal("0"),
+        help_text=_("The quantity inventory accounting (存货核算) values, e.g. 500"),
+    )
+    amount = models.DecimalField(
+        verbose_name=_("inventory value"),
+        max_digits=23,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Inventory value in CNY (存货金额), e.g. 24000.00"),
     )
     updated_at = models.DateTimeField(
         verbose_name=_("updated at"),

@@ -10,7 +10,7 @@ With IsAutoSubmitAndAudit, Save + Submit + Audit of one model are one transactio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import bos, conf, forms
+from . import bos, conf, costing, forms
 from .models import (
     EDITABLE_STATUSES,
     DocumentStatus,
@@ -435,6 +435,9 @@ def _write_new_bills(spec, prepared, options, cache, audit, keep_submitted) -> O
         custom.extend(_custom_fields(spec, bill, bill.fields))
     KdBillEntry.objects.bulk_create(entries, batch_size=1000)
     KdBillCustomField.objects.bulk_create(custom, batch_size=1000)
+    for bill in bills:
+        if bill.document_status == DocumentStatus.AUDITED:
+            costing.value_audit(spec, bill)
     changed = []
     for key, balance in balances.items():
         if running[key] != balance.base_qty:
@@ -962,8 +965,12 @@ def _transition(spec, row: KdBill | KdBaseData, operation: str, dindex: int) -> 
         raise ModelRejected(
             [_status_message(spec, _number_of(row), row.document_status, action, dindex)]
         )
-    if isinstance(row, KdBill) and operation in ("audit", "unaudit"):
-        _apply_stock(spec, row, reverse=operation == "unaudit", dindex=dindex)
+    if isinstance(row, KdBill) and operation == "audit":
+        _apply_stock(spec, row, reverse=False, dindex=dindex)
+        costing.value_audit(spec, row)
+    elif isinstance(row, KdBill) and operation == "unaudit":
+        costing.value_reverse(spec, row)
+        _apply_stock(spec, row, reverse=True, dindex=dindex)
     row.document_status = target
     if operation == "audit":
         row.approved_at = timezone.now()
@@ -1246,12 +1253,20 @@ def seed_demo() -> dict[str, int]:
                 )
         counts["custom_fields"] = sum(len(v) for v in demo.KINGDEE_CUSTOM_FIELDS.values())
         stock_number = {wh["wms_co_id"]: wh["stock_number"] for wh in demo.WAREHOUSES}
+        unit_cost = {m["number"]: Decimal(str(m["unit_cost"])) for m in demo.MATERIALS}
         for (wms_co_id, sku), qty in demo.OPENING_STOCK.items():
+            # Opening stock is valued at the material's unit cost (期初存货, costing.py).
             _, created = KdStockBalance.objects.get_or_create(
                 org_number=org,
                 stock_number=stock_number[wms_co_id],
                 material_number=sku,
-                defaults={"base_qty": Decimal(qty)},
+                defaults={
+                    "base_qty": Decimal(qty),
+                    "cost_qty": Decimal(qty),
+                    "amount": (Decimal(qty) * unit_cost.get(sku, Decimal(0))).quantize(
+                        Decimal("0.01"), rounding=ROUND_HALF_UP
+                    ),
+                },
             )
             counts["balances"] += int(created)
     return counts
