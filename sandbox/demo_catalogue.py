@@ -365,7 +365,6 @@ KINGDEE_CUSTOM_FIELDS: dict[str, list[tuple[str, str, str, int]]] = {
         ]
         for form in ("STK_MISCELLANEOUS", "STK_MisDelivery")
     },
-    "HS_AdjustmentBill": [("SrcBillNo", "header", _TEXT, 80)],
     "GL_VOUCHER": [("PortalKey", "header", _TEXT, 100)],
     "BD_MATERIAL": [
         ("HSCode", "header", _TEXT, 20),
