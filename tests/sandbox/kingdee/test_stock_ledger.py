@@ -208,3 +208,72 @@ def test_purchase_return_and_voucher_and_cost_adjustment_are_kept(client):
     )
     assert [r[1:] for r in rows] == [["6603.03", 12.5], ["1122", None]]
     assert qty("SKU-YOGA-1601", "20001") == 490  # cost adjustment moves no quantity
+
+
+def value(sku: str, stock: str) -> tuple[Decimal, Decimal]:
+    row = KdStockBalance.objects.get(stock_number=stock, material_number=sku)
+    return row.cost_qty, row.amount
+
+
+def test_issue19_p5_inventory_value_moves_at_kingdee_average_cost(client):
+    """Issue 19 point 5 (the sandbox values stock as Kingdee's inventory accounting does):
+    GIVEN 5 power banks in 20003 valued at 62.00 each (310.00) WHEN 5 more come in on an other
+    inbound at 65.00, then 3 leave on an other outbound THEN the inbound adds 325.00 (its
+    price), the outbound leaves at the moving average 63.50 (190.50) and shows that cost in
+    FPrice / FAmount, a price-less inbound adds nothing (its cost is maintained later), a cost
+    adjustment adds its amount, and UnAudit of the outbound takes back exactly what it
+    posted."""
+    assert value("SKU-PB-1001", "20003") == (Decimal("5"), Decimal("310.00"))
+
+    def other(form: str, number: str, qty_: int, **row) -> None:
+        result = client.save(
+            form,
+            {
+                "FBillNo": number,
+                "FDate": "2026-05-08",
+                **ORG,
+                "FEntity": [
+                    {
+                        "FMaterialId": {"FNumber": "SKU-PB-1001"},
+                        "FStockId": {"FNumber": "20003"},
+                        "FQty": qty_,
+                        **row,
+                    }
+                ],
+            },
+            auto_submit_audit=True,
+        )
+        assert result.ok, result.errors
+
+    other("STK_MISCELLANEOUS", "IN-1", 5, FPrice="65.00")
+    assert value("SKU-PB-1001", "20003") == (Decimal("10"), Decimal("635.00"))
+    other("STK_MisDelivery", "OUT-1", 3)
+    assert value("SKU-PB-1001", "20003") == (Decimal("7"), Decimal("444.50"))
+    [row] = client.execute_bill_query(
+        "STK_MisDelivery", ["FPrice", "FAmount"], filter_string="FBillNo = 'OUT-1'"
+    )
+    assert [Decimal(str(x)) for x in row] == [Decimal("63.5"), Decimal("190.50")]
+    other("STK_MISCELLANEOUS", "IN-2", 1)
+    assert value("SKU-PB-1001", "20003") == (Decimal("8"), Decimal("444.50"))
+    adjust = client.save(
+        "HS_AdjustmentBill",
+        {
+            "FDate": "2026-05-08",
+            "FACCTGSYSTEMID": {"FNumber": "KJHSTX01_SYS"},
+            "FAcctOrgID": {"FNumber": "100"},
+            "FACCTPOLICYID": {"FNumber": "KJZC01_SYS"},
+            "FEntity": [
+                {
+                    "FStockOrgID": {"FNumber": "100"},
+                    "FMaterialID": {"FNumber": "SKU-PB-1001"},
+                    "FStockID": {"FNumber": "20003"},
+                    "FAdjustmentAMOUNT": "-4.50",
+                }
+            ],
+        },
+        auto_submit_audit=True,
+    )
+    assert adjust.ok
+    assert value("SKU-PB-1001", "20003") == (Decimal("8"), Decimal("440.00"))
+    assert client.unaudit("STK_MisDelivery", numbers=["OUT-1"]).ok
+    assert value("SKU-PB-1001", "20003") == (Decimal("11"), Decimal("630.50"))
