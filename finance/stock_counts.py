@@ -219,7 +219,12 @@ def loss_voucher(*, document, cost: Decimal, vat: Decimal, key: str, settings) -
         return account_for(integration=document.integration_id, org_number=org, purpose=purpose)
 
     suspense = account(AccountPurpose.COUNT_SUSPENSE)
-    legs = [(suspense, account(AccountPurpose.INVENTORY), cost, _("Count loss to suspense"))]
+    legs = []
+    if (document.flow.settings or {}).get("suspense_leg", "portal") == "portal":
+        # "kingdee": the tenant's own voucher template books the audited bill to suspense.
+        legs.append(
+            (suspense, account(AccountPurpose.INVENTORY), cost, _("Count loss to suspense"))
+        )
     if vat:
         legs.append(
             (suspense, account(AccountPurpose.INPUT_VAT_OUT), vat, _("Input VAT transferred out"))
