@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+
+from django.utils.translation import gettext as _
 
 from flows.choices import DocumentState, FlowCode, System
 from mappings.errors import MappingMissing
@@ -208,3 +210,57 @@ def latest_run(*, integration) -> ReconciliationRun | None:
     if integration is not None:
         runs = runs.filter(integration=integration)
     return runs.order_by("-created_at").first()
+
+
+def stock_count_report(*, integration, start: date, end: date) -> tuple[list, list]:
+    """Issue 19 point 5: (header, rows) of the count bills dated in [start, end]: approval
+    state, Kingdee's cost and the input VAT transferred out of an approved loss, and the
+    abnormal-loss flag (docs/finance/stock-counts.md §5)."""
+    from flows.models import SyncDocument
+
+    documents = SyncDocument.objects.filter(
+        flow__integration=integration, flow__code=FlowCode.STOCK_COUNT, state=DocumentState.SYNCED
+    ).order_by("kingdee_bill_no")
+    states = {
+        "pending": _("awaiting approval"),
+        "approved": _("approved"),
+        "rejected": _("rejected"),
+    }
+    header = [
+        _("Count no."),
+        _("Count date"),
+        _("Kingdee bill no."),
+        _("Direction"),
+        _("Approval"),
+        _("Lines"),
+        _("Kingdee cost (CNY)"),
+        _("Input VAT transferred out (CNY)"),
+        _("Abnormal loss reason"),
+        _("Input VAT transfer-out"),
+        _("Voucher"),
+    ]
+    rows = []
+    for doc in documents:
+        payload, progress = doc.source_payload or {}, doc.progress or {}
+        on_date = str(payload.get("io_date") or "")[:10]
+        if not (start.isoformat() <= on_date <= end.isoformat()):
+            continue
+        approved = progress.get("approved") or {}
+        abnormal = (doc.target_payload or {}).get("abnormal") or ""
+        loss = doc.source_key.endswith(":loss")
+        rows.append(
+            [
+                payload.get("io_id"),
+                on_date,
+                doc.kingdee_bill_no,
+                _("loss") if loss else _("gain"),
+                states.get(progress.get("approval"), _("audited at sync")),
+                len((doc.target_payload or {}).get("review") or []),
+                approved.get("cost") or "",
+                approved.get("vat") or "",
+                abnormal,
+                _("yes") if abnormal else _("no"),
+                approved.get("voucher") or "",
+            ]
+        )
+    return header, rows

@@ -18,4 +18,5 @@ urlpatterns = [
     path("declarations/import/", views.declarations_import, name="declarations-import"),
     path("declarations/template.xlsx", views.declarations_template, name="declarations-template"),
     path("fx-differences/export/", views.fx_differences_export, name="fx-differences-export"),
+    path("stock-counts/export/", views.stock_counts_export, name="stock-counts-export"),
 ]

@@ -312,3 +312,30 @@ def fx_differences_export(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(table_csv(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = attachment(f"{name}.csv")
     return response
+
+
+@operations_view("finance.view_reconciliationrun")
+def stock_counts_export(request: HttpRequest) -> HttpResponse:
+    """Issue 19 point 5: the count bills of a date range (default: this month) with their
+    approval, Kingdee's cost, the input VAT transferred out and the abnormal-loss flag."""
+    from .exports import table_csv, table_xlsx
+    from .selectors import stock_count_report
+
+    integration = _integration(request)
+    if integration is None:
+        raise Http404
+    today = timezone.localdate()
+    start = _date(request.GET.get("start", ""), today.replace(day=1))
+    end = _date(request.GET.get("end", ""), today)
+    header, rows = stock_count_report(integration=integration, start=start, end=end)
+    name = f"stock-counts-{start}-{end}"
+    if request.GET.get("format") == "xlsx":
+        response = HttpResponse(
+            table_xlsx([(_("Stock counts"), header, rows)]),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = attachment(f"{name}.xlsx")
+        return response
+    response = HttpResponse(table_csv(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = attachment(f"{name}.csv")
+    return response

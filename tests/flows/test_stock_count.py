@@ -4,6 +4,8 @@ material, exactly once) at Kingdee's cost; loss bills and gains over ±2 % of bo
 only and wait for finance's approval on a ticket, whose approval audits them and posts the
 suspense and write-off voucher."""
 
+import csv
+import io
 from decimal import Decimal
 
 import pytest
@@ -296,13 +298,13 @@ def test_issue19_p5_approved_count_changes_value_once_at_kingdee_cost_via_suspen
 
 @pytest.mark.usefixtures("english")
 def test_issue19_p5_abnormal_loss_is_flagged_and_transfers_input_vat_out(
-    demo_integration, jst, kd, celery_worker, wait_until, demo_users
+    demo_integration, jst, kd, celery_worker, wait_until, demo_users, browser
 ):
     """Issue 19 point 5: GIVEN a count loss of PB-1002 -3 whose remark says 丢失 (lost through
     poor management: 增值税暂行条例实施细则 art. 24) at Kingdee's unit cost 48.00 WHEN it syncs
-    and finance approves THEN the ticket flags the input-VAT transfer-out, and the voucher
-    books 144.00 into suspense, transfers 13 % input VAT (18.72) out to 2221.01.05 and writes
-    off 162.72 to the loss account."""
+    and finance approves THEN the ticket flags the input-VAT transfer-out, the voucher books
+    144.00 into suspense, transfers 13 % input VAT (18.72) out to 2221.01.05 and writes off
+    162.72 to the loss account, and finance's stock-count export lists the flag and amounts."""
     from finance.stock_counts import count_approve
 
     result = jst.upload_inventory(
@@ -336,6 +338,24 @@ def test_issue19_p5_abnormal_loss_is_flagged_and_transfers_input_vat_out(
             ("1901", Decimal("0"), Decimal("162.72")),
         ]
     )
+    export = browser(demo_users["finance"]).get(
+        f"/finance/stock-counts/export/?integration={demo_integration.pk}"
+        "&start=2000-01-01&end=2100-12-31",
+        headers={"Accept-Language": "en"},
+    )
+    assert export.status_code == 200
+    [row] = [r for r in csv.reader(io.StringIO(export.content.decode("utf-8-sig"))) if r][1:]
+    assert row[2:] == [
+        f"JSTPD{io_id}-PK",
+        "loss",
+        "approved",
+        "1",
+        "144.00",
+        "18.72",
+        "丢失",
+        "yes",
+        outcome["voucher"],
+    ]
 
 
 def test_issue19_p5_only_finance_approves_and_reject_deletes_the_saved_bill(
