@@ -265,7 +265,9 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
         if not effects:
             continue
         event = doc.source_modified_at or doc.created_at
-        synced = doc.synced_at if doc.state == "synced" else None
+        # A count bill awaiting finance's approval is saved in Kingdee but moved no stock.
+        awaiting = (doc.progress or {}).get("approval") == "pending"
+        synced = doc.synced_at if doc.state == "synced" and not awaiting else None
         landed_target_at_cut_off = synced is not None and synced <= cut_off
         if selectors.source_system_of(doc.flow.code) == FlowSystem.JUSHUITAN:
             jst_at_cut_off, kd_at_cut_off = event <= cut_off, landed_target_at_cut_off

@@ -214,6 +214,13 @@ def test_issue19_p5_nothing_is_audited_before_approval(
     ]
     docs = SyncDocument.objects.filter(flow=flow)
     assert {d.progress["approval"] for d in docs} == {"pending"}
+    # K1 explains the difference by the bills awaiting approval, not as unexplained.
+    from finance.reconciliation import reconciliation_run
+
+    run = reconciliation_run(integration=demo_integration)
+    line = run.lines.get(sku_id="SKU-PB-1002", stock_number="20001")
+    assert not line.matched and line.matched_after_pending
+    assert [(i.kind, i.quantity) for i in line.items.all()] == [("approval", Decimal("-11"))]
 
 
 def test_issue19_p5_gain_under_the_threshold_lands_audited_at_kingdee_unit_cost(
