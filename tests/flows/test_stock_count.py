@@ -252,7 +252,8 @@ def test_issue19_p5_approved_count_changes_value_once_at_kingdee_cost_via_suspen
 ):
     """Issue 19 point 5: GIVEN Kingdee's unit costs EAR-1101 86.50 and PB-1002 50.00 (Jushuitan
     says 85.00 and 48.00) and a count of EAR-1101 +11 and PB-1002 -11 on books of 500, both
-    waiting for approval WHEN finance presses "Approve" on each ticket page THEN both bills are
+    waiting for approval WHEN finance approves (the gain on its ticket page, the loss with the
+    admin action "Approve stock counts") THEN both bills are
     audited, Kingdee's stock equals the counts, the total value change of the count is
     11 × 86.50 − 11 × 50.00 = 401.50 (variance × Kingdee unit cost, once: no cost adjustment),
     and the loss's voucher moves Kingdee's cost 550.00 into 1901 待处理财产损溢 and writes it
@@ -268,9 +269,14 @@ def test_issue19_p5_approved_count_changes_value_once_at_kingdee_cost_via_suspen
     wait_until(lambda: approval_tickets().count() == 2, 30)
 
     finance = browser(demo_users["finance"])
-    for ticket in approval_tickets():
-        answer = finance.post(f"/monitoring/tickets/{ticket.pk}/approve_count/")
-        assert answer.status_code == 200, answer.text[:500]
+    gain_ticket, loss_ticket = approval_tickets()
+    answer = finance.post(f"/monitoring/tickets/{gain_ticket.pk}/approve_count/")
+    assert answer.status_code == 200, answer.text[:500]
+    answer = finance.post(  # the admin action does the same
+        "/admin/monitoring/exceptionticket/",
+        {"action": "approve_counts", "_selected_action": loss_ticket.pk, "index": 0},
+    )
+    assert answer.status_code == 200, answer.text[:500]
 
     assert status_of(kd, "STK_MISCELLANEOUS", f"JSTPD{io_id}-PY") == "C"
     assert status_of(kd, "STK_MisDelivery", f"JSTPD{io_id}-PK") == "C"
