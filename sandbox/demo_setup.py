@@ -204,8 +204,8 @@ def demo_integration_setup(*, base_url: str, initialise: bool = True, fetch_rate
     Integration. Not one transaction: the simulators answer over HTTP from other threads or
     processes and must see what was written before they are called."""
     from connectors.jushuitan.services import token_refresh
-    from mappings.rates import fetch_latest_rates
     from finance.kingdee_sources import kingdee_sources_ensure
+    from mappings.rates import fetch_latest_rates
     from mappings.sources import initialise_from_connections
 
     from .jushuitan.services import seed_demo as seed_jushuitan

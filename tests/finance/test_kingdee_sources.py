@@ -95,9 +95,7 @@ def kingdee(demo_integration):
     client.http.close()
 
 
-def test_issue_21_declarations_invoices_and_receipts_pulled_from_kingdee(
-    demo_integration, kingdee
-):
+def test_issue_21_declarations_invoices_and_receipts_pulled_from_kingdee(demo_integration, kingdee):
     """Issue 21 points 1 and 2: GIVEN the demo's Kingdee sources (a declaration form built in
     BOS, IV_PURCHASEIC, AR_RECEIVEBILL) and, in the Kingdee sandbox, one audited declaration
     with two items, one declaration only saved (not audited), a purchase VAT invoice tied to
@@ -120,8 +118,9 @@ def test_issue_21_declarations_invoices_and_receipts_pulled_from_kingdee(
         invoices=[(D1, 1, "24442000000000000101", "1000.00", "130.00")],
         receipts=[(D1, "PRE007", "245.00")],
     )
-    _tenant_books(kingdee, declarations=[_declaration(D2, [(1, "SKU-PB-1001", 3, "55.50", 0)])],
-                  audit=False)  # fmt: skip
+    _tenant_books(
+        kingdee, declarations=[_declaration(D2, [(1, "SKU-PB-1001", 3, "55.50", 0)])], audit=False
+    )
 
     dry = kingdee_pull(integration=demo_integration, dry_run=True)
     assert dry.ok, [str(p) for p in dry.problems]
@@ -185,8 +184,9 @@ def test_issue_21_kingdee_rows_go_through_the_import_checks(demo_integration, ki
     import gives for the same cells, and nothing is written (all or nothing)."""
     _tenant_books(
         kingdee,
-        declarations=[_declaration(D1, [(1, "SKU-PB-1001", 2, "37.00", False)], hs="850760009",
-                                   mode="9999")],  # fmt: skip
+        declarations=[
+            _declaration(D1, [(1, "SKU-PB-1001", 2, "37.00", False)], hs="850760009", mode="9999")
+        ],
         invoices=[(D1, 7, "24442000000000000107", "100.00", "13.00")],
     )
     report = kingdee_pull(integration=demo_integration)
