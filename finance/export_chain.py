@@ -16,9 +16,11 @@ The unit a refund is filed on is a declaration item (报关单号 + 项号), not
 - 9710 (B2B direct): the item matches its B2B shipment directly (the declaration's order no.
   = the shipment's platform order no., same SKU).
 - 9610 / 0110: the goods were sold at export; no allocation.
-- Each item: estimated refund = taxable amount (its purchase invoices' amounts excluding tax,
-  the 外贸企业 basis) × the refund rate of the tax template for its HS code and destination
-  country on the export date; for 9810 without HWC-YT only the sold share is refundable now.
+- Each item: estimated refund = refund basis × the refund rate of the tax template for its HS
+  code and destination country on the export date; the basis follows the finance setting
+  *enterprise type*: a trading company's (外贸企业) purchase invoices' amounts excluding tax, a
+  manufacturer's (生产企业, 免抵退) FOB × the USD rate of the export date. For 9810 without
+  HWC-YT only the sold share is refundable now.
 - The Gaps sheet lists, per item, what is missing to file (docs/protocols/
   alerts-fx-customs.md §3.4: HS must be 10 digits; every line traceable).
 
@@ -699,7 +701,7 @@ def declaration_chain(
                 row.refund_rate = template.refund_rate
             except MappingMissing as exc:
                 template_missing = exc.message
-        basis_missing = _refund(row, enterprise_type, has_invoices=bool(invoices))
+        basis_missing = _refund(row, integration, enterprise_type, has_invoices=bool(invoices))
         row.gaps = _item_gaps(
             row,
             bool(receipts),
@@ -719,20 +721,23 @@ def declaration_chain(
     )
 
 
-def _refund_basis(row: ItemRow, enterprise_type: str, *, has_invoices: bool):
+def _refund_basis(row: ItemRow, integration, enterprise_type: str, *, has_invoices: bool):
     """(basis in CNY or None, what it is, what is missing) for the enterprise type
     (docs/finance/export-refund.md §1): a trading company (外贸企业) refunds on its purchase
     VAT invoices' amount excluding tax; a manufacturer (生产企业, 免抵退) on the FOB value at
-    the USD rate of the export date (the portal's official rate, tax office decides)."""
+    the USD rate the integration's FX policy gives for the export date (its rate-date rule:
+    the day itself or the first of the month; the tax office decides)."""
     from mappings.errors import RateUnavailable
-    from mappings.rates import rate_for
+    from mappings.rates import policy_rate_for
 
     if enterprise_type != EnterpriseType.MANUFACTURER:
         if not has_invoices:
             return None, "", ""
         return row.taxable_amount, _("purchase invoices excl. VAT (外贸企业)"), ""
     try:
-        quote = rate_for(currency="USD", on_date=row.export_date)
+        quote = policy_rate_for(
+            integration=integration, currency="USD", business_date=row.export_date
+        )
     except RateUnavailable:
         return (
             None,
@@ -749,13 +754,13 @@ def _refund_basis(row: ItemRow, enterprise_type: str, *, has_invoices: bool):
     return basis, note, ""
 
 
-def _refund(row: ItemRow, enterprise_type: str, *, has_invoices: bool) -> str:
+def _refund(row: ItemRow, integration, enterprise_type: str, *, has_invoices: bool) -> str:
     """Fill the basis, the estimated refund and what is refundable now; returns the gap
     when the basis cannot be had (empty otherwise)."""
     if row.refund_rate is None:
         return ""
     row.refund_basis, row.basis_note, missing = _refund_basis(
-        row, enterprise_type, has_invoices=has_invoices
+        row, integration, enterprise_type, has_invoices=has_invoices
     )
     if row.refund_basis is None:
         return missing

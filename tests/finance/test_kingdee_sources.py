@@ -25,7 +25,7 @@ from finance.models import (
     PurchaseInvoice,
 )
 from finance.tasks import kingdee_declarations
-from mappings.rates import rate_for
+from mappings.rates import policy_rate_for
 from sandbox.kingdee import bos
 from tests.finance.test_declarations import _item, workbook
 
@@ -267,7 +267,8 @@ def test_issue_21_refund_estimate_by_enterprise_type(demo_integration):
     """Issue 21 point 3: GIVEN a 0110 item of FOB 100 USD with a purchase VAT invoice of
     1,000.00 excl. VAT and a 13 % template WHEN the tenant is a trading company (外贸企业)
     THEN the refund is 1,000.00 × 13 % = 130.00; WHEN a manufacturer (生产企业, 免抵退) THEN it
-    is FOB × the USD rate of the export date × 13 %, the basis says so, and a missing
+    is FOB × the USD rate the FX policy gives for the export date × 13 %, the basis names
+    FOB, rate and rate date, and a missing
     purchase invoice is no gap for the manufacturer (it is for the trading company)."""
     content = workbook(
         [
@@ -287,7 +288,10 @@ def test_issue_21_refund_estimate_by_enterprise_type(demo_integration):
         integration=demo_integration, defaults={"enterprise_type": EnterpriseType.MANUFACTURER}
     )
     first, second = declaration_chain(integration=demo_integration).items
-    usd = rate_for(currency="USD", on_date=first.export_date).cny_per_unit
+    quote = policy_rate_for(
+        integration=demo_integration, currency="USD", business_date=first.export_date
+    )
+    usd = quote.cny_per_unit
     assert Decimal("6") < usd < Decimal("8")
     basis = (Decimal("100.00") * usd).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     assert first.refund_basis == basis
@@ -296,5 +300,6 @@ def test_issue_21_refund_estimate_by_enterprise_type(demo_integration):
     )
     assert first.estimated_refund != Decimal("130.00")
     assert "生产企业 免抵退" in first.basis_note and "FOB 100.00 USD" in first.basis_note
+    assert quote.rate_date.isoformat() in first.basis_note
     assert second.estimated_refund is not None
     assert not any("purchase VAT invoice" in gap for gap in second.gaps)
