@@ -234,6 +234,7 @@ class _Translator:
             row.values["sku_id"] = self.resolver.sku_for_material(number)
         except MappingMissing as exc:
             row.problem(MATERIAL, exc.message)
+            row.values["sku_id"] = number  # reported once, on its own column; nothing is written
 
     def currency(self, value) -> str:
         text = "" if value is None else str(value).strip()

@@ -4,6 +4,7 @@ sandbox over HTTP: a customs-declaration form the tenant built in BOS, IV_PURCHA
 AR_RECEIVEBILL; the same checks as the workbook import; the Kingdee preflight proves the
 configured forms and keys; the refund estimate follows the enterprise type."""
 
+import json
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -303,3 +304,78 @@ def test_issue_21_refund_estimate_by_enterprise_type(demo_integration):
     assert quote.rate_date.isoformat() in first.basis_note
     assert second.estimated_refund is not None
     assert not any("purchase VAT invoice" in gap for gap in second.gaps)
+
+
+def test_issue_21_material_read_from_kingdee_is_mapped_to_its_sku(demo_integration, kingdee):
+    """Issue 21 point 1 (SKU/material): GIVEN a declarations source that names the Kingdee
+    material (material_number) instead of the SKU, and two items in Kingdee, one of a mapped
+    material and one of a material no mapping knows WHEN pulled THEN the unknown material is
+    a problem on its row (nothing written); once that item is corrected in Kingdee the pull
+    stores the item under the material's Jushuitan SKU."""
+    from mappings.selectors import MappingResolver
+
+    source = KingdeeSource.objects.get(integration=demo_integration, kind="declarations")
+    source.fields = {
+        **{k: v for k, v in source.fields.items() if k != "sku_id"},
+        "material_number": "F_PAEZ_SkuId",
+    }
+    source.full_clean()
+    source.save()
+    material = MappingResolver(demo_integration).material_for_sku("SKU-PB-1001")
+    model = _declaration(D1, [(1, material, 2, "37.00", 0), (2, "MAT-NOBODY-1", 1, "9.00", 0)])
+    _tenant_books(kingdee, declarations=[model], audit=False)
+    report = kingdee_pull(integration=demo_integration)
+    assert report.ok  # only audited bills are read: nothing yet
+    assert kingdee.submit(DECLARATION_FORM, numbers=[_bill_no(kingdee, D1)]).ok
+    assert kingdee.audit(DECLARATION_FORM, numbers=[_bill_no(kingdee, D1)]).ok
+    report = kingdee_pull(integration=demo_integration)
+    [problem] = report.problems
+    assert (problem.sheet, problem.row, problem.column) == (DECLARATION_FORM, 2, "material_number")
+    assert "MAT-NOBODY-1" in problem.message
+    assert not DeclarationItem.objects.exists()
+
+    number = _bill_no(kingdee, D1)
+    assert kingdee.unaudit(DECLARATION_FORM, numbers=[number]).ok
+    [fid] = kingdee.execute_bill_query(DECLARATION_FORM, ["FID"], f"FBillNo = '{number}'")[0]
+    fixed = {**model, "FID": fid, "FEntity": model["FEntity"][:1]}
+    assert kingdee.save(DECLARATION_FORM, fixed, auto_submit_audit=True).ok
+    assert kingdee_pull(integration=demo_integration).ok
+    assert list(DeclarationItem.objects.values_list("sku_id", flat=True)) == ["SKU-PB-1001"]
+
+
+def _bill_no(client, declaration_no: str) -> str:
+    rows = client.execute_bill_query(
+        DECLARATION_FORM, ["FBillNo"], f"F_PAEZ_DeclarationNo = '{declaration_no}'"
+    )
+    return rows[0][0]
+
+
+def test_issue_21_admin_refuses_a_field_map_without_the_required_columns(
+    demo_integration, admin_client
+):
+    """Issue 21 point 1: GIVEN the admin form of a Kingdee source WHEN finance saves a map
+    with an unknown column, a key that is not a Kingdee field key and no FOB column THEN the
+    form is refused naming each, and the stored map is unchanged."""
+    source = KingdeeSource.objects.get(integration=demo_integration, kind="declarations")
+    fields = {**source.fields, "fob": "F_PAEZ_FobUsd", "mode": "F PAEZ Mode"}
+    del fields["fob_usd"]
+    page = admin_client.post(
+        f"/admin/finance/kingdeesource/{source.pk}/change/",
+        {
+            "integration": demo_integration.pk,
+            "kind": "declarations",
+            "enabled": "on",
+            "form_id": DECLARATION_FORM,
+            "fields": json.dumps(fields),
+            "entry_key": "FEntity",
+            "filter_string": "FDocumentStatus = 'C'",
+        },
+        headers={"accept-language": "en"},
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "&#x27;fob&#x27; is not a column" in text
+    assert "mode: &#x27;F PAEZ Mode&#x27; is not a Kingdee field key" in text
+    assert "fob_usd is required" in text
+    source.refresh_from_db()
+    assert source.fields["fob_usd"] == "F_PAEZ_FobUsd"
