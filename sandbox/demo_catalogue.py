@@ -301,6 +301,7 @@ BUSINESS_RATES = {
 # type, length). The simulated Kingdee knows only these (sandbox.kingdee.bos); the portal's
 # Kingdee preflight checks exactly what the enabled flows need, so the two must agree.
 KINGDEE_DEV_PREFIX = "F_PAEZ_"
+DECLARATION_FORM = "PAEZ_CustomsDecl"  # 报关单 form created in BOS (K2)
 _TEXT, _DEC, _DATE = "text", "decimal", "date"
 KINGDEE_CUSTOM_FIELDS: dict[str, list[tuple[str, str, str, int]]] = {
     "SAL_OUTSTOCK": [
@@ -366,6 +367,46 @@ KINGDEE_CUSTOM_FIELDS: dict[str, list[tuple[str, str, str, int]]] = {
         for form in ("STK_MISCELLANEOUS", "STK_MisDelivery")
     },
     "HS_AdjustmentBill": [("SrcBillNo", "header", _TEXT, 80)],
+    # K2 (finance.kingdee_sources): a customs-declaration form the tenant built in BOS, one
+    # bill per declaration and one FEntity row per item, and the custom fields that tie a
+    # purchase VAT invoice / a receipt to its declaration (item).
+    DECLARATION_FORM: [
+        *[
+            (name, "header", kind, length)
+            for name, kind, length in (
+                ("DeclarationNo", _TEXT, 18),
+                ("Mode", _TEXT, 4),
+                ("ExportDate", _DATE, 0),
+                ("Country", _TEXT, 2),
+                ("ReferenceNo", _TEXT, 100),
+                ("ShopIds", _TEXT, 200),
+                ("OverseasWarehouse", _TEXT, 32),
+                ("ExportInvoiceNo", _TEXT, 100),
+                ("RefundFiledOn", _DATE, 0),
+            )
+        ],
+        *[
+            (name, "entry", kind, length)
+            for name, kind, length in (
+                ("ItemNo", "integer", 0),
+                ("HSCode", _TEXT, 10),
+                ("GoodsName", _TEXT, 200),
+                ("SkuId", _TEXT, 100),
+                ("Qty", _DEC, 0),
+                ("LegalUnit", _TEXT, 20),
+                ("LegalQty", _DEC, 0),
+                ("SecondUnit", _TEXT, 20),
+                ("SecondQty", _DEC, 0),
+                ("FobUsd", _DEC, 0),
+                ("HwcYt", "boolean", 0),
+            )
+        ],
+    ],
+    "IV_PURCHASEIC": [
+        ("DeclarationNo", "header", _TEXT, 18),
+        ("DeclItemNo", "header", "integer", 0),
+    ],
+    "AR_RECEIVEBILL": [("DeclarationNo", "header", _TEXT, 18)],
     "GL_VOUCHER": [("PortalKey", "header", _TEXT, 100)],
     "BD_MATERIAL": [
         ("HSCode", "header", _TEXT, 20),
