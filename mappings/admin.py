@@ -446,6 +446,8 @@ def initialise_mappings(modeladmin, request, queryset):
                 },
                 messages.WARNING,
             )
+        if result.code_tables is not None:
+            _report_code_tables(modeladmin, request, integration, result.code_tables)
         if result.plan.unpaired:
             # Issue 24: every one-side code stays listed on the checklist (G1) with its fix.
             modeladmin.message_user(
@@ -457,6 +459,54 @@ def initialise_mappings(modeladmin, request, queryset):
                 ),
                 messages.WARNING,
             )
+
+
+def _report_code_tables(modeladmin, request, integration, result) -> None:
+    """One message per code table pulled (how many codes) and one per table not read."""
+    from .choices import MasterKind
+
+    def label(key):
+        system, kind = key
+        return f"{System(system).label} {MasterKind(kind).label}"
+
+    if result.counts:
+        modeladmin.message_user(
+            request,
+            _("%(integration)s: code tables pulled: %(tables)s.")
+            % {
+                "integration": integration,
+                "tables": ", ".join(f"{label(k)} {n}" for k, n in sorted(result.counts.items())),
+            },
+            messages.SUCCESS,
+        )
+    for key, error in sorted(result.errors.items()):
+        modeladmin.message_user(
+            request,
+            _("%(integration)s: %(table)s could not be read: %(error)s")
+            % {"integration": integration, "table": label(key), "error": error},
+            messages.ERROR,
+        )
+
+
+@admin.action(
+    description=_("Pull code tables: currencies, accounts, tax rates, shops, warehouses"),
+    permissions=("pull_code_tables",),
+)
+def pull_code_tables(modeladmin, request, queryset):
+    """Issue 24 point 6: the customer's code tables into the snapshot the import dry runs
+    check codes against (and the mapping forms suggest)."""
+    from .code_tables import pull_code_tables as pull
+
+    for integration in queryset.select_related("kingdee", "jushuitan"):
+        _report_code_tables(modeladmin, request, integration, pull(integration=integration))
+
+
+def has_pull_code_tables_permission(modeladmin, request) -> bool:
+    """For those who map codes against these tables: master-data admins and finance."""
+    return any(
+        request.user.has_perm(f"mappings.change_{model}")
+        for model in ("codemapping", "accountmapping", "taxtemplate", "shopcustomermapping")
+    )
 
 
 def has_initialise_mappings_permission(modeladmin, request) -> bool:
@@ -473,11 +523,14 @@ def _register_initialise_action() -> None:
     from connectors.models import Integration
 
     integration_admin = admin.site._registry.get(Integration)
-    if integration_admin is not None and initialise_mappings not in integration_admin.actions:
-        integration_admin.actions = (*integration_admin.actions, initialise_mappings)
-        type(
-            integration_admin
-        ).has_initialise_mappings_permission = has_initialise_mappings_permission
+    if integration_admin is None:
+        return
+    for action in (initialise_mappings, pull_code_tables):
+        if action not in integration_admin.actions:
+            integration_admin.actions = (*integration_admin.actions, action)
+    cls = type(integration_admin)
+    cls.has_initialise_mappings_permission = has_initialise_mappings_permission
+    cls.has_pull_code_tables_permission = has_pull_code_tables_permission
 
 
 _register_initialise_action()
