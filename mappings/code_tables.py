@@ -34,7 +34,7 @@ class KingdeeCodeTable:
 
 KINGDEE_CODE_TABLES = (
     KingdeeCodeTable(MasterKind.CURRENCY, "BD_Currency", {"iso": "FCODE"}),
-    KingdeeCodeTable(MasterKind.ACCOUNT, "BD_Account", {"detail": "FIsDetail", "dc": "FDC"}),
+    KingdeeCodeTable(MasterKind.ACCOUNT, "BD_Account"),
     KingdeeCodeTable(MasterKind.TAX_RATE, "BD_TaxRate", {"rate": "FTaxRate"}),
 )
 CODE_TABLE_KINDS = frozenset(table.kind for table in KINGDEE_CODE_TABLES)

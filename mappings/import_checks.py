@@ -42,7 +42,7 @@ def snapshot_codes(
     return {code: Known(name, extra or {}) for code, name, extra in values} or None
 
 
-def _label(code: str, known: Known) -> str:
+def code_label(code: str, known: Known) -> str:
     details = known.extra.get("iso") or known.extra.get("rate") or ""
     text = f"{code} {known.name}".strip()
     return f"{text} ({details})" if details != "" else text
@@ -52,13 +52,13 @@ def allowed_values(value: str, known: dict[str, Known]) -> str:
     """The allowed values of a column, for an error: every code of a small table, else the
     closest codes to the value given and how many there are."""
     if len(known) <= LIST_ALL_UP_TO:
-        listed = "; ".join(_label(code, known[code]) for code in sorted(known))
+        listed = "; ".join(code_label(code, known[code]) for code in sorted(known))
         return _("Allowed values: %(values)s.") % {"values": listed}
     closest = difflib.get_close_matches(value, list(known), n=CLOSEST, cutoff=0.5)
     text = _("%(count)d codes are known (Mappings › known codes).") % {"count": len(known)}
     if closest:
         text += " " + _("Closest: %(values)s.") % {
-            "values": "; ".join(_label(code, known[code]) for code in closest)
+            "values": "; ".join(code_label(code, known[code]) for code in closest)
         }
     return text
 
