@@ -67,16 +67,19 @@ def unknown_code_message(*, value: str, system: str, kind: str, known: dict[str,
     from .code_tables import CODE_TABLE_KINDS
 
     if kind in CODE_TABLE_KINDS:
-        again = _("run 'Pull code tables' on the Integrations list if it was created since")
+        read = _("the code tables last pulled")
+        again = _("press 'Pull code tables' (Mappings › known codes) if it was created since")
     else:
+        read = _("the codes read at initialisation")
         again = _("run 'Initialise mappings from both systems' again if it was created since")
     message = _(
-        "“%(value)s” is not a %(kind)s in %(system)s (the codes read at initialisation): "
-        "check the code, or %(again)s."
+        "“%(value)s”: %(system)s has no %(kind)s with this code (%(read)s): check the code, "
+        "or %(again)s."
     ) % {
         "value": value,
         "kind": MasterKind(kind).label.lower(),
         "system": System(system).label,
+        "read": read,
         "again": again,
     }
     return f"{message} {allowed_values(value, known)}"

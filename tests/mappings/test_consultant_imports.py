@@ -17,7 +17,8 @@ def csv(*rows: str) -> bytes:
 def test_templates_carry_an_example_row_and_the_allowed_values(integration, admin_client):
     """GIVEN the account-mapping table WHEN its templates are downloaded THEN the csv has the
     headers and one example row (the integration's real code, a valid purpose) and the xlsx
-    has the same first sheet plus a sheet listing every column's allowed values."""
+    has the same first sheet plus a sheet listing every column's allowed values (and a third
+    with the target systems' codes, empty before they were read)."""
     url = "/admin/mappings/accountmapping/template/"
     text = admin_client.get(f"{url}csv/").content.decode().splitlines()
     assert text[0] == "integration,org_number,purpose,shop_id,account_number,account_name"
@@ -26,11 +27,12 @@ def test_templates_carry_an_example_row_and_the_allowed_values(integration, admi
     assert example[1] and example[4]  # taken from the fields' "e.g." help
 
     book = tablib.Databook().load(admin_client.get(f"{url}xlsx/").content, format="xlsx")
-    data, guide = book.sheets()
+    data, guide, codes = book.sheets()
     assert data.headers[:3] == ["integration", "org_number", "purpose"] and len(data) == 1
     allowed = {row[0]: row[2] for row in guide}
     assert "tariff = " in allowed["purpose"] and "fx_gain_loss = " in allowed["purpose"]
     assert integration.code in allowed["integration"]
+    assert len(codes) == 0  # nothing pulled from the systems yet: no codes to list
 
 
 def test_a_wrong_choice_is_rejected_with_the_valid_values_listed(integration):
