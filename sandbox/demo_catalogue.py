@@ -429,22 +429,31 @@ KINGDEE_BASE_DATA: dict[str, list[tuple[str, str, dict]]] = {
         ("PRE005", "新台币", {"FCODE": "TWD"}),
         ("PRE006", "英镑", {"FCODE": "GBP"}),
         ("PRE007", "美元", {"FCODE": "USD"}),
+        # forbidden (禁用) in the demo tenant: a code-table pull leaves it out
+        ("PRE011", "新加坡元", {"FCODE": "SGD", "FForbidStatus": "B"}),
     ],
     "BD_RateType": [("HLTX01_SYS", "固定汇率", {})],
     "BD_TaxRate": [
         ("SL00_CB", "出口零税率", {"FTaxRate": 0}),
         ("SL02_SYS", "13%增值税", {"FTaxRate": 13}),
+        ("SL06_SYS", "6%增值税", {"FTaxRate": 6}),
     ],
     "BD_Account": [
         (number, name, {})
         for number, name in (
+            ("1001", "库存现金"),
+            ("1002", "银行存款"),
             ("1122", "应收账款"),
+            ("1405", "库存商品"),
             ("2202", "应付账款"),
+            ("2221.01", "应交税费-应交增值税"),
             ("6001", "主营业务收入"),
             ("6401", "主营业务成本"),
             ("6403", "税金及附加"),
             ("6601.01", "销售费用-运费"),
             ("6601.02", "销售费用-平台佣金"),
+            ("6603.01", "财务费用-利息"),
+            ("6603.02", "财务费用-手续费"),
             ("6603.03", "财务费用-汇兑损益"),
         )
     ],
