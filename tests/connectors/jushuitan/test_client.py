@@ -518,10 +518,11 @@ def test_ts_cursor_walk_reads_each_order_once(jushuitan_connection):
 def test_issue18_p9_window_walk_reenters_as_the_tenant_allows(
     jushuitan_connection, jushuitan_sandbox, server_inclusive, belief, reads_extra_second
 ):
-    """Issue 18 point 9 (§2.4): GIVEN 120 orders three to a second and pages of 20 WHEN the
-    keyset walk reads them under each reading of `modified_begin` THEN every order comes
-    exactly once; re-entering one second early costs extra pages only where the tenant is
-    inclusive and the portal has not observed it, and knowing it brings them back to the
+    """Issue 18 point 9 (docs/protocols/jushuitan.md §2.4): GIVEN 120 orders three to a second
+    and pages of 20 WHEN the keyset walk reads them under each reading of `modified_begin`
+    THEN every order comes exactly once; re-entering one second early costs extra pages only
+    where the tenant is inclusive and the portal has not observed it, and knowing it brings
+    them back to the
     fewest the crowding allows."""
     jushuitan_sandbox.window_begin_inclusive = server_inclusive
     jushuitan_sandbox.save()

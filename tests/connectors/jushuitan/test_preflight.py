@@ -123,10 +123,10 @@ def test_run_preflight_button_on_the_connection_page(tenant, client):
 @pytest.mark.parametrize("server_inclusive", [False, True])
 @pytest.mark.usefixtures("english")
 def test_issue18_p9_preflight_observes_and_records_the_window_begin(tenant, server_inclusive):
-    """Issue 18 point 9 (§2.4, undocumented): GIVEN a tenant whose `modified_begin` is
-    exclusive (or inclusive) WHEN the preflight runs THEN it asks one recent sales-out row
-    again from its own second, reports what came back as an info row and records the reading
-    on the connection, which the time-window walk then follows."""
+    """Issue 18 point 9 (docs/protocols/jushuitan.md §2.4, undocumented): GIVEN a tenant
+    whose `modified_begin` is exclusive (or inclusive) WHEN the preflight runs THEN it asks
+    one recent sales-out row again from its own second, reports what came back as an info row
+    and records the reading on the connection, which the time-window walk then follows."""
     from connectors.jushuitan.models import JushuitanConnection
     from sandbox.jushuitan.models import ApiSettings
 
