@@ -1157,6 +1157,7 @@ def seed_demo() -> dict[str, int]:
     }
 
     def upsert(form_id: str, number: str, name: str, model: dict) -> None:
+        forbid = model.pop("FForbidStatus", "A")
         model = {
             "FNumber": number,
             "FName": name,
@@ -1174,7 +1175,7 @@ def seed_demo() -> dict[str, int]:
                 "fields": header,
                 "model": model,
                 "document_status": DocumentStatus.AUDITED,
-                "forbid_status": "A",
+                "forbid_status": forbid,
                 "approved_at": now,
             },
         )
