@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('finance', '0004_merge_20261203_1621'),
+        ('finance', '0005_kingdee_sources_enterprise_type'),
     ]
 
     operations = [

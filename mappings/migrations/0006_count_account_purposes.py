@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mappings', '0004_fx_policy'),
+        ('mappings', '0005_knowncode_code_tables'),
     ]
 
     operations = [
