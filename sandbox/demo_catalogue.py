@@ -394,6 +394,12 @@ KINGDEE_BASE_DATA: dict[str, list[tuple[str, str, dict]]] = {
         ("SL00_CB", "出口零税率", {"FTaxRate": 0}),
         ("SL02_SYS", "13%增值税", {"FTaxRate": 13}),
     ],
+    # 费用项目: what the receivable's charge lines book (docs/finance/receivables.md).
+    "BD_Expense": [
+        ("FYXM_FREIGHT", "运费", {"FAccountId": {"FNumber": "6601.01"}}),
+        ("FYXM_MKTTAX", "平台代收税费", {"FAccountId": {"FNumber": "6403"}}),
+        ("FYXM_PLATFEE", "平台佣金及服务费", {"FAccountId": {"FNumber": "6601.02"}}),
+    ],
     "BD_Account": [
         (number, name, {})
         for number, name in (
@@ -418,6 +424,7 @@ KINGDEE_BASE_DATA: dict[str, list[tuple[str, str, dict]]] = {
             ("QTRKD01_SYS", "标准其他入库单", "STK_MISCELLANEOUS"),
             ("QTCKD01_SYS", "标准其他出库单", "STK_MisDelivery"),
             ("CBTZD01_SYS", "标准成本调整单", "HS_AdjustmentBill"),
+            ("YSD01_SYS", "标准应收单", "AR_receivable"),
         )
     ],
     # 退料原因 (assistant data of PUR_MRB.FMRREASON): FNumber, FDataValue.
