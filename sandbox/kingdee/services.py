@@ -1300,7 +1300,10 @@ PUSH_RULES = {
     "AR_OutStockToReceivableMap": ("SAL_OUTSTOCK", "AR_receivable"),
     "AR_ReturnToReceivableMap": ("SAL_RETURNSTOCK", "AR_receivable"),
 }
-_SOURCE_TABLES = {"SAL_OUTSTOCK": "T_SAL_OUTSTOCKENTRY", "SAL_RETURNSTOCK": "T_SAL_RETURNSTOCKENTRY"}
+_SOURCE_TABLES = {
+    "SAL_OUTSTOCK": "T_SAL_OUTSTOCKENTRY",
+    "SAL_RETURNSTOCK": "T_SAL_RETURNSTOCKENTRY",
+}
 
 
 def push(spec: forms.FormSpec, data: dict) -> Outcome:
