@@ -325,13 +325,8 @@ KINGDEE_CUSTOM_FIELDS: dict[str, list[tuple[str, str, str, int]]] = {
             for name, kind, length in (
                 ("SkuId", _TEXT, 100),
                 ("HSCode", _TEXT, 20),
-                ("LineAmount", _DEC, 0),
-                ("Discount", _DEC, 0),
-                ("Freight", _DEC, 0),
-                ("Tariff", _DEC, 0),
                 ("NetAmount", _DEC, 0),
                 ("NetAmountCNY", _DEC, 0),
-                ("TaxTemplate", _TEXT, 80),
             )
         ],
     ],

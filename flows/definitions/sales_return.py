@@ -37,19 +37,31 @@ from .kingdee_common import (
     note_fallback,
     order_no_field,
 )
+from .receivables import ReceivableMixin
 from .sales_outbound import (
     CNY,
     _decimal,
     currency_number,
     currency_of,
     line_objects,
+    line_tax,
     parse_time,
     rates,
+    tax_fields,
 )
 
 # After-sale types that bring goods back (普通退货 return, 拒收退货 refused, 换货 exchange leg).
 RETURN_TYPES = ("普通退货", "拒收退货", "换货")
 RETURN_WAREHOUSE = 2  # 销退仓, the sales-return warehouse inside a company
+
+
+def refunded(original: dict, qty: Decimal) -> Decimal:
+    """What the buyer paid for `qty` units of a sold line: its net share, the whole net when
+    the whole quantity comes back (so a full return reverses the sale to the cent)."""
+    sold_qty, net = Decimal(original["qty"]), Decimal(original["net"])
+    if qty >= sold_qty or not sold_qty:
+        return net
+    return money(net * qty / sold_qty)
 
 
 def returned_items(after_sale: dict) -> list[dict]:
@@ -129,7 +141,7 @@ def receipt_record(row: dict) -> SourceRecord:
 
 
 @register
-class SalesReturn(KingdeeBillFlow):
+class SalesReturn(ReceivableMixin, KingdeeBillFlow):
     code = FlowCode.SALES_RETURN
     source_system = System.JUSHUITAN
     form_id = "SAL_RETURNSTOCK"
@@ -217,9 +229,9 @@ class SalesReturn(KingdeeBillFlow):
         return None
 
     def _original_outbound(self, ctx: FlowContext, after_sale: dict, skus: set[str]) -> tuple:
-        """(bill no., currency) of the sales outbound this return reverses: the order's bill,
-        or of its shipment bills the one that shipped a returned SKU; waits while none of them
-        has reached Kingdee."""
+        """(bill no., currency, sold lines by SKU) of the sales outbound this return reverses:
+        the order's bill, or of its shipment bills the one that shipped a returned SKU; waits
+        while none of them has reached Kingdee."""
         from django.db.models import Q
 
         from ..models import SyncDocument
@@ -236,10 +248,10 @@ class SalesReturn(KingdeeBillFlow):
             )
             .exclude(state=DocumentState.FILTERED)
             .order_by("pk")
-            .values("state", "target_key", "source_payload")
+            .values("state", "target_key", "source_payload", "progress")
         )
         if not originals:
-            return "", ""  # shipped before the portal went live: no link to wait for
+            return "", "", {}  # shipped before the portal went live: no link to wait for
         synced = [o for o in originals if o["state"] == DocumentState.SYNCED]
         if not synced:
             raise Problem(
@@ -255,14 +267,15 @@ class SalesReturn(KingdeeBillFlow):
             return {str(i.get("sku_id")) for i in items if isinstance(i, dict)}
 
         best = next((o for o in synced if shipped(o) & skus), synced[0])
-        return best["target_key"], str((best["source_payload"] or {}).get("currency") or "")
+        sold = {line["sku"]: line for line in (best["progress"] or {}).get("lines") or []}
+        return best["target_key"], str((best["source_payload"] or {}).get("currency") or ""), sold
 
     def transform(self, ctx: FlowContext, document) -> tuple[dict, str]:
         after_sale = document.source_payload
         f = partial(custom_field, ctx)
         on_date = self._date(after_sale)
         items = self._lines(document)
-        source_bill, source_currency = self._original_outbound(
+        source_bill, source_currency, sold = self._original_outbound(
             ctx, after_sale, {str(i.get("sku_id")) for i in items}
         )
         currency = (
@@ -285,14 +298,19 @@ class SalesReturn(KingdeeBillFlow):
         for item, material in zip(items, materials, strict=True):
             qty = _received(item)
             price = money(item.get("price"))
-            amount = money(price * qty)
+            original = sold.get(str(item.get("sku_id")))
+            amount = refunded(original, qty) if original else money(price * qty)
+            price = max(price, money(amount / qty)) if qty else price
+            tax = original or line_tax(ctx, None)
             entries.append(
                 {
                     "FMaterialId": {"FNumber": material},
                     "FRealQty": str(qty),
                     "FTaxPrice": str(price),
-                    "FEntryTaxRate": str(ctx.setting("return_tax_rate", "0")),
-                    "FIsFree": bool(item.get("is_gift")) or price == 0,
+                    # The sale's discount and rate: the return takes back what was paid.
+                    "FDiscount": str(money(price * qty) - amount),
+                    **tax_fields(tax),
+                    "FIsFree": amount == 0,
                     "FReturnType": {"FNumber": ctx.setting("return_type", "THLX01_SYS")},
                     "FStockId": {"FNumber": stock},
                     "FNote": str(item.get("remark") or "")[:255],
@@ -343,6 +361,8 @@ class SalesReturn(KingdeeBillFlow):
         document.progress = {
             **(document.progress or {}),
             "fx": quote.as_dict() if quote else {"currency": CNY, "rate": "1"},
+            "currency": currency,
+            "refunded": str(sum((money(e[f("Amount")]) for e in entries), Decimal(0))),
         }
         note_fallback(document, quote)
         return payload, bill_no
