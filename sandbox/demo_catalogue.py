@@ -394,6 +394,7 @@ KINGDEE_BASE_DATA: dict[str, list[tuple[str, str, dict]]] = {
         ("FYXM_FREIGHT", "运费", {"FAccountId": {"FNumber": "6601.01"}}),
         ("FYXM_MKTTAX", "平台代收税费", {"FAccountId": {"FNumber": "6403"}}),
         ("FYXM_PLATFEE", "平台佣金及服务费", {"FAccountId": {"FNumber": "6601.02"}}),
+        ("FYXM_ALLOW", "销售折让（仅退款）", {"FAccountId": {"FNumber": "6001"}}),
     ],
     "BD_Account": [
         (number, name, {})

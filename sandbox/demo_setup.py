@@ -24,6 +24,7 @@ EXPENSE_ITEMS = {
     "freight": "FYXM_FREIGHT",
     "marketplace_tax": "FYXM_MKTTAX",
     "platform_fee": "FYXM_PLATFEE",
+    "refund_only": "FYXM_ALLOW",
 }
 ACCOUNTS = {
     "revenue": "6001",

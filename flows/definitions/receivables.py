@@ -171,6 +171,54 @@ class ReceivableMixin:
         return refused
 
 
+def save_red_receivables(ctx: FlowContext, documents) -> dict[int, LoadResult]:
+    """Save, submit and audit receivables the portal writes itself (refund-only red ones);
+    a number already taken is looked up and finished instead of written again."""
+    answer = ctx.kingdee.batch_save(
+        FORM, [d.target_payload for d in documents], auto_submit_audit=True
+    )
+    results: dict[int, LoadResult] = {}
+    again = []
+    for index, doc in enumerate(documents):
+        saved = answer.saved(index, doc.target_key)
+        errors = answer.errors_for(index)
+        if saved is not None and not errors:
+            results[doc.pk] = LoadResult.landed(target_id=saved.id, target_number=saved.number)
+        elif errors and not any(e.kind == "duplicate_bill_no" for e in errors):
+            message = "; ".join(e.message for e in errors)
+            results[doc.pk] = LoadResult(problem=_problem(doc.target_key, message))
+        else:
+            again.append(doc)
+    if again:
+        found = find_red_receivables(ctx, again)
+        for doc in again:
+            results[doc.pk] = found.get(doc.pk) or LoadResult(
+                problem=_problem(doc.target_key, ""), unknown=True
+            )
+    return results
+
+
+def find_red_receivables(ctx: FlowContext, documents) -> dict[int, LoadResult]:
+    """Receivables the portal wrote, found by FBillNo; audited when saved but not audited."""
+    numbers = [d.target_key for d in documents if d.target_key]
+    refs = ctx.kingdee.lookup_bills(FORM, key_field="FBillNo", values=numbers)
+    outcome = ctx.kingdee.finish_bills(
+        FORM, {r.number: r.status for r in refs.values() if r.status != "C"}
+    )
+    results: dict[int, LoadResult] = {}
+    for doc in documents:
+        ref = refs.get(doc.target_key)
+        if ref is None:
+            continue
+        failed = outcome.get(ref.number) or []
+        results[doc.pk] = (
+            LoadResult(problem=_problem(ref.number, "; ".join(e.message for e in failed)))
+            if failed
+            else LoadResult.landed(target_id=ref.id, target_number=ref.number)
+        )
+    return results
+
+
 def _charge_row(line: dict) -> dict:
     amount = Decimal(line["amount"])
     return {

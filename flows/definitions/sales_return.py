@@ -37,7 +37,12 @@ from .kingdee_common import (
     note_fallback,
     order_no_field,
 )
-from .receivables import ReceivableMixin
+from .receivables import (
+    ReceivableMixin,
+    expense_item,
+    find_red_receivables,
+    save_red_receivables,
+)
 from .sales_outbound import (
     CNY,
     _decimal,
@@ -53,6 +58,32 @@ from .sales_outbound import (
 # After-sale types that bring goods back (普通退货 return, 拒收退货 refused, 换货 exchange leg).
 RETURN_TYPES = ("普通退货", "拒收退货", "换货")
 RETURN_WAREHOUSE = 2  # 销退仓, the sales-return warehouse inside a company
+
+
+REFUND_ONLY = "仅退款"
+
+
+def refund_only_booked(ctx: FlowContext) -> bool:
+    """Setting `refund_only`: "receivable" (default) books each confirmed refund-only
+    after-sale as a red receivable; "off" leaves them to the tenant."""
+    return ctx.setting("refund_only", "receivable") == "receivable"
+
+
+def refund_only_record(row: dict) -> SourceRecord:
+    """A confirmed refund-only after-sale (仅退款) as a source record (key `ro:<as_id>`)."""
+    return SourceRecord(
+        source_key=f"ro:{row.get('as_id')}",
+        payload=row,
+        modified_at=parse_time(row.get("modified")),
+        platform_order_no=str(row.get("so_id") or ""),
+        skus=[str(i["sku_id"]) for i in line_objects(row) if i.get("sku_id")],
+        shop_id=str(row.get("shop_id") or ""),
+        warehouse_code=str(row.get("wms_co_id") or ""),
+    )
+
+
+def is_refund_only(document) -> bool:
+    return str(document.source_key).startswith("ro:")
 
 
 def refunded(original: dict, qty: Decimal) -> Decimal:
@@ -152,6 +183,9 @@ class SalesReturn(ReceivableMixin, KingdeeBillFlow):
     def extract(self, ctx: FlowContext, *, start, end):
         rows = ctx.jushuitan.received_returns(start=start, end=end)
         yield from self._guarded(ctx, (receipt_record(row) for row in rows))
+        if refund_only_booked(ctx):
+            rows = ctx.jushuitan.refunds(start=start, end=end, status="Confirmed")
+            yield from (refund_only_record(r) for r in rows if r.get("type") == REFUND_ONLY)
 
     def extract_since(self, ctx: FlowContext, *, row_version: int):
         rows = ctx.jushuitan.received_returns_since(row_version)
@@ -190,12 +224,88 @@ class SalesReturn(ReceivableMixin, KingdeeBillFlow):
         record = receipt_record(item) if receipt else after_sale_record(item)
         return next(iter(self._guarded(ctx, [record])))
 
+    def _red_receivable(self, ctx: FlowContext, document) -> tuple[dict, str]:
+        """A refund-only after-sale (仅退款) as a red receivable: one line of the refund with
+        the expense item `refund_only` (a sales allowance, 销售折让) at the sale's tax, saved
+        and audited; no stock moves (issue 19 point 2)."""
+        after_sale = document.source_payload
+        on_date = self._date(after_sale)
+        source_bill, source_currency, sold = self._original_outbound(ctx, after_sale, set())
+        currency = (
+            str(after_sale.get("currency") or "").upper()
+            or source_currency.upper()
+            or currency_of(ctx, after_sale)
+        )
+        try:
+            customer = ctx.mappings.customer_for_shop(after_sale["shop_id"])
+            settle_currency = currency_number(ctx, currency)
+        except MappingMissing as exc:
+            raise mapping_problem(exc) from exc
+        quote = rates(ctx).quote(currency, on_date) if currency != CNY else None
+        refund = money(after_sale.get("refund"))
+        tax = next(iter(sold.values()), None) or line_tax(ctx, None)
+        org = ctx.integration.kingdee.org_number
+        bill_no = f"{ctx.setting('refund_only_prefix', 'JSTTK')}-{after_sale['as_id']}"
+        payload = {
+            "FBillNo": bill_no,
+            "FBillTypeID": {"FNumber": ctx.setting("receivable_bill_type", "YSD01_SYS")},
+            "FDate": on_date.isoformat(),
+            "FCUSTOMERID": {"FNumber": customer},
+            "FCURRENCYID": {"FNumber": settle_currency},
+            "FSETTLEORGID": {"FNumber": org},
+            "FSALEORGID": {"FNumber": org},
+            "FPAYORGID": {"FNumber": org},
+            "FExchangeRate": str(quote.cny_per_unit) if quote else "1",
+            "FAR_Remark": " ".join(
+                str(p)
+                for p in (REFUND_ONLY, after_sale["as_id"], after_sale.get("so_id"), source_bill)
+                if p
+            )[:255],
+            "FEntityDetail": [
+                {
+                    "FCOSTID": {"FNumber": expense_item(ctx, "refund_only")},
+                    "FPriceQty": "-1",
+                    "FTaxPrice": str(refund),
+                    **tax_fields(tax),
+                    "FComment": "refund_only",
+                }
+            ],
+        }
+        document.progress = {
+            **(document.progress or {}),
+            "fx": quote.as_dict() if quote else {"currency": CNY, "rate": "1"},
+            "currency": currency,
+            "refunded": str(refund),
+        }
+        note_fallback(document, quote)
+        return payload, bill_no
+
+    def load(self, ctx: FlowContext, documents) -> dict:
+        red = [d for d in documents if is_refund_only(d)]
+        others = [d for d in documents if not is_refund_only(d)]
+        results = super().load(ctx, others) if others else {}
+        if red:
+            results.update(save_red_receivables(ctx, red))
+        return results
+
+    def find_existing(self, ctx: FlowContext, documents) -> dict:
+        red = [d for d in documents if is_refund_only(d)]
+        others = [d for d in documents if not is_refund_only(d)]
+        found = super().find_existing(ctx, others) if others else {}
+        if red:
+            found.update(find_red_receivables(ctx, red))
+        return found
+
     def _lines(self, document) -> list[dict]:
         payload = document.source_payload
         return receipt_lines(payload) if is_receipt(document) else returned_items(payload)
 
     def validate(self, ctx: FlowContext, document) -> None:
         after_sale = document.source_payload
+        if is_refund_only(document) and money(after_sale.get("refund")) <= 0:
+            raise ValidationProblem(
+                _("The refund-only after-sale has no refund amount."), field_name="refund"
+            )
         for n, item in enumerate(self._lines(document), start=1):
             if not item.get("sku_id"):
                 raise ValidationProblem(
@@ -271,6 +381,8 @@ class SalesReturn(ReceivableMixin, KingdeeBillFlow):
         return best["target_key"], str((best["source_payload"] or {}).get("currency") or ""), sold
 
     def transform(self, ctx: FlowContext, document) -> tuple[dict, str]:
+        if is_refund_only(document):
+            return self._red_receivable(ctx, document)
         after_sale = document.source_payload
         f = partial(custom_field, ctx)
         on_date = self._date(after_sale)

@@ -213,3 +213,86 @@ def test_issue19_done_when_kingdee_amounts_equal_what_buyers_paid_per_currency(
         "EUR": Decimal("39.99") + Decimal("7.49") + Decimal("3.99") - 1,
         "JPY": Decimal("5780"),
     }
+
+
+def test_issue19_point2_refund_only_after_sale_is_a_red_receivable(
+    demo_integration, storefront, celery_worker, wait_until
+):
+    """Issue 19 point 2: GIVEN a synced USD outbound and a refund-only after-sale (仅退款) of
+    5.00 confirmed in Jushuitan WHEN the return flow runs THEN an audited red receivable of
+    −5.00 (expense item FYXM_ALLOW, sales allowance) names the after-sale, the order and the
+    outbound; no stock moves and a second run writes nothing more."""
+    from connectors.jushuitan.client import JushuitanClient
+    from sandbox.kingdee.models import KdStockBalance
+
+    kingdee = client_for(demo_integration.kingdee)
+    order = storefront.order(
+        so_id="AMT-RO-1", shop_id=10001, currency="USD", lines=[("SKU-WATCH-1801", 1, "59.99")]
+    )
+    storefront.place_and_ship(order)
+    outbound = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_OUTBOUND)
+    returns = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_RETURN)
+    flow_run.delay(outbound.pk)
+    (sold,) = wait_until(_synced(outbound, 1), 60)
+    client = JushuitanClient(demo_integration.jushuitan)
+    as_id = _after_sale(client, order, sku="SKU-WATCH-1801", qty=1, amount="5.00", type_="仅退款")
+    confirmed = client.call(
+        "/open/webapi/aftersaleapi/open/confirm", {"as_ids": [as_id]}, write=True
+    )
+    assert confirmed["success_count"] == 1
+    stock = list(KdStockBalance.objects.values_list("material_number", "base_qty"))
+
+    flow_run.delay(returns.pk)
+    (doc,) = wait_until(_synced(returns, 1), 60)
+    flow_run.delay(returns.pk)
+
+    assert doc.source_key == f"ro:{as_id}" and doc.kingdee_bill_no == f"JSTTK-{as_id}"
+    rows = _receivable_rows(kingdee, [doc.kingdee_bill_no])
+    assert [(r[1], r[3], Decimal(str(r[4])), Decimal(str(r[5])), r[6]) for r in rows] == [
+        ("C", "FYXM_ALLOW", Decimal("-5.00"), Decimal("-5.00"), "PRE007")
+    ]
+    remark = kingdee.view("AR_receivable", number=doc.kingdee_bill_no)["AR_Remark"]
+    assert str(as_id) in remark and "AMT-RO-1" in remark and sold.kingdee_bill_no in remark
+    assert list(KdStockBalance.objects.values_list("material_number", "base_qty")) == stock
+    assert SyncDocument.objects.filter(flow=returns).count() == 1
+
+
+@pytest.mark.usefixtures("english")
+def test_issue19_point2_preflight_checks_the_tenants_own_receivables(
+    demo_integration, storefront, celery_worker, wait_until
+):
+    """Issue 19 point 2: GIVEN the outbound flow set to rely on the tenant's own receivables
+    (receivable = tenant) WHEN the Kingdee preflight runs before any outbound THEN the check is
+    informational; WHEN an outbound is audited without a receivable THEN the check fails,
+    gates sales_outbound and says how to fix it; WHEN Kingdee has the receivable THEN it
+    passes. No receivable is pushed by the portal in that mode."""
+    from connectors.preflight import checks_of, preflight_run
+
+    def check():
+        run = preflight_run(integration=demo_integration, systems=["kingdee"], requested_by="t")
+        return next(c for c in checks_of(run) if c.key == "kingdee.receivable.SAL_OUTSTOCK")
+
+    flow = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_OUTBOUND)
+    flow.settings = {**flow.settings, "receivable": "tenant"}
+    flow.save()
+    first = check()
+    assert first.ok and first.info
+    order = storefront.order(
+        so_id="AMT-TENANT-1", shop_id=10001, currency="USD", lines=[("SKU-PB-1001", 1, "29.99")]
+    )
+    storefront.place_and_ship(order)
+    flow_run.delay(flow.pk)
+    (doc,) = wait_until(_synced(flow, 1), 60)
+    assert "receivable" not in doc.progress
+    missing = check()
+    assert not missing.ok and missing.gates("sales_outbound")
+    assert doc.kingdee_bill_no in missing.detail and "receivable setting to push" in missing.fix
+    kingdee = client_for(demo_integration.kingdee)
+    pushed = kingdee.push(
+        "SAL_OUTSTOCK",
+        numbers=[doc.kingdee_bill_no],
+        target_form_id="AR_receivable",
+        enable_default_rule=True,
+    )
+    assert pushed.ok
+    assert check().ok
