@@ -70,7 +70,7 @@ def test_issue19_point1_worked_example_coupon_in_lines_freight_on_the_receivable
         freight="8.99",
         coupon="2.00",
         commission="9.00",
-        tariff="4.20",
+        marketplace_tax="4.20",
     )
     storefront.place_and_ship(order)
     flow = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_OUTBOUND)
@@ -111,7 +111,7 @@ def test_issue19_point1_worked_example_coupon_in_lines_freight_on_the_receivable
         freight="8.99",
         coupon="2.00",
         commission="9.00",
-        tariff="4.20",
+        marketplace_tax="4.20",
     )
     storefront.place_and_ship(second)
     flow_run.delay(flow.pk)

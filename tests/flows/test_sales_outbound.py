@@ -37,7 +37,7 @@ def test_f2_shipped_orders_become_audited_outbounds_exactly_once(
         freight="5.99",
         coupon="2.00",
         commission="10.35",
-        tariff="2.36",
+        marketplace_tax="2.36",
     )
     jpy = storefront.order(
         so_id="503-0000002-0000002",
