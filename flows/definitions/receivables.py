@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from connectors.errors import BusinessError, TransientError
 from mappings.choices import CodeKind
 from mappings.errors import MappingMissing
 
@@ -41,6 +42,7 @@ MODES = (PUSH, TENANT)
 CHARGE_SIGNS = {"freight": 1, "marketplace_tax": 1, "platform_fee": -1}
 DEFAULT_CHARGES = {"freight": "receivable", "marketplace_tax": TENANT, "platform_fee": TENANT}
 DEFAULT_RULES = {"SAL_OUTSTOCK": "AR_OutStockToReceivableMap", "SAL_RETURNSTOCK": ""}
+ROUNDS = 3
 
 
 def receivable_mode(ctx: FlowContext) -> str:
@@ -97,13 +99,27 @@ class ReceivableMixin:
         landed = {d.pk: results[d.pk].target_number for d in documents if _ok(results, d)}
         if not landed:
             return results
-        problems = self._receivables(ctx, [d for d in documents if d.pk in landed], landed)
+        problems = self._receivables_retried(ctx, [d for d in documents if d.pk in landed], landed)
         for doc in documents:
             if doc.pk in problems:
                 results[doc.pk] = LoadResult(problem=problems[doc.pk], progress=doc.progress)
             elif doc.pk in landed:
                 results[doc.pk].progress = doc.progress
         return results
+
+    def _receivables_retried(self, ctx, documents, sources: dict) -> dict[int, Problem]:
+        """Every step starts with a lookup, so a round that failed in transit is simply run
+        again (a few times); what still fails is retried with the document (transient)."""
+        for _round in range(ROUNDS):
+            try:
+                return self._receivables(ctx, documents, sources)
+            except TransientError as exc:
+                failure, error_class = exc, ErrorClass.CONNECTION
+            except BusinessError as exc:
+                failure, error_class = exc, ErrorClass.REMOTE_REJECTED
+                break
+        message = getattr(failure, "message", str(failure))
+        return {d.pk: _problem(sources[d.pk], message, error_class) for d in documents}
 
     def _receivables(self, ctx: FlowContext, documents, sources: dict) -> dict[int, Problem]:
         client = ctx.kingdee
@@ -160,15 +176,19 @@ class ReceivableMixin:
             filter_string=f"FBillNo in ({','.join(quote(r.number) for r in wanted)})",
         )
         charged = {number for number, cost in rows if cost}
-        refused: dict[str, list[str]] = {}
-        for ref, lines in wanted.items():
-            if ref.number in charged:
-                continue
-            model = {"FID": ref.id, "FEntityDetail": [_charge_row(line) for line in lines]}
-            answer = ctx.kingdee.save(FORM, model, is_delete_entry=False)
-            if answer.errors:
-                refused[ref.number] = [e.message for e in answer.errors]
-        return refused
+        todo = [(ref, lines) for ref, lines in wanted.items() if ref.number not in charged]
+        if not todo:
+            return {}
+        models = [
+            {"FID": ref.id, "FEntityDetail": [_charge_row(line) for line in lines]}
+            for ref, lines in todo
+        ]
+        answer = ctx.kingdee.batch_save(FORM, models, is_delete_entry=False)
+        return {
+            ref.number: [e.message for e in answer.errors_for(index)]
+            for index, (ref, _lines) in enumerate(todo)
+            if answer.errors_for(index)
+        }
 
 
 def save_red_receivables(ctx: FlowContext, documents) -> dict[int, LoadResult]:
@@ -235,11 +255,11 @@ def _ok(results: dict, doc) -> bool:
     return bool(result and result.ok and result.target_number)
 
 
-def _problem(source: str, message: str) -> Problem:
+def _problem(source: str, message: str, error_class=ErrorClass.REMOTE_REJECTED) -> Problem:
     return Problem(
         _("The receivable of %(bill)s could not be created in Kingdee: %(message)s")
         % {"bill": source, "message": message or _("no answer")},
-        error_class=ErrorClass.REMOTE_REJECTED,
+        error_class=error_class,
         subject=_("receivable of %(bill)s") % {"bill": source},
         system="kingdee",
         stage="load",

@@ -16,9 +16,12 @@ The status is re-checked here on every row (row-version reads send no status fil
 
 The bill carries every F2.2 field: platform order no., shop →
 customer, buyer id, transaction amount, platform commission, logistics / FBA no.; per line
-SKU → material, quantity, unit price, and the order's tariff, freight and discount spread over
-the lines to the cent; currency, the PBOC central parity of the ship date, CNY amounts and the
-tax template of the destination country and HS code.
+SKU → material, quantity, list price and, in Kingdee's own discount field, what the buyer did
+not pay of it (the order coupon spread to the cent), so Kingdee's line totals are what the buyer
+paid; the tax combination and rate of the destination country and HS code (0 % export by
+default); currency, the rate of the FX policy and CNY amounts. Freight, marketplace-collected
+taxes and platform fees go to the receivable pushed from the bill, or are left to the tenant
+(docs/finance/receivables.md).
 """
 
 from __future__ import annotations

@@ -11,8 +11,11 @@ cancelled or merged. Documents of the earlier after-sale source (`as:<as_id>`, o
 after-sale) finish as they were; a receipt of an after-sale already booked that way is kept as
 filtered.
 
-A refund-only after-sale (仅退款) moves no stock: it is kept as filtered with that reason.
-A return whose original outbound has not reached Kingdee waits for it (dependency retry).
+A refund-only after-sale (仅退款) moves no stock: its receipt rows are kept as filtered with that
+reason, and once Jushuitan confirms it (after-sale query, status Confirmed) it is booked as a red
+receivable (source key `ro:<as_id>`, setting `refund_only`; docs/finance/receivables.md §2).
+Every return bill pushes a red receivable (flows/definitions/receivables.py). A return whose
+original outbound has not reached Kingdee waits for it (dependency retry).
 """
 
 from __future__ import annotations
