@@ -1,5 +1,5 @@
 """Receivables (应收单) for outbounds and returns (issue 19 point 2; docs/finance/receivables.md,
-docs/protocols/kingdee.md §2.8, §4.18).
+docs/protocols/kingdee.md §2.8, §4.20).
 
 In Kingdee's standard flow revenue is recognised by the receivable pushed (下推) from the
 outbound. Flow setting `receivable`:

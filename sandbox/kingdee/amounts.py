@@ -1,4 +1,4 @@
-"""What K3Cloud derives on Save: line and header amounts (docs/protocols/kingdee.md §4.18).
+"""What K3Cloud derives on Save: line and header amounts (docs/protocols/kingdee.md §4.20).
 
 Kingdee computes a bill's amounts from quantity, price and tax rate when it is saved; a
 client's own `FAmount` / `FAllAmount` is overwritten. Per entry row:

@@ -655,7 +655,7 @@ def _save_bill(spec, model, header, entries, options, cache, dindex) -> KdBill:
 
 def _derive_amounts(spec, header: dict, rows: list[dict], cache: _BaseDataCache) -> None:
     """The amounts Kingdee derives on Save (sandbox/kingdee/amounts.py); a row naming a tax
-    combination takes its rate from it, as choosing one in the client does (§4.18)."""
+    combination takes its rate from it, as choosing one in the client does (§4.20)."""
     for row in rows:
         number = _ref(row.get("ftaxcombination"))
         found = cache.get(forms.REFERENCES["ftaxcombination"], number) if number else None
@@ -1163,6 +1163,7 @@ def seed_demo() -> dict[str, int]:
     }
 
     def upsert(form_id: str, number: str, name: str, model: dict) -> None:
+        forbid = model.pop("FForbidStatus", "A")
         model = {
             "FNumber": number,
             "FName": name,
@@ -1180,7 +1181,7 @@ def seed_demo() -> dict[str, int]:
                 "fields": header,
                 "model": model,
                 "document_status": DocumentStatus.AUDITED,
-                "forbid_status": "A",
+                "forbid_status": forbid,
                 "approved_at": now,
             },
         )

@@ -1,5 +1,5 @@
 """The simulated K3Cloud derives amounts on Save and pushes receivables from outbounds and
-returns (issue 19 points 6 and 2; docs/protocols/kingdee.md §2.8, §4.18)."""
+returns (issue 19 points 6 and 2; docs/protocols/kingdee.md §2.8, §4.20)."""
 
 from decimal import Decimal
 
