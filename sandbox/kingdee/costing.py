@@ -1,6 +1,6 @@
 """Inventory accounting (存货核算) as far as the count flow needs it: the value of the stock
 per organisation, warehouse and material, moved by each audited bill (docs/protocols/kingdee.md
-§4.20, docs/finance/stock-counts.md §2).
+§4.21, docs/finance/stock-counts.md §2).
 
 The real server values stock in a costing run (出库成本核算) after the period's bills are in;
 the sandbox values each bill when it is audited, with a moving weighted average, so a test can
