@@ -26,6 +26,7 @@ from .models import (
     ExceptionTicket,
     RemoteCall,
     TicketComment,
+    TicketDocument,
     TicketStatus,
 )
 from .problems import problem_for
@@ -112,9 +113,69 @@ def ticket_open_or_update(
     system: str = "",
     detail: dict | None = None,
     role: str = "",
+    cause: str = "",
 ) -> ExceptionTicket:
     """Open the ticket of this trace key, or update the open one (a newer failure of the same
-    record replaces its message: finance never works a stale error)."""
+    record replaces its message: finance never works a stale error).
+
+    With a `cause` (issue 20 point 1) the ticket is the cause's: keyed by it, holding no single
+    document, and the document joins its list (leaving any other ticket it was in)."""
+    if cause:
+        return _cause_ticket_join(
+            cause=cause[:300],
+            document=document,
+            error_class=error_class,
+            message=message,
+            subject=subject,
+            integration_id=integration_id,
+            flow_code=flow_code,
+            system=system,
+            detail=detail,
+            role=role,
+        )
+    ticket = _ticket_upsert(**locals())
+    if document is not None:
+        _documents_leave(TicketDocument.objects.filter(document=document), resolution=_moved_on())
+    return ticket
+
+
+def _moved_on() -> str:
+    return _("Its documents moved on to other problems or synced.")
+
+
+def _cause_ticket_join(*, cause: str, document, **fields) -> ExceptionTicket:
+    ticket = _ticket_upsert(trace_key=cause, document=document, cause=cause, **fields)
+    if document is None:
+        return ticket
+    _documents_leave(
+        TicketDocument.objects.filter(document=document).exclude(ticket=ticket),
+        resolution=_moved_on(),
+    )
+    ExceptionTicket.objects.filter(
+        trace_key=document.trace_key, status__in=OPEN_TICKET_STATUSES
+    ).update(
+        status=TicketStatus.RESOLVED,
+        resolved_at=timezone.now(),
+        resolution=_("Moved to the ticket of its cause: %(title)s") % {"title": ticket.title},
+        updated_at=timezone.now(),
+    )
+    return ticket
+
+
+def _ticket_upsert(
+    *,
+    trace_key: str,
+    error_class: str,
+    message: str,
+    subject: str,
+    document=None,
+    integration_id: int | None = None,
+    flow_code: str = "",
+    system: str = "",
+    detail: dict | None = None,
+    role: str = "",
+    cause: str = "",
+) -> ExceptionTicket:
     from flows.choices import System
 
     default_role, title_template, fix = problem_for(error_class)
@@ -131,7 +192,10 @@ def ticket_open_or_update(
         "document": document,
         "integration_id": integration_id or (document.integration_id if document else None),
         "flow_code": flow_code or (document.flow.code if document else ""),
+        "is_cause": bool(cause),
     }
+    if cause:  # the cause's ticket lists its documents (TicketDocument) instead
+        fields["document"] = None
     for _attempt in range(3):
         existing = (
             ExceptionTicket.objects.filter(trace_key=trace_key, status__in=OPEN_TICKET_STATUSES)
@@ -139,12 +203,18 @@ def ticket_open_or_update(
             .first()
         )
         if existing is not None:
-            changed = existing.error_class != error_class or existing.message != fields["message"]
+            changed = existing.error_class != error_class or (
+                not cause and existing.message != fields["message"]
+            )
+            if cause:  # one more document of the same cause is no new problem to alert
+                fields.pop("integration_id")
+                fields.pop("flow_code")
             for name, value in fields.items():
                 setattr(existing, name, value)
             existing.occurrences = F("occurrences") + 1
             existing.save()
             existing.refresh_from_db(fields=["occurrences"])
+            _ticket_link(existing, document, cause)
             if changed:
                 _ticket_opened.send(sender=ExceptionTicket, ticket=existing, created=False)
             return existing
@@ -153,20 +223,34 @@ def ticket_open_or_update(
                 ticket = ExceptionTicket.objects.create(trace_key=trace_key, **fields)
         except IntegrityError:
             continue  # another worker opened it meanwhile: update that one
+        _ticket_link(ticket, document, cause)
         _ticket_opened.send(sender=ExceptionTicket, ticket=ticket, created=True)
         return ticket
     raise RuntimeError(f"could not open or update the ticket of {trace_key}")
 
 
+def _ticket_link(ticket: ExceptionTicket, document, cause: str) -> None:
+    """The document joins the cause's ticket (before alerting, so the alert can name it)."""
+    if cause and document is not None:
+        TicketDocument.objects.get_or_create(ticket=ticket, document=document)
+
+
 def tickets_close_for(
     *, trace_keys: Iterable[str], resolution: str, user=None, status: str = TicketStatus.RESOLVED
 ) -> int:
-    """Close the open tickets of these records (a later success closes its problem)."""
+    """Close the open tickets of these records (a later success closes its problem); a
+    document of these records leaves the cause ticket it is in, which closes once empty."""
     keys = list(trace_keys)
     if not keys:
         return 0
     closed = 0
     for start in range(0, len(keys), 500):
+        closed += _documents_leave(
+            TicketDocument.objects.filter(document__idempotency_key__in=keys[start : start + 500]),
+            resolution=resolution,
+            user=user,
+            status=status,
+        )
         closed += ExceptionTicket.objects.filter(
             trace_key__in=keys[start : start + 500], status__in=OPEN_TICKET_STATUSES
         ).update(
@@ -177,6 +261,36 @@ def tickets_close_for(
             updated_at=timezone.now(),
         )
     return closed
+
+
+def _documents_leave(links, *, resolution: str, user=None, status=TicketStatus.RESOLVED) -> int:
+    """Remove these document links; close the open cause tickets left without documents."""
+    ticket_ids = set(links.values_list("ticket_id", flat=True))
+    if not ticket_ids:
+        return 0
+    links.delete()
+    return (
+        ExceptionTicket.objects.filter(
+            pk__in=ticket_ids, is_cause=True, status__in=OPEN_TICKET_STATUSES
+        )
+        .exclude(links__isnull=False)
+        .update(
+            status=status,
+            resolved_at=timezone.now(),
+            resolved_by=user,
+            resolution=resolution,
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def ticket_of_document(document) -> ExceptionTicket | None:
+    """The open ticket holding this document: the ticket of its cause, else its own."""
+    open_tickets = ExceptionTicket.objects.filter(status__in=OPEN_TICKET_STATUSES)
+    return (
+        open_tickets.filter(links__document=document).order_by("-id").first()
+        or open_tickets.filter(trace_key=document.trace_key).order_by("-id").first()
+    )
 
 
 def _text(value: Any) -> str:
@@ -314,6 +428,10 @@ def ticket_retry(
     from .permissions import document_can_edit
 
     fresh = _ticket_guard(ticket=ticket, user=user)
+    if target_payload is not None and not document_can_edit(user=user):
+        raise TicketForbidden(_("Your role may retry but not edit documents."), ticket=fresh.pk)
+    if fresh.is_cause:
+        return _cause_retry(fresh, user=user, target_payload=target_payload)
     if fresh.document is None:
         raise TicketError(
             _(
@@ -322,8 +440,6 @@ def ticket_retry(
             ),
             ticket=fresh.pk,
         )
-    if target_payload is not None and not document_can_edit(user=user):
-        raise TicketForbidden(_("Your role may retry but not edit documents."), ticket=fresh.pk)
     try:
         document_retry(document=fresh.document, user=user, target_payload=target_payload)
     except Problem as problem:
@@ -342,6 +458,46 @@ def ticket_retry(
     return fresh
 
 
+def ticket_documents(ticket: ExceptionTicket) -> list:
+    """The documents a ticket holds: the cause's list, else its one document."""
+    from flows.models import SyncDocument
+
+    if ticket.is_cause:
+        return list(
+            SyncDocument.objects.filter(ticket_links__ticket=ticket)
+            .select_related("flow")
+            .order_by("ticket_links__joined_at", "pk")
+        )
+    return [ticket.document] if ticket.document_id else []
+
+
+def _cause_retry(ticket: ExceptionTicket, *, user, target_payload) -> ExceptionTicket:
+    """Retry every document of a cause ticket (after the cause was fixed outside the portal);
+    a payload belongs to one document, so it is edited on that document's own ticket."""
+    from flows.definitions.base import Problem
+    from flows.services import document_retry
+
+    if target_payload is not None:
+        raise TicketError(
+            _("A payload belongs to one document: open the document and edit it there."),
+            ticket=ticket.pk,
+        )
+    retried = 0
+    for document in ticket_documents(ticket):
+        try:
+            with transaction.atomic():
+                document_retry(document=document, user=user)
+        except Problem:
+            continue  # e.g. synced meanwhile; it leaves the ticket by itself
+        retried += 1
+    ExceptionTicket.objects.filter(pk=ticket.pk, status=TicketStatus.OPEN).update(
+        status=TicketStatus.IN_PROGRESS, updated_at=timezone.now()
+    )
+    _ticket_note(ticket, user, _("Retried %(n)d document(s).") % {"n": retried})
+    ticket.refresh_from_db()
+    return ticket
+
+
 def ticket_ignore(*, ticket: ExceptionTicket, user, reason: str) -> ExceptionTicket:
     """Ignore the problem: its document becomes ignored (never synced) and the ticket closes."""
     from flows.definitions.base import Problem
@@ -350,9 +506,9 @@ def ticket_ignore(*, ticket: ExceptionTicket, user, reason: str) -> ExceptionTic
     if not reason.strip():
         raise TicketError(_("Say why the problem is ignored."), ticket=ticket.pk)
     fresh = _ticket_guard(ticket=ticket, user=user)
-    if fresh.document is not None:
+    for document in ticket_documents(fresh):
         try:
-            document_ignore(document=fresh.document, user=user, reason=reason.strip())
+            document_ignore(document=document, user=user, reason=reason.strip())
         except Problem as problem:
             raise TicketError(str(problem.message), ticket=fresh.pk) from problem
         # document_ignore closes the tickets of the record; close this one in any case.

@@ -97,6 +97,8 @@ class TestFlow(FlowDefinition):
                 f"No customer mapped to shop {shop}.",
                 error_class=ErrorClass.MISSING_MAPPING,
                 subject=f"shop {shop}",
+                kind="customer",
+                key=shop,
             )
         if TARGET.fx_down:
             raise Problem(
