@@ -418,7 +418,7 @@ def target_payload_parse(*, document, text: str) -> dict:
 
 
 def ticket_retry(
-    *, ticket: ExceptionTicket, user, target_payload: dict | None = None
+    *, ticket: ExceptionTicket, user, target_payload: dict | None = None, document=None
 ) -> ExceptionTicket:
     """Retry the ticket's document, optionally with an edited target payload (edit-and-retry).
     The ticket stays open (in progress) until the document syncs, which closes it."""
@@ -431,7 +431,7 @@ def ticket_retry(
     if target_payload is not None and not document_can_edit(user=user):
         raise TicketForbidden(_("Your role may retry but not edit documents."), ticket=fresh.pk)
     if fresh.is_cause:
-        return _cause_retry(fresh, user=user, target_payload=target_payload)
+        return _cause_retry(fresh, user=user, target_payload=target_payload, document=document)
     if fresh.document is None:
         raise TicketError(
             _(
@@ -471,19 +471,30 @@ def ticket_documents(ticket: ExceptionTicket) -> list:
     return [ticket.document] if ticket.document_id else []
 
 
-def _cause_retry(ticket: ExceptionTicket, *, user, target_payload) -> ExceptionTicket:
-    """Retry every document of a cause ticket (after the cause was fixed outside the portal);
-    a payload belongs to one document, so it is edited on that document's own ticket."""
+def _cause_retry(
+    ticket: ExceptionTicket, *, user, target_payload=None, document=None
+) -> ExceptionTicket:
+    """Retry every document of a cause ticket (after the cause was fixed outside the portal),
+    or one of its documents with an edited payload (a payload belongs to one document)."""
     from flows.definitions.base import Problem
     from flows.services import document_retry
 
+    documents = ticket_documents(ticket)
     if target_payload is not None:
-        raise TicketError(
-            _("A payload belongs to one document: open the document and edit it there."),
-            ticket=ticket.pk,
+        if document is None or document.pk not in {d.pk for d in documents}:
+            raise TicketError(_("Choose which document of the ticket to edit."), ticket=ticket.pk)
+        try:
+            document_retry(document=document, user=user, target_payload=target_payload)
+        except Problem as problem:
+            raise TicketError(str(problem.message), ticket=ticket.pk) from problem
+        _ticket_note(
+            ticket,
+            user,
+            _("Retried %(document)s with an edited target payload.") % {"document": document},
         )
+        return ticket
     retried = 0
-    for document in ticket_documents(ticket):
+    for document in documents:
         try:
             with transaction.atomic():
                 document_retry(document=document, user=user)

@@ -130,10 +130,23 @@ def _mapping_admin_url() -> str:
         return ""
 
 
+def _edited_document(request: HttpRequest, ticket: ExceptionTicket):
+    """The document whose payload is edited: the ticket's own, or for a cause ticket the one
+    chosen in its list (the first by default)."""
+    if not ticket.is_cause:
+        return ticket.document
+    links = ticket.links.select_related("document", "document__flow")
+    chosen = request.POST.get("document") or request.GET.get("document")
+    if chosen and str(chosen).isdigit():
+        links = links.filter(document_id=int(chosen))
+    link = links.first()
+    return link.document if link is not None else None
+
+
 @operations_view(VIEW)
 def ticket_detail(request: HttpRequest, pk: int, payload_form: PayloadForm | None = None):
     ticket = _visible_ticket(request, pk)
-    document = ticket.document
+    document = _edited_document(request, ticket)
     if payload_form is None and document is not None:
         payload_form = PayloadForm(
             initial={
@@ -248,13 +261,16 @@ def ticket_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             )
         elif action == "edit_retry":
             form = PayloadForm(request.POST)
-            if not form.is_valid() or ticket.document is None:
+            document = _edited_document(request, ticket)
+            if not form.is_valid() or document is None:
                 raise TicketError(_("Paste the edited target payload."))
             try:
                 payload = services.target_payload_parse(
-                    document=ticket.document, text=form.cleaned_data["target_payload"]
+                    document=document, text=form.cleaned_data["target_payload"]
                 )
-                services.ticket_retry(ticket=ticket, user=user, target_payload=payload)
+                services.ticket_retry(
+                    ticket=ticket, user=user, target_payload=payload, document=document
+                )
             except TicketError as exc:
                 messages.error(request, exc.message)
                 response = ticket_detail(request, pk, payload_form=form)
