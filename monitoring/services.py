@@ -293,6 +293,21 @@ def ticket_of_document(document) -> ExceptionTicket | None:
     )
 
 
+def tickets_of_documents(document_ids: Iterable[int]) -> dict[int, ExceptionTicket]:
+    """The open ticket holding each of these documents (ticket_of_document, in two queries)."""
+    ids = list(document_ids)
+    found: dict[int, ExceptionTicket] = {}
+    open_tickets = ExceptionTicket.objects.filter(status__in=OPEN_TICKET_STATUSES)
+    for ticket in open_tickets.filter(document_id__in=ids).order_by("created_at", "id"):
+        found[ticket.document_id] = ticket
+    links = TicketDocument.objects.filter(
+        document_id__in=ids, ticket__status__in=OPEN_TICKET_STATUSES
+    ).select_related("ticket")
+    for link in links.order_by("ticket__created_at", "ticket_id"):
+        found[link.document_id] = link.ticket
+    return found
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -613,12 +628,19 @@ class PurgeResult:
 
 
 def _kept_documents():
-    """Documents with a still-open ticket: their error events outlive the retention."""
-    return (
+    """Documents with a still-open ticket (their own or their cause's): their error events
+    outlive the retention."""
+    own = (
         ExceptionTicket.objects.filter(status__in=OPEN_TICKET_STATUSES, document__isnull=False)
         .values("document_id")
         .order_by()
     )
+    held = (
+        TicketDocument.objects.filter(ticket__status__in=OPEN_TICKET_STATUSES)
+        .values("document_id")
+        .order_by()
+    )
+    return Q(document_id__in=own) | Q(document_id__in=held)
 
 
 def events_purge(
@@ -636,7 +658,7 @@ def events_purge(
     size = max(1, batch_size or settings.PORTAL_PURGE_BATCH_SIZE)
     cutoff = now - timedelta(days=days)
     result = PurgeResult()
-    kept_events = Q(level=EventLevel.ERROR, document_id__in=_kept_documents())
+    kept_events = Q(level=EventLevel.ERROR) & _kept_documents()
     purgeable = Event.objects.filter(created_at__lt=cutoff).exclude(kept_events)
     while max_batches is None or result.batches < max_batches:
         ids = list(purgeable.values_list("id", flat=True)[:size])

@@ -171,7 +171,9 @@ def test_migration_folds_open_per_document_tickets_of_one_cause(test_flow, fake_
 GIFT_MATERIAL = "GIFT-STICKER-01"
 
 
-def _gift_material_in_kingdee(integration, date: str) -> None:
+def _gift_material_in_kingdee(
+    integration, date: str, number: str = GIFT_MATERIAL, hs_code: str = "4911990000"
+) -> None:
     """The master-data admin creates the gift material in Kingdee under its own number
     (GIFT-STICKER-01, so the 1:1 rule cannot map it) with opening stock and its tax template,
     as in test_missing_mapping_blocks_then_the_mapping_releases_it."""
@@ -182,11 +184,11 @@ def _gift_material_in_kingdee(integration, date: str) -> None:
     created = kingdee.save(
         "BD_MATERIAL",
         {
-            "FNumber": GIFT_MATERIAL,
+            "FNumber": number,
             "FName": "赠品 贴纸套装",
             "FCreateOrgId": {"FNumber": "100"},
             "FUseOrgId": {"FNumber": "100"},
-            "F_PAEZ_HSCode": "4911990000",
+            "F_PAEZ_HSCode": hs_code,
             "SubHeadEntity": {
                 "FErpClsID": "1",
                 "FBaseUnitId": {"FNumber": "Pcs"},
@@ -205,7 +207,7 @@ def _gift_material_in_kingdee(integration, date: str) -> None:
             "FStockDirect": "GENERAL",
             "FEntity": [
                 {
-                    "FMATERIALID": {"FNumber": GIFT_MATERIAL},
+                    "FMATERIALID": {"FNumber": number},
                     "FSTOCKID": {"FNumber": "20001"},
                     "FQty": 100,
                 }
@@ -297,3 +299,69 @@ def test_gift_sku_one_ticket_fixed_in_place_releases_every_order(
     assert {so: len(found) for so, found in bills.items()} == dict.fromkeys(orders, 1)
     ticket.refresh_from_db()
     assert ticket.status == "resolved" and not ticket.links.exists()
+
+
+@pytest.mark.usefixtures("english")
+def test_checklist_counts_each_missing_mapping_once_and_names_the_material_without_hs_code(
+    demo_integration, storefront, celery_worker, wait_until, test_flow, fake_target
+):
+    """Issue 20 point 3: GIVEN five documents on one missing shop mapping THEN G1 lists that
+    mapping once with its count. GIVEN an order shipped to the US whose gift material has no
+    HS code and one that synced THEN G3 says "material X has no HS code" linking to the
+    ticket of that cause, and counts only the country and HS code pairs really written."""
+    from mappings.models import KnownCode, MaterialMapping
+    from monitoring.checklist import check_g1_mappings, check_g3_tax_templates
+    from tests.flows.test_sales_outbound import _flow
+
+    KnownCode.objects.filter(integration=test_flow.integration).delete()
+    for system in ("kingdee", "jushuitan"):
+        KnownCode.objects.create(
+            integration=test_flow.integration,
+            system=system,
+            kind="customer" if system == "kingdee" else "shop",
+            code="10001",
+            seen_at="2026-11-30T10:00:00+08:00",
+        )
+    _blocked_on_one_shop(test_flow, fake_target, range(80, 85))
+    g1 = check_g1_mappings(test_flow.integration)
+    assert g1.details == ["Missing mapping: shop 10009 (5 documents)"]
+
+    _gift_material_in_kingdee(demo_integration, "2026-01-01", number="NOHS-01", hs_code="")
+    MaterialMapping.objects.create(
+        integration=demo_integration, sku_id="SKU-GIFT-9001", material_number="NOHS-01"
+    )
+    storefront.place_and_ship(
+        storefront.order(
+            so_id="HS-OK", shop_id=10001, currency="USD", lines=[("SKU-CASE-1301", 1, "12.99")]
+        ),
+        *[
+            storefront.order(
+                so_id=f"HS-GIFT-{n}",
+                shop_id=10001,
+                currency="USD",
+                lines=[("SKU-CASE-1301", 1, "12.99"), ("SKU-GIFT-9001", 1, "0")],
+            )
+            for n in (1, 2)
+        ],
+    )
+    flow = _flow(demo_integration)
+    from flows.tasks import flow_run
+
+    flow_run.delay(flow.pk)
+    wait_until(
+        lambda: (
+            SyncDocument.objects.filter(flow=flow, state=S.BLOCKED).count() == 2
+            and SyncDocument.objects.filter(flow=flow, state=S.SYNCED).exists()
+        ),
+        60,
+    )
+    ticket = ExceptionTicket.objects.get(trace_key="material-field:NOHS-01:hs_code")
+    assert ticket.role == "master_data_admin" and ticket.links.count() == 2
+    g3 = check_g3_tax_templates(demo_integration)
+    assert g3.status == "missing" and g3.fix_url == f"/monitoring/tickets/{ticket.pk}/"
+    assert g3.details[0] == "material NOHS-01 has no HS code (2 documents wait)"
+    assert not any(d.endswith("/") or d.endswith("· ") for d in g3.details)
+    ticket.links.all().delete()
+    ExceptionTicket.objects.filter(pk=ticket.pk).update(status="resolved")
+    g3 = check_g3_tax_templates(demo_integration)
+    assert g3.status == "ok" and "(1 HS codes) seen in orders are covered" in g3.summary
