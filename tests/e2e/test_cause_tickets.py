@@ -88,7 +88,7 @@ def test_board_fits_1366_pixels_and_says_how_many_are_stuck(
 ):
     """Issue 20 point 5: GIVEN a document loading for longer than its flow allows and one
     waiting with its retry overdue WHEN the manager opens the board in a 1366-px window THEN
-    the page does not scroll sideways and the Loading and Waiting figures say "1 stuck",
+    neither the page nor the board's table scrolls sideways and the Loading and Waiting figures say "1 stuck",
     linking to those documents."""
     from flows import engine
     from tests.flows.test_engine import order
@@ -108,6 +108,10 @@ def test_board_fits_1366_pixels_and_says_how_many_are_stuck(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px"
+    table_overflow = page.evaluate(
+        "(w => w.scrollWidth - w.clientWidth)(document.querySelector('.ops-board-wrap'))"
+    )
+    assert table_overflow <= 0, f"the board's table is cut by {table_overflow} px"
     for state in (S.LOADING, S.WAITING):
         note = page.locator(f'[data-stuck="{test_flow.pk}:state:{state}"]')
         assert note.inner_text() == "1 stuck"
