@@ -88,8 +88,8 @@ def test_board_fits_1366_pixels_and_says_how_many_are_stuck(
 ):
     """Issue 20 point 5: GIVEN a document loading for longer than its flow allows and one
     waiting with its retry overdue WHEN the manager opens the board in a 1366-px window THEN
-    neither the page nor the board's table scrolls sideways and the Loading and Waiting figures say "1 stuck",
-    linking to those documents."""
+    neither the page nor the board's table scrolls sideways, and the Loading and Waiting
+    figures say "1 stuck", linking to those documents."""
     from flows import engine
     from tests.flows.test_engine import order
 
