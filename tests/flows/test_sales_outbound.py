@@ -197,6 +197,19 @@ def test_f2_4_stock_shortage_is_held_frozen_and_released_when_stock_arrives(
     assert ticket.role == "purchasing" and "加急补货" in ticket.suggested_fix
     assert ticket.trace_key == "shortage:SKU-EAR-1101:20003"
     assert kingdee_bills("SAL_OUTSTOCK", ["SHORT-1"]) == {}
+    # Issue 20 point 2: the ticket shows the stock on both sides, the hold and the purchase
+    # that would release it.
+    from monitoring.fixes import shortage_of
+
+    on_hand = client_for(demo_integration.kingdee).inventory(
+        material_numbers=["SKU-EAR-1101"], stock_numbers=["20003"]
+    )
+    shortage = shortage_of(ticket)
+    assert (shortage.material, shortage.stock, shortage.held) == ("SKU-EAR-1101", "20003", 8)
+    assert shortage.kingdee_on_hand == sum(on_hand.values(), Decimal(0)) < 8
+    assert shortage.jushuitan_on_hand >= 50 and not shortage.notes
+    assert shortage.to_purchase == 8 - shortage.kingdee_on_hand
+    assert [h.document_id for h in shortage.holds] == [doc.pk]
 
     holds_check.delay()  # not enough stock yet: nothing changes
     receipt = client_for(demo_integration.kingdee).save(
