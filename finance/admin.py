@@ -21,6 +21,7 @@ from .fx_differences import (
 )
 from .fx_fallback import confirm as fallback_confirm
 from .fx_fallback import rerate as fallback_rerate
+from .kingdee_sources import kingdee_pull, report_summary
 from .models import (
     CustomsDeclaration,
     DeclarationItem,
@@ -30,6 +31,7 @@ from .models import (
     FxDifference,
     FxReceipt,
     FxVoucher,
+    KingdeeSource,
     PurchaseInvoice,
     ReconciliationLine,
     ReconciliationRun,
@@ -57,8 +59,9 @@ class FinanceSettingsAdmin(admin.ModelAdmin):
         "payable_account",
         "accuracy_target",
         "quantity_tolerance",
+        "enterprise_type",
     )
-    list_filter = ("fx_treatment", "voucher_mode")
+    list_filter = ("fx_treatment", "voucher_mode", "enterprise_type")
     search_fields = ("integration__name", "integration__code")
     actions = ("collect_and_post_fx",)
 
@@ -352,6 +355,38 @@ class CustomsDeclarationAdmin(admin.ModelAdmin):
     search_fields = ("=declaration_no", "reference_no", "items__sku_id")
     date_hierarchy = "export_date"
     inlines = (DeclarationItemInline, FxReceiptInline)
+
+
+@admin.register(KingdeeSource)
+class KingdeeSourceAdmin(admin.ModelAdmin):
+    """K2: where the tenant keeps declarations, purchase invoices and FX receipts in Kingdee;
+    *Pull now* reads them (dry run first, as with the workbook import)."""
+
+    list_display = ("integration", "kind", "form_id", "enabled", "last_pulled_at")
+    list_filter = ("kind", "enabled")
+    search_fields = ("integration__name", "integration__code", "form_id")
+    readonly_fields = ("last_pulled_at", "last_result")
+    actions = ("pull_dry_run", "pull_now")
+
+    def _pull(self, request, queryset, *, dry_run: bool) -> None:
+        for integration in {row.integration for row in queryset.select_related("integration")}:
+            report = kingdee_pull(integration=integration, dry_run=dry_run)
+            self.message_user(
+                request,
+                f"{integration}: {report_summary(report)}",
+                messages.SUCCESS if report.ok else messages.ERROR,
+            )
+
+    @admin.action(
+        description=_("Check against Kingdee (dry run, nothing written)"),
+        permissions=("change",),
+    )
+    def pull_dry_run(self, request, queryset):
+        self._pull(request, queryset, dry_run=True)
+
+    @admin.action(description=_("Pull from Kingdee now"), permissions=("change",))
+    def pull_now(self, request, queryset):
+        self._pull(request, queryset, dry_run=False)
 
 
 @admin.register(PurchaseInvoice)

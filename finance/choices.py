@@ -69,3 +69,21 @@ class FxTreatment(models.TextChoices):
 
     POST = "post", _("Post vouchers to FX gain/loss (the brief's F6.1)")
     REPORT = "report", _("Report only, for Kingdee's own period-end revaluation")
+
+
+class KingdeeSourceKind(models.TextChoices):
+    """What a Kingdee source holds for the export-refund chain (K2)."""
+
+    DECLARATIONS = "declarations", _("Customs declarations (报关单)")
+    INVOICES = "invoices", _("Purchase VAT invoices (进项专票)")
+    RECEIPTS = "receipts", _("FX receipts (收汇)")
+
+
+class EnterpriseType(models.TextChoices):
+    """How the tenant's export refund is computed (docs/finance/export-refund.md §1)."""
+
+    TRADING = "trading", _("Trading company (外贸企业): purchase invoice amount × refund rate")
+    MANUFACTURER = (
+        "manufacturer",
+        _("Manufacturer (生产企业, 免抵退): FOB × CNY rate × refund rate"),
+    )

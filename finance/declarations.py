@@ -182,8 +182,10 @@ class ImportReport:
         return not self.problems
 
 
-class _Row:
-    """One sheet row with typed getters that record problems naming the column."""
+class Row:
+    """One row (a sheet row, or a row Kingdee answered: finance.kingdee_sources) with typed
+    getters that record problems naming the column; both sources go through the same
+    checks below."""
 
     def __init__(self, sheet: str, number: int, values: dict, problems: list[ImportProblem]):
         self.sheet, self.row_no, self.values, self.problems = sheet, number, values, problems
@@ -246,7 +248,7 @@ class _Row:
         return False
 
 
-def _rows(book, title: str, problems: list[ImportProblem], *, required: bool) -> list[_Row]:
+def _rows(book, title: str, problems: list[ImportProblem], *, required: bool) -> list[Row]:
     if title not in book.sheetnames:
         if required:
             problems.append(ImportProblem(title, 0, "", _("the sheet is missing")))
@@ -259,7 +261,7 @@ def _rows(book, title: str, problems: list[ImportProblem], *, required: bool) ->
     for number, values in enumerate(rows, start=2):
         if not any(v not in (None, "") for v in values):
             continue
-        found.append(_Row(title, number, dict(zip(keys, values, strict=False)), problems))
+        found.append(Row(title, number, dict(zip(keys, values, strict=False)), problems))
     return found
 
 
@@ -283,9 +285,32 @@ def declarations_import(
             ImportProblem("", 0, "", _("not an xlsx workbook: %(error)s") % {"error": exc})
         )
         return report
+    return rows_import(
+        integration=integration,
+        report=report,
+        declaration_rows=_rows(book, SHEET_DECLARATIONS, problems, required=True),
+        invoice_rows=_rows(book, SHEET_INVOICES, problems, required=False),
+        receipt_rows=_rows(book, SHEET_RECEIPTS, problems, required=False),
+        source=DeclarationSource.IMPORT,
+    )
+
+
+def rows_import(
+    *,
+    integration: Integration,
+    report: ImportReport,
+    declaration_rows: list[Row],
+    invoice_rows: list[Row],
+    receipt_rows: list[Row],
+    source: str,
+) -> ImportReport:
+    """Check declaration, purchase-invoice and FX-receipt rows (from the workbook or from
+    Kingdee) and, unless a dry run or any problem, write them all in one transaction, keyed
+    by declaration no. + item no., invoice no. and receipt no. (idempotent)."""
+    problems, dry_run = report.problems, report.dry_run
     heads: dict[str, dict] = {}
     items: dict[tuple[str, int], dict] = {}
-    for row in _rows(book, SHEET_DECLARATIONS, problems, required=True):
+    for row in declaration_rows:
         number = row.text(
             "declaration_no", required=True, pattern=DECLARATION_NO, expected=_("18 digits")
         )
@@ -342,7 +367,7 @@ def declarations_import(
             "hwc_yt": hwc_yt,
         }
     invoices: dict[tuple[str, int, str], dict] = {}
-    for row in _rows(book, SHEET_INVOICES, problems, required=False):
+    for row in invoice_rows:
         number = row.text(
             "declaration_no", required=True, pattern=DECLARATION_NO, expected=_("18 digits")
         )
@@ -361,7 +386,7 @@ def declarations_import(
             )
         invoices[key] = values
     receipts: dict[tuple[str, str], dict] = {}
-    for row in _rows(book, SHEET_RECEIPTS, problems, required=False):
+    for row in receipt_rows:
         number = row.text(
             "declaration_no", required=True, pattern=DECLARATION_NO, expected=_("18 digits")
         )
@@ -386,7 +411,7 @@ def declarations_import(
             declaration, created = CustomsDeclaration.objects.update_or_create(
                 integration=integration,
                 declaration_no=number,
-                defaults={**head, "source": DeclarationSource.IMPORT},
+                defaults={**head, "source": source},
             )
             declarations[number] = declaration
             report.created += created

@@ -16,9 +16,11 @@ The unit a refund is filed on is a declaration item (报关单号 + 项号), not
 - 9710 (B2B direct): the item matches its B2B shipment directly (the declaration's order no.
   = the shipment's platform order no., same SKU).
 - 9610 / 0110: the goods were sold at export; no allocation.
-- Each item: estimated refund = taxable amount (its purchase invoices' amounts excluding tax,
-  the 外贸企业 basis) × the refund rate of the tax template for its HS code and destination
-  country on the export date; for 9810 without HWC-YT only the sold share is refundable now.
+- Each item: estimated refund = refund basis × the refund rate of the tax template for its HS
+  code and destination country on the export date; the basis follows the finance setting
+  *enterprise type*: a trading company's (外贸企业) purchase invoices' amounts excluding tax, a
+  manufacturer's (生产企业, 免抵退) FOB × the USD rate of the export date. For 9810 without
+  HWC-YT only the sold share is refundable now.
 - The Gaps sheet lists, per item, what is missing to file (docs/protocols/
   alerts-fx-customs.md §3.4: HS must be 10 digits; every line traceable).
 
@@ -44,9 +46,9 @@ from connectors.models import Integration
 from flows.choices import DocumentState, FlowCode
 from flows.models import SyncDocument
 
-from .choices import CustomsMode
+from .choices import CustomsMode, EnterpriseType
 from .exports import table_csv, table_xlsx
-from .models import CustomsDeclaration, DeclarationItem
+from .models import CustomsDeclaration, DeclarationItem, FinanceSettings
 from .reconciliation import safe_text
 
 PREFIX = "F_PAEZ_"
@@ -379,6 +381,8 @@ class ItemRow:
     purchase_tax: Decimal = Decimal(0)
     fx_receipts: str = ""
     refund_rate: Decimal | None = None
+    refund_basis: Decimal | None = None
+    basis_note: str = ""
     estimated_refund: Decimal | None = None
     refundable_now: Decimal | None = None
     gaps: list[str] = field(default_factory=list)
@@ -429,6 +433,8 @@ ITEM_COLUMNS = (
     ("purchase_tax", gettext_lazy("Purchase VAT (CNY)")),
     ("fx_receipts", gettext_lazy("FX receipts")),
     ("refund_rate", gettext_lazy("Refund rate (%)")),
+    ("refund_basis", gettext_lazy("Refund basis (CNY)")),
+    ("basis_note", gettext_lazy("Refund basis")),
     ("estimated_refund", gettext_lazy("Estimated refund (CNY)")),
     ("refundable_now", gettext_lazy("Refundable now (CNY)")),
     ("refund_filed_on", gettext_lazy("Refund filed on")),
@@ -641,6 +647,7 @@ def declaration_chain(
             if text := line.correction(entry):
                 corrections[item_by_key[(entry[0], entry[1])]].append(text)
     resolver = MappingResolver(integration)
+    enterprise_type = FinanceSettings.for_integration(integration).enterprise_type
     rows = []
     for item in items:
         declaration = declarations[item.declaration_id]
@@ -694,17 +701,15 @@ def declaration_chain(
                 row.refund_rate = template.refund_rate
             except MappingMissing as exc:
                 template_missing = exc.message
-        if row.refund_rate is not None and invoices:
-            row.estimated_refund = (row.taxable_amount * row.refund_rate / HUNDRED).quantize(
-                CENT, rounding=ROUND_HALF_UP
-            )
-            if declaration.mode == CustomsMode.OVERSEAS_WAREHOUSE and not item.hwc_yt:
-                row.refundable_now = (
-                    row.taxable_amount * row.refund_rate * row.sold / (HUNDRED * item.quantity)
-                ).quantize(CENT, rounding=ROUND_HALF_UP)
-            else:
-                row.refundable_now = row.estimated_refund
-        row.gaps = _item_gaps(row, declaration, bool(receipts), template_missing)
+        basis_missing = _refund(row, integration, enterprise_type, has_invoices=bool(invoices))
+        row.gaps = _item_gaps(
+            row,
+            bool(receipts),
+            template_missing,
+            invoice_needed=enterprise_type != EnterpriseType.MANUFACTURER,
+        )
+        if basis_missing:
+            row.gaps.append(basis_missing)
         rows.append(row)
     return DeclarationChain(
         items=rows,
@@ -716,7 +721,64 @@ def declaration_chain(
     )
 
 
-def _item_gaps(row: ItemRow, declaration, has_receipt: bool, template_missing: str) -> list[str]:
+def _refund_basis(row: ItemRow, integration, enterprise_type: str, *, has_invoices: bool):
+    """(basis in CNY or None, what it is, what is missing) for the enterprise type
+    (docs/finance/export-refund.md §1): a trading company (外贸企业) refunds on its purchase
+    VAT invoices' amount excluding tax; a manufacturer (生产企业, 免抵退) on the FOB value at
+    the USD rate the integration's FX policy gives for the export date (its rate-date rule:
+    the day itself or the first of the month; the tax office decides)."""
+    from mappings.errors import RateUnavailable
+    from mappings.rates import policy_rate_for
+
+    if enterprise_type != EnterpriseType.MANUFACTURER:
+        if not has_invoices:
+            return None, "", ""
+        return row.taxable_amount, _("purchase invoices excl. VAT (外贸企业)"), ""
+    try:
+        quote = policy_rate_for(
+            integration=integration, currency="USD", business_date=row.export_date
+        )
+    except RateUnavailable:
+        return (
+            None,
+            "",
+            _("no USD rate for the export date %(date)s (免抵退 basis)")
+            % {"date": row.export_date.isoformat()},
+        )
+    basis = (row.fob_usd * quote.cny_per_unit).quantize(CENT, rounding=ROUND_HALF_UP)
+    note = _("FOB %(fob)s USD × %(rate)s (%(date)s) (生产企业 免抵退)") % {
+        "fob": row.fob_usd,
+        "rate": quote.cny_per_unit.normalize(),
+        "date": quote.rate_date.isoformat(),
+    }
+    return basis, note, ""
+
+
+def _refund(row: ItemRow, integration, enterprise_type: str, *, has_invoices: bool) -> str:
+    """Fill the basis, the estimated refund and what is refundable now; returns the gap
+    when the basis cannot be had (empty otherwise)."""
+    if row.refund_rate is None:
+        return ""
+    row.refund_basis, row.basis_note, missing = _refund_basis(
+        row, integration, enterprise_type, has_invoices=has_invoices
+    )
+    if row.refund_basis is None:
+        return missing
+    row.estimated_refund = (row.refund_basis * row.refund_rate / HUNDRED).quantize(
+        CENT, rounding=ROUND_HALF_UP
+    )
+    if row.mode == CustomsMode.OVERSEAS_WAREHOUSE and not row.hwc_yt:
+        row.refundable_now = (
+            row.refund_basis * row.refund_rate * row.sold / (HUNDRED * row.quantity)
+        ).quantize(CENT, rounding=ROUND_HALF_UP)
+    else:
+        row.refundable_now = row.estimated_refund
+    return ""
+
+
+def _item_gaps(
+    row: ItemRow, has_receipt: bool, template_missing: str, *, invoice_needed: bool
+) -> list[str]:
     gaps = []
     if not HS_CODE.match(row.hs_code):
         gaps.append(_("HS code must be 10 digits"))
@@ -728,7 +790,7 @@ def _item_gaps(row: ItemRow, declaration, has_receipt: bool, template_missing: s
         gaps.append(_("FOB value in USD is not positive"))
     if not row.export_invoice_no:
         gaps.append(_("no export invoice"))
-    if not row.purchase_invoices:
+    if invoice_needed and not row.purchase_invoices:
         gaps.append(_("no purchase VAT invoice (进项专票)"))
     if not has_receipt:
         gaps.append(_("no FX receipt (收汇)"))

@@ -11,8 +11,10 @@ from core.models import TimeStampedModel
 from .choices import (
     CustomsMode,
     DeclarationSource,
+    EnterpriseType,
     FxDocumentKind,
     FxTreatment,
+    KingdeeSourceKind,
     PendingKind,
     RunStatus,
     RunTrigger,
@@ -137,6 +139,18 @@ class FinanceSettings(TimeStampedModel):
         help_text=_(
             "BD_MATERIAL field holding the unit cost (CNY) differences are valued at, "
             "e.g. F_PAEZ_UnitCost"
+        ),
+    )
+
+    enterprise_type = models.CharField(
+        verbose_name=_("enterprise type (export refund)"),
+        max_length=12,
+        choices=EnterpriseType.choices,
+        default=EnterpriseType.TRADING,
+        help_text=_(
+            "K2 refund estimate: trading company (外贸企业) = purchase VAT invoice amount "
+            "excluding tax × refund rate; manufacturer (生产企业, 免抵退) = FOB × the USD "
+            "rate of the export date × refund rate. The tax office decides; e.g. trading"
         ),
     )
 
@@ -996,6 +1010,94 @@ class FxReceipt(models.Model):
 
     def __str__(self) -> str:
         return self.receipt_no
+
+
+class KingdeeSource(TimeStampedModel):
+    """K2: the Kingdee form where the tenant keeps its customs declarations, purchase VAT
+    invoices or FX receipts, and the field key of each attribute (finance.kingdee_sources
+    reads it with ExecuteBillQuery into the same rows and checks as the workbook import)."""
+
+    integration = models.ForeignKey(
+        "connectors.Integration",
+        verbose_name=_("integration"),
+        on_delete=models.CASCADE,
+        related_name="kingdee_sources",
+        help_text=_("e.g. demo"),
+    )
+    kind = models.CharField(
+        verbose_name=_("holds"),
+        max_length=12,
+        choices=KingdeeSourceKind.choices,
+    )
+    enabled = models.BooleanField(
+        verbose_name=_("enabled"),
+        default=True,
+        help_text=_("Read by the hourly pull and checked by the Kingdee preflight"),
+    )
+    form_id = models.CharField(
+        verbose_name=_("Kingdee form id"),
+        max_length=80,
+        help_text=_(
+            "The form (FormId), e.g. PAEZ_CustomsDecl (a form built in BOS), IV_PURCHASEIC, "
+            "AR_RECEIVEBILL"
+        ),
+    )
+    fields = models.JSONField(
+        verbose_name=_("field keys"),
+        default=dict,
+        help_text=_(
+            'Column of the import template → Kingdee field key, e.g. {"declaration_no": '
+            '"F_PAEZ_DeclarationNo", "item_no": "F_PAEZ_ItemNo"}; the columns are those of '
+            "the declarations import (material_number instead of sku_id reads the material "
+            "and maps it to its SKU)"
+        ),
+    )
+    entry_key = models.CharField(
+        verbose_name=_("entry key"),
+        max_length=80,
+        blank=True,
+        help_text=_(
+            "The entry (单据体) holding one row per item, when item fields are on entry rows, "
+            "so the paging is ordered by the entry id, e.g. FEntity; blank = header only"
+        ),
+    )
+    filter_string = models.CharField(
+        verbose_name=_("filter"),
+        max_length=500,
+        blank=True,
+        default="FDocumentStatus = 'C'",
+        help_text=_("ExecuteBillQuery FilterString, e.g. FDocumentStatus = 'C' (audited)"),
+    )
+    last_pulled_at = models.DateTimeField(
+        verbose_name=_("last pulled at"),
+        null=True,
+        blank=True,
+    )
+    last_result = models.TextField(
+        verbose_name=_("last result"),
+        blank=True,
+    )
+
+    class Meta:
+        ordering = ("integration", "kind")
+        verbose_name = _("Kingdee source (export refund)")
+        verbose_name_plural = _("Kingdee sources (export refund)")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("integration", "kind"), name="finance_kingdee_source_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration} {self.get_kind_display()}: {self.form_id}"
+
+    def clean(self) -> None:
+        from .kingdee_sources import fields_problems
+
+        if problems := fields_problems(kind=self.kind, fields=self.fields):
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"fields": problems})
 
 
 class FallbackRateStatus(models.TextChoices):

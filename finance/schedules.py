@@ -13,4 +13,11 @@ SCHEDULES = [
         "task": "finance.tasks.fx_differences",
         "every_seconds": 3600,
     },
+    {
+        # K2: declarations, purchase invoices and FX receipts where the tenant keeps them in
+        # Kingdee (finance.kingdee_sources; nothing to do without an enabled source).
+        "name": "finance: K2 declarations from Kingdee",
+        "task": "finance.tasks.kingdee_declarations",
+        "every_seconds": 3600,
+    },
 ]

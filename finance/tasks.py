@@ -9,6 +9,7 @@ from connectors.models import Integration
 
 from .choices import RunTrigger
 from .fx_differences import fx_run
+from .kingdee_sources import kingdee_pull, report_summary
 from .reconciliation import reconciliation_run
 
 logger = logging.getLogger(__name__)
@@ -49,4 +50,22 @@ def fx_differences(integration_id: int | None = None) -> list:
             done.append({"integration": integration.code, **fx_run(integration=integration)})
         except Exception:
             logger.exception("FX differences of %s failed", integration)
+    return done
+
+
+@shared_task(name="finance.tasks.kingdee_declarations", acks_late=True, ignore_result=True)
+def kingdee_declarations(integration_id: int | None = None) -> list:
+    """K2: read declarations, purchase invoices and FX receipts from the integrations'
+    enabled Kingdee sources (idempotent: keyed by declaration no. + item no.)."""
+    done = []
+    for integration in (
+        _integrations(integration_id).filter(kingdee_sources__enabled=True).distinct()
+    ):
+        try:
+            report = kingdee_pull(integration=integration)
+            done.append(
+                {"integration": integration.code, "ok": report.ok, "result": report_summary(report)}
+            )
+        except Exception:
+            logger.exception("Kingdee declarations of %s failed", integration)
     return done

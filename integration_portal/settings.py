@@ -362,6 +362,11 @@ PORTAL_PURGE_BATCH_SIZE = env.int("PORTAL_PURGE_BATCH_SIZE", default=5000)
 PORTAL_BOARD_CACHE_SECONDS = env.int("PORTAL_BOARD_CACHE_SECONDS", default=5)
 # Bearer token a Prometheus server sends to /monitoring/metrics (empty: staff login only).
 PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
+# --- Mappings (issue 24 point 6) -----------------------------------------------------------
+# The FilterString each Kingdee code table (BD_Currency, BD_Account, BD_TaxRate) is pulled with,
+# per form id, e.g. {"BD_Account": "FDocumentStatus = 'C'"}; unset: audited and not forbidden
+# (docs/protocols/kingdee.md §4.19).
+PORTAL_KINGDEE_CODE_TABLE_FILTERS = env.json("PORTAL_KINGDEE_CODE_TABLE_FILTERS", default={})
 # --- Demo (`make run`) ---------------------------------------------------------------------
 # The `demo` process configures the demo Integration and keeps storefront traffic flowing
 # (needs PORTAL_SANDBOX_ENABLED); false leaves the portal idle.

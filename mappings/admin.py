@@ -1,6 +1,7 @@
 """Admin of the mappings: the master-data admins' and finance's main tool. Every table has
 import / export (xlsx, csv, dry-run preview), downloadable templates and history (M8)."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.templatetags.admin_urls import admin_urlname
 from django.core.exceptions import PermissionDenied
@@ -10,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -60,6 +61,37 @@ _OUTCOMES = (
 )
 
 
+#: codes offered as suggestions under one field of a mapping form
+SUGGESTED_CODES = 2000
+
+
+class SnapshotCodeInput(forms.TextInput):
+    """A code field that suggests the codes the target system listed (the snapshot pulled
+    by the initialisation or 'Pull code tables'): a text input with a datalist."""
+
+    def __init__(self, *, system: str, kind: str, attrs=None):
+        super().__init__(attrs)
+        self.system, self.kind = system, kind
+
+    def suggestions(self) -> list[tuple[str, str]]:
+        rows = KnownCode.objects.filter(system=self.system, kind=self.kind).order_by("code")
+        seen: dict[str, str] = {}
+        for code, name, extra in rows.values_list("code", "name", "extra")[:SUGGESTED_CODES]:
+            details = (extra or {}).get("iso") or (extra or {}).get("rate") or ""
+            seen.setdefault(code, f"{name} ({details})" if details != "" else name)
+        return list(seen.items())
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = {**(attrs or {}), "list": f"{(attrs or {}).get('id', name)}_codes"}
+        options = format_html_join("", '<option value="{}">{}</option>', self.suggestions())
+        return format_html(
+            '{}<datalist id="{}">{}</datalist>',
+            super().render(name, value, attrs, renderer),
+            attrs["list"],
+            options,
+        )
+
+
 class MappingAdminBase(ImportExportModelAdmin, SimpleHistoryAdmin):
     """Import / export with templates, history, and the integration preloaded.
 
@@ -74,6 +106,23 @@ class MappingAdminBase(ImportExportModelAdmin, SimpleHistoryAdmin):
     list_select_related = ("integration",)
     list_per_page = 100
     table_key = ""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        """Fields the import checks against a snapshot suggest its codes (issue 24 point 6)."""
+        target = self._snapshot_target(db_field.name)
+        if target is not None:
+            kwargs["widget"] = SnapshotCodeInput(system=target[0], kind=target[1])
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def _snapshot_target(self, name: str) -> tuple[str, str] | None:
+        resource = resources.RESOURCES.get(self.table_key)
+        if resource is None:
+            return None
+        checks = dict(resource.snapshot_checks)
+        if resource.snapshot_checks_by is not None:
+            for more in resource.snapshot_checks_by[1].values():
+                checks.update(more)
+        return checks.get(name)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -362,13 +411,55 @@ class ExchangeRateAdmin(MappingAdminBase):
 
 @admin.register(KnownCode)
 class KnownCodeAdmin(admin.ModelAdmin):
-    """The master-data snapshot the 1:1 rule checks against (filled by initialisation)."""
+    """The snapshot of both systems' codes: master data (filled by initialisation) and the
+    customer's code tables (currencies, accounts, tax rates, shops, warehouses), which the
+    import dry runs check codes against. 'Pull code tables' refreshes the latter."""
 
-    list_display = ("code", "name", "system", "kind", "seen_at", "integration")
+    list_display = ("code", "name", "system", "kind", "details", "seen_at", "integration")
     list_filter = ("integration", "system", "kind")
     search_fields = ("code", "name")
     list_select_related = ("integration",)
     readonly_fields = ("seen_at",)
+
+    @admin.display(description=_("details"))
+    def details(self, obj):
+        return ", ".join(f"{key}={value}" for key, value in sorted((obj.extra or {}).items()))
+
+    def get_urls(self):
+        pull = path(
+            "pull/",
+            self.admin_site.admin_view(self.pull_view),
+            name="mappings_knowncode_pull",
+        )
+        return [pull, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        from connectors.models import Integration
+
+        extra_context = {
+            **(extra_context or {}),
+            "can_pull_code_tables": has_pull_code_tables_permission(self, request),
+            "integrations": Integration.objects.order_by("code"),
+            "pull_url": reverse("admin:mappings_knowncode_pull"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @method_decorator(require_POST)
+    def pull_view(self, request):
+        """Issue 24 point 6: pull one integration's code tables, back to the list."""
+        from connectors.models import Integration
+
+        from .code_tables import pull_code_tables as pull
+
+        if not has_pull_code_tables_permission(self, request):
+            raise PermissionDenied
+        pk = str(request.POST.get("integration", ""))
+        integration = get_object_or_404(
+            Integration.objects.select_related("kingdee", "jushuitan"),
+            pk=int(pk) if pk.isdigit() else 0,
+        )
+        _report_code_tables(self, request, integration, pull(integration=integration))
+        return redirect(reverse("admin:mappings_knowncode_changelist"))
 
 
 @admin.register(RateFetch)
@@ -446,6 +537,8 @@ def initialise_mappings(modeladmin, request, queryset):
                 },
                 messages.WARNING,
             )
+        if result.code_tables is not None:
+            _report_code_tables(modeladmin, request, integration, result.code_tables)
         if result.plan.unpaired:
             # Issue 24: every one-side code stays listed on the checklist (G1) with its fix.
             modeladmin.message_user(
@@ -457,6 +550,54 @@ def initialise_mappings(modeladmin, request, queryset):
                 ),
                 messages.WARNING,
             )
+
+
+def _report_code_tables(modeladmin, request, integration, result) -> None:
+    """One message per code table pulled (how many codes) and one per table not read."""
+    from .choices import MasterKind
+
+    def label(key):
+        system, kind = key
+        return f"{System(system).label} {MasterKind(kind).label}"
+
+    if result.counts:
+        modeladmin.message_user(
+            request,
+            _("%(integration)s: code tables pulled: %(tables)s.")
+            % {
+                "integration": integration,
+                "tables": ", ".join(f"{label(k)} {n}" for k, n in sorted(result.counts.items())),
+            },
+            messages.SUCCESS,
+        )
+    for key, error in sorted(result.errors.items()):
+        modeladmin.message_user(
+            request,
+            _("%(integration)s: %(table)s could not be read: %(error)s")
+            % {"integration": integration, "table": label(key), "error": error},
+            messages.ERROR,
+        )
+
+
+@admin.action(
+    description=_("Pull code tables: currencies, accounts, tax rates, shops, warehouses"),
+    permissions=("pull_code_tables",),
+)
+def pull_code_tables(modeladmin, request, queryset):
+    """Issue 24 point 6: the customer's code tables into the snapshot the import dry runs
+    check codes against (and the mapping forms suggest)."""
+    from .code_tables import pull_code_tables as pull
+
+    for integration in queryset.select_related("kingdee", "jushuitan"):
+        _report_code_tables(modeladmin, request, integration, pull(integration=integration))
+
+
+def has_pull_code_tables_permission(modeladmin, request) -> bool:
+    """For those who map codes against these tables: master-data admins and finance."""
+    return any(
+        request.user.has_perm(f"mappings.change_{model}")
+        for model in ("codemapping", "accountmapping", "taxtemplate", "shopcustomermapping")
+    )
 
 
 def has_initialise_mappings_permission(modeladmin, request) -> bool:
@@ -473,11 +614,14 @@ def _register_initialise_action() -> None:
     from connectors.models import Integration
 
     integration_admin = admin.site._registry.get(Integration)
-    if integration_admin is not None and initialise_mappings not in integration_admin.actions:
-        integration_admin.actions = (*integration_admin.actions, initialise_mappings)
-        type(
-            integration_admin
-        ).has_initialise_mappings_permission = has_initialise_mappings_permission
+    if integration_admin is None:
+        return
+    for action in (initialise_mappings, pull_code_tables):
+        if action not in integration_admin.actions:
+            integration_admin.actions = (*integration_admin.actions, action)
+    cls = type(integration_admin)
+    cls.has_initialise_mappings_permission = has_initialise_mappings_permission
+    cls.has_pull_code_tables_permission = has_pull_code_tables_permission
 
 
 _register_initialise_action()

@@ -26,6 +26,10 @@ class MasterKind(models.TextChoices):
     SUPPLIER = "supplier", _("Supplier")  # 供应商
     MATERIAL = "material", _("Material")  # 物料 (Kingdee)
     SKU = "sku", _("SKU")  # 商品 (Jushuitan)
+    # The customer's Kingdee code tables (issue 24 point 6), pulled by mappings.code_tables.
+    CURRENCY = "currency", _("Currency")  # 币别 (BD_Currency)
+    ACCOUNT = "account", _("Account")  # 会计科目 (BD_Account)
+    TAX_RATE = "tax_rate", _("Tax rate")  # 税率 (BD_TaxRate)
 
 
 class MappingKind(models.TextChoices):

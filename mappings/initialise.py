@@ -96,6 +96,8 @@ class InitialisationResult:
     created: dict[str, int] = field(default_factory=dict)
     kept: list[ProposedPair] = field(default_factory=list)  # an existing row already decides
     known_codes: int = 0
+    #: the Kingdee code tables pulled with it (mappings.code_tables.CodeTablesResult)
+    code_tables: object = None
 
 
 # (mapping kind, Kingdee list, Jushuitan list, Kingdee snapshot kind, Jushuitan snapshot kind)

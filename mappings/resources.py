@@ -24,12 +24,12 @@ from simple_history.utils import bulk_create_with_history, get_history_manager_f
 from connectors.models import Integration
 from core.exports import neutralise, restore
 
-from .choices import MappingSource, MasterKind, RateSource, System
+from . import import_checks
+from .choices import CodeKind, MappingSource, MasterKind, RateSource, System
 from .models import (
     AccountMapping,
     CodeMapping,
     ExchangeRate,
-    KnownCode,
     MaterialMapping,
     ShopCustomerMapping,
     SupplierMapping,
@@ -124,6 +124,8 @@ class NaturalKeyResource(resources.ModelResource):
     #: field -> (system, KnownCode kind): the code must exist in that system's snapshot
     #: (M4, taken at initialisation) when one exists (issue 24: a dry run checks the codes)
     snapshot_checks: dict[str, tuple[str, str]] = {}
+    #: (field, {value of that field: more snapshot checks}), e.g. a code mapping's kind
+    snapshot_checks_by: tuple[str, dict[str, dict[str, tuple[str, str]]]] | None = None
 
     def __init__(self, *, progress: Callable[[int, int], None] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -134,7 +136,7 @@ class NaturalKeyResource(resources.ModelResource):
         self._seen: dict[tuple, int] = {}
         self._user = None
         self._row_number = 0
-        self._snapshots: dict[tuple[int, str, str], set[str] | None] = {}
+        self._snapshots: dict[tuple[int, str, str], dict | None] = {}
         self._troubles: dict[tuple[int, str], str] = {}
 
     # --- loading ----------------------------------------------------------------------
@@ -222,35 +224,7 @@ class NaturalKeyResource(resources.ModelResource):
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
         _list_valid_choices(instance, errors)
-        for name, (system, kind) in self.snapshot_checks.items():
-            value = _key_part(getattr(instance, name, ""))
-            if name in errors or not value or not instance.integration_id:
-                continue
-            known = self._snapshot(instance.integration_id, system, kind)
-            if known is not None and value not in known and system == System.KINGDEE:
-                trouble = self._troubles.get((instance.integration_id, kind), "")
-                if trouble:
-                    errors[name] = [
-                        _(
-                            "“%(value)s” is not among the codes read from Kingdee and Kingdee "
-                            "could not be asked now (%(error)s): try the dry run again."
-                        )
-                        % {"value": value, "error": trouble}
-                    ]
-                    continue
-            if known is not None and value not in known:
-                errors[name] = [
-                    _(
-                        "“%(value)s” is not a %(kind)s in %(system)s (the codes read at "
-                        "initialisation): check the code, or run 'Initialise mappings from "
-                        "both systems' again if it was created since."
-                    )
-                    % {
-                        "value": value,
-                        "kind": MasterKind(kind).label.lower(),
-                        "system": System(system).label,
-                    }
-                ]
+        self._check_snapshots(instance, errors)
         if not errors:
             key = self._key_of_instance(instance, self._meta.import_id_fields)
             if key in self._seen:
@@ -273,6 +247,44 @@ class NaturalKeyResource(resources.ModelResource):
         if errors:
             raise ValidationError(errors)
 
+    # --- the target system's snapshot (mappings.import_checks) -------------------------
+    def snapshot_checks_for(self, value_of) -> dict[str, tuple[str, str]]:
+        """The snapshot checks of one row (`value_of(field)` reads it): the fixed ones and,
+        for a table whose column meaning depends on a kind, those of the row's kind."""
+        checks = dict(self.snapshot_checks)
+        if self.snapshot_checks_by is not None:
+            field_name, by_value = self.snapshot_checks_by
+            checks.update(by_value.get(str(value_of(field_name) or "").strip(), {}))
+        return checks
+
+    def snapshot_mismatch(self, instance, name: str, known) -> str | None:
+        """A detail of the snapshot's code that contradicts the row (override per table)."""
+        return None
+
+    def _check_snapshots(self, instance, errors: dict) -> None:
+        checks = self.snapshot_checks_for(lambda n: getattr(instance, n, ""))
+        for name, (system, kind) in checks.items():
+            value = _key_part(getattr(instance, name, ""))
+            if name in errors or not value or not instance.integration_id:
+                continue
+            known = self._snapshot(instance.integration_id, system, kind)
+            if known is None:
+                continue
+            if value in known:
+                mismatch = self.snapshot_mismatch(instance, name, known[value])
+                if mismatch:
+                    errors[name] = [mismatch]
+                continue
+            trouble = self._troubles.get((instance.integration_id, kind), "")
+            if trouble and system == System.KINGDEE:
+                errors[name] = [import_checks.unreachable_message(value=value, trouble=trouble)]
+                continue
+            errors[name] = [
+                import_checks.unknown_code_message(
+                    value=value, system=system, kind=kind, known=known
+                )
+            ]
+
     def snapshot_prepare(self, dataset) -> None:
         """Before importing: ask Kingdee about the file's codes its snapshot lacks (created
         since the initialisation); those it has join the snapshot, and a Kingdee that cannot
@@ -280,47 +292,52 @@ class NaturalKeyResource(resources.ModelResource):
         from connectors.errors import ConnectorError
         from connectors.models import Integration
 
-        from .sources import kingdee_codes_confirm
-
         self._troubles: dict[tuple[int, str], str] = {}
-        checks = {
-            name: kind
-            for name, (system, kind) in self.snapshot_checks.items()
-            if system == System.KINGDEE and name in dataset.headers
-        }
-        if not checks or "integration" not in dataset.headers:
+        if "integration" not in dataset.headers:
             return
         codes = {CodeWidget().clean(v) for v in dataset["integration"]} - {""}
         for integration in Integration.objects.filter(code__in=codes).select_related("kingdee"):
-            rows = [
-                r
-                for r in dataset.dict
-                if CodeWidget().clean(r.get("integration")) == integration.code
-            ]
-            for name, kind in checks.items():
+            wanted = self._kingdee_codes_wanted(dataset, integration.code)
+            for kind, values in wanted.items():
                 known = self._snapshot(integration.pk, System.KINGDEE, kind)
-                wanted = {_key_part(CodeWidget().clean(r.get(name))) for r in rows} - {""}
-                missing = sorted(wanted - known) if known is not None else []
-                for start in range(0, len(missing), 500):
-                    try:
-                        found = kingdee_codes_confirm(
-                            integration=integration, kind=kind, codes=missing[start : start + 500]
-                        )
-                    except ConnectorError as exc:
-                        self._troubles[(integration.pk, kind)] = str(exc.message)
-                        break
-                    known |= found
+                missing = sorted(values - set(known)) if known is not None else []
+                try:
+                    self._kingdee_confirm(integration, kind, missing)
+                except ConnectorError as exc:
+                    self._troubles[(integration.pk, kind)] = str(exc.message)
 
-    def _snapshot(self, integration_id: int, system: str, kind: str) -> set[str] | None:
+    def _kingdee_codes_wanted(self, dataset, integration_code: str) -> dict[str, set[str]]:
+        """The Kingdee codes of one integration's rows, by snapshot kind."""
+        wanted: dict[str, set[str]] = {}
+        for row in dataset.dict:
+            if CodeWidget().clean(row.get("integration")) != integration_code:
+                continue
+            for name, (system, kind) in self.snapshot_checks_for(row.get).items():
+                value = _key_part(CodeWidget().clean(row.get(name)))
+                if system == System.KINGDEE and value:
+                    wanted.setdefault(kind, set()).add(value)
+        return wanted
+
+    def _kingdee_confirm(self, integration, kind: str, missing: list[str]) -> None:
+        from .sources import kingdee_codes_confirm
+
+        known = self._snapshots[(integration.pk, System.KINGDEE, kind)]
+        for start in range(0, len(missing), 500):
+            found = kingdee_codes_confirm(
+                integration=integration, kind=kind, codes=missing[start : start + 500]
+            )
+            # what Kingdee confirmed joins the snapshot (with its details) for this file
+            if found:
+                known.update(
+                    import_checks.snapshot_codes(integration.pk, System.KINGDEE, kind, only=found)
+                    or {}
+                )
+
+    def _snapshot(self, integration_id: int, system: str, kind: str):
         """The codes `system` listed for `kind` (None when it never listed any)."""
         key = (integration_id, system, kind)
         if key not in self._snapshots:
-            codes = set(
-                KnownCode.objects.filter(
-                    integration_id=integration_id, system=system, kind=kind
-                ).values_list("code", flat=True)
-            )
-            self._snapshots[key] = codes or None
+            self._snapshots[key] = import_checks.snapshot_codes(integration_id, system, kind)
         return self._snapshots[key]
 
     # --- saving -----------------------------------------------------------------------
@@ -545,6 +562,11 @@ class MaterialMappingResource(NaturalKeyResource):
 
 
 class CodeMappingResource(NaturalKeyResource):
+    # A currency row names a Kingdee currency (BD_Currency) of the same ISO code.
+    snapshot_checks_by = (
+        "kind",
+        {CodeKind.CURRENCY: {"kingdee_code": (System.KINGDEE, MasterKind.CURRENCY)}},
+    )
     integration = _integration_field()
     jushuitan_code = _code("jushuitan_code")
     kingdee_code = _code("kingdee_code")
@@ -557,8 +579,16 @@ class CodeMappingResource(NaturalKeyResource):
         fields = ("integration", "kind", "jushuitan_code", "kingdee_code", "note", "source")
         export_order = fields
 
+    def snapshot_mismatch(self, instance, name, known):
+        if instance.kind != CodeKind.CURRENCY:
+            return None
+        return import_checks.currency_mismatch(
+            iso=instance.jushuitan_code, number=instance.kingdee_code, known=known
+        )
+
 
 class TaxTemplateResource(NaturalKeyResource):
+    snapshot_checks = {"kingdee_tax_number": (System.KINGDEE, MasterKind.TAX_RATE)}
     integration = _integration_field()
     country = fields.Field(attribute="country", column_name="country", widget=UpperCodeWidget())
     hs_prefix = _code("hs_prefix")
@@ -580,8 +610,17 @@ class TaxTemplateResource(NaturalKeyResource):
         )
         export_order = fields
 
+    def snapshot_mismatch(self, instance, name, known):
+        return import_checks.tax_rate_mismatch(
+            rate=instance.vat_rate, number=instance.kingdee_tax_number, known=known
+        )
+
 
 class AccountMappingResource(NaturalKeyResource):
+    snapshot_checks = {
+        "account_number": (System.KINGDEE, MasterKind.ACCOUNT),
+        "shop_id": (System.JUSHUITAN, MasterKind.SHOP),
+    }
     integration = _integration_field()
     org_number = _code("org_number")
     shop_id = _code("shop_id")

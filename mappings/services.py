@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from import_export.formats import base_formats
 from import_export.signals import post_import
 
+from core.exports import neutralise
+
 from .choices import ImportJobStatus
 from .errors import ImportNotConfirmable
 from .initialise import apply_plan, initialise_from_systems, propose_pairs, record_known_codes
@@ -242,15 +244,23 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
     return job
 
 
+#: codes of one kind listed on the template's "codes" sheet, and in a cell of its guide
+TEMPLATE_CODES_PER_KIND = 5000
+TEMPLATE_CODES_IN_GUIDE = 30
+
+
 def import_template(*, table: str, file_format: str) -> bytes | str:
     """A file with the table's columns and one example row, for people to fill in (replace
     the example row). The xlsx template carries a second sheet listing, per column, what it
-    means and its allowed values (issue 24 point 6); the first sheet is the one imported."""
+    means and its allowed values, and a third listing the codes the target system has for the
+    columns the dry run checks against its snapshot (issue 24 point 6); the first sheet is the
+    one imported."""
     resource = _resource(table)
     headers = resource.get_export_headers()
     model = resource._meta.model
+    snapshots = _template_snapshots(resource)
     data = tablib.Dataset(headers=headers, title=str(_("data")))
-    data.append([_template_example(model, column) for column in headers])
+    data.append([_template_example(model, column, snapshots) for column in headers])
     fmt = _format(file_format)
     if fmt.get_extension() != "xlsx":
         return fmt.export_data(data)
@@ -261,14 +271,98 @@ def import_template(*, table: str, file_format: str) -> bytes | str:
     for column in headers:
         field = _model_field(model, column)
         meaning = str(field.help_text) if field is not None else ""
-        if field is not None and field.choices:
-            allowed = "; ".join(f"{value} = {label}" for value, label in field.flatchoices)
-        elif column == "integration":
-            allowed = "; ".join(_integration_codes()) or str(_("the integration's code"))
-        else:
-            allowed = str(_("free text (see the example)"))
-        guide.append([column, meaning, allowed])
-    return tablib.Databook([data, guide]).export("xlsx")
+        guide.append([column, meaning, _template_allowed(field, column, snapshots)])
+    return tablib.Databook([data, guide, _template_codes_sheet(snapshots)]).export("xlsx")
+
+
+@dataclass
+class _ColumnSnapshot:
+    """The snapshot a template column is checked against (for one kind of row, if any)."""
+
+    system: str
+    kind: str
+    codes: dict
+    when: str = ""  # the row kind it applies to, e.g. currency (code mappings)
+
+
+def _template_snapshots(resource) -> dict[str, list[_ColumnSnapshot]]:
+    """Per column, the snapshots of the template's integration the dry run checks it with."""
+    from connectors.models import Integration
+
+    from .import_checks import snapshot_codes
+
+    integration = Integration.objects.filter(code__in=_integration_codes()[:1]).first()
+    if integration is None:
+        return {}
+    checks = [("", name, target) for name, target in resource.snapshot_checks.items()]
+    if resource.snapshot_checks_by is not None:
+        for when, more in resource.snapshot_checks_by[1].items():
+            checks += [(str(when), name, target) for name, target in more.items()]
+    found: dict[str, list[_ColumnSnapshot]] = {}
+    for when, name, (system, kind) in checks:
+        codes = snapshot_codes(integration.pk, system, kind)
+        if codes:
+            found.setdefault(name, []).append(_ColumnSnapshot(system, kind, codes, when))
+    return found
+
+
+def _template_allowed(field, column: str, snapshots) -> str:
+    from .choices import MasterKind, System
+    from .import_checks import code_label
+
+    if field is not None and field.choices:
+        return "; ".join(f"{value} = {label}" for value, label in field.flatchoices)
+    if column == "integration":
+        return "; ".join(_integration_codes()) or str(_("the integration's code"))
+    parts = []
+    for snap in snapshots.get(column, []):
+        first = sorted(snap.codes)[:TEMPLATE_CODES_IN_GUIDE]
+        listed = "; ".join(code_label(code, snap.codes[code]) for code in first)
+        more = len(snap.codes) - TEMPLATE_CODES_IN_GUIDE
+        text = _("A %(kind)s code %(system)s has: %(codes)s") % {
+            "kind": MasterKind(snap.kind).label.lower(),
+            "system": System(snap.system).label,
+            "codes": listed,
+        }
+        if more > 0:
+            text += " " + _("… and %(count)d more (sheet “codes”)") % {"count": more}
+        if snap.when:
+            text = _("For kind %(kind)s: %(text)s") % {"kind": snap.when, "text": text}
+        parts.append(text)
+    return "\n".join(parts) or str(_("free text (see the example)"))
+
+
+def _template_codes_sheet(snapshots) -> tablib.Dataset:
+    """Every code the checked columns may take, as the target system listed it."""
+    from .choices import MasterKind, System
+
+    sheet = tablib.Dataset(
+        headers=[
+            str(_("column")),
+            str(_("system")),
+            str(_("kind")),
+            str(_("code")),
+            str(_("name")),
+            str(_("details")),
+        ],
+        title=str(_("codes")),
+    )
+    for column, snaps in snapshots.items():
+        for snap in snaps:
+            for code in sorted(snap.codes)[:TEMPLATE_CODES_PER_KIND]:
+                known = snap.codes[code]
+                details = ", ".join(f"{k}={v}" for k, v in sorted(known.extra.items()))
+                sheet.append(
+                    [
+                        column,
+                        str(System(snap.system).label),
+                        str(MasterKind(snap.kind).label),
+                        neutralise(code),
+                        neutralise(known.name),
+                        neutralise(details),
+                    ]
+                )
+    return sheet
 
 
 def _model_field(model, column: str):
@@ -281,9 +375,10 @@ def _integration_codes() -> list[str]:
     return list(Integration.objects.order_by("code").values_list("code", flat=True)[:20])
 
 
-def _template_example(model, column: str) -> str:
-    """The example of a column: a real integration code, the first allowed value, or the
-    "e.g." of the field's help text (every field states one, CONTRIBUTING "Text")."""
+def _template_example(model, column: str, snapshots=None) -> str:
+    """The example of a column: a real integration code, the first allowed value, the "e.g."
+    of the field's help text (every field states one, CONTRIBUTING "Text") when the target
+    system has it, else a code it has."""
     if column == "integration":
         return (_integration_codes() or ["main"])[0]
     field = _model_field(model, column)
@@ -295,10 +390,13 @@ def _template_example(model, column: str) -> str:
 
     with translation.override("en"):  # the msgid states the example after "e.g."
         text = str(field.help_text or "")
-    if "e.g. " not in text:
-        return ""
-    example = text.split("e.g. ", 1)[1].strip().strip("'\"“” ").split("'")[0].strip()
-    example = example.rstrip(".")
+    example = ""
+    if "e.g. " in text:
+        example = text.split("e.g. ", 1)[1].strip().strip("'\"“” ").split("'")[0].strip()
+        example = example.rstrip(".")
+    snaps = (snapshots or {}).get(column, [])
+    if snaps and example not in snaps[0].codes:
+        example = sorted(snaps[0].codes)[0]
     # A cell must never start a formula (=, +, -, @, tab, CR) in the spreadsheet.
     return f"'{example}" if example[:1] in ("=", "+", "-", "@", "\t", "\r") else example
 

@@ -70,6 +70,15 @@ def kingdee_codes_confirm(*, integration, kind: str, codes: list[str]) -> set[st
     found join the snapshot. Raises ConnectorError when Kingdee cannot be asked."""
     from connectors.kingdee.client import client_for, quote
 
+    from .code_tables import code_table, kingdee_code_rows
+
+    table = code_table(kind)
+    if table is not None and codes:
+        found = kingdee_code_rows(client_for(integration.kingdee), table, numbers=codes)
+        record_known_codes(
+            integration=integration, system="kingdee", kind=kind, records=found, complete=False
+        )
+        return {record.code for record in found}
     if not codes or kind not in KINGDEE_FORMS:
         return set()
     client = client_for(integration.kingdee)
@@ -85,11 +94,9 @@ def kingdee_codes_confirm(*, integration, kind: str, codes: list[str]) -> set[st
     return {record.code for record in found}
 
 
-def jushuitan_master_data(*, integration, kingdee: KingdeeMasterData) -> JushuitanMasterData:
-    from connectors.jushuitan.client import client_for
-
-    client = client_for(integration.jushuitan)
-    shops = [
+def jushuitan_shops(client) -> list[MasterRecord]:
+    """Every shop of the company (a complete listing)."""
+    return [
         MasterRecord(
             code=str(s["shop_id"]),
             name=str(s.get("shop_name") or ""),
@@ -99,10 +106,22 @@ def jushuitan_master_data(*, integration, kingdee: KingdeeMasterData) -> Jushuit
         )
         for s in client.shops()
     ]
-    warehouses = [
+
+
+def jushuitan_warehouses(client) -> list[MasterRecord]:
+    """Every partner / branch warehouse (wms_co_id) of the company (a complete listing)."""
+    return [
         MasterRecord(code=str(w["wms_co_id"]), name=str(w.get("name") or ""))
         for w in client.warehouses()
     ]
+
+
+def jushuitan_master_data(*, integration, kingdee: KingdeeMasterData) -> JushuitanMasterData:
+    from connectors.jushuitan.client import client_for
+
+    client = client_for(integration.jushuitan)
+    shops = jushuitan_shops(client)
+    warehouses = jushuitan_warehouses(client)
     suppliers = [
         MasterRecord(code=str(s.get("supplier_code") or ""), name=str(s.get("name") or ""))
         for s in client.suppliers_by_codes([r.code for r in kingdee.suppliers])
@@ -127,9 +146,14 @@ def jushuitan_master_data(*, integration, kingdee: KingdeeMasterData) -> Jushuit
 def initialise_from_connections(
     *, integration, apply: bool = True, user=None
 ) -> InitialisationResult:
-    """G1 against the live systems: list both, snapshot their codes, propose and apply pairs."""
+    """G1 against the live systems: list both, snapshot their codes, propose and apply pairs;
+    Kingdee's code tables (currencies, accounts, tax rates) join the snapshot too."""
+    from .code_tables import pull_kingdee_code_tables
+
     kingdee = kingdee_master_data(integration=integration)
     jushuitan = jushuitan_master_data(integration=integration, kingdee=kingdee)
-    return initialise_from_systems(
+    result = initialise_from_systems(
         integration=integration, kingdee=kingdee, jushuitan=jushuitan, apply=apply, user=user
     )
+    result.code_tables = pull_kingdee_code_tables(integration=integration)
+    return result

@@ -21,7 +21,9 @@ class AlertContactAdmin(admin.ModelAdmin):
 
 
 def _split(value: str) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
+    """The values of a comma separated field (older rules also used ; or spaces)."""
+    text = (value or "").replace(";", ",").replace(" ", ",")
+    return [part for part in text.split(",") if part]
 
 
 class AlertRuleForm(forms.ModelForm):
@@ -42,12 +44,21 @@ class AlertRuleForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every flow."),
     )
+    mention_mobiles = forms.MultipleChoiceField(
+        label=_("@ mobiles"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "The alert contacts to @ by mobile (Monitoring › alert contacts adds a person)."
+        ),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, choices in (
             ("error_classes", alert_error_class_choices()),
             ("flow_codes", [(v, f"{label} ({v})") for v, label in FlowCode.choices]),
+            ("mention_mobiles", _contact_choices()),
         ):
             known = {value for value, _label in choices}
             kept = [v for v in _split(getattr(self.instance, name, "")) if v not in known]
@@ -60,6 +71,18 @@ class AlertRuleForm(forms.ModelForm):
 
     def clean_flow_codes(self):
         return ", ".join(self.cleaned_data["flow_codes"])
+
+    def clean_mention_mobiles(self):
+        return ", ".join(self.cleaned_data["mention_mobiles"])
+
+
+def _contact_choices() -> list[tuple[str, str]]:
+    """(mobile, "user (mobile)") of every enabled alert contact with a mobile."""
+    contacts = AlertContact.objects.filter(enabled=True).exclude(mobile="")
+    return [
+        (c.mobile, f"{c.user.get_full_name() or c.user.get_username()} ({c.mobile})")
+        for c in contacts.select_related("user").order_by("user__username")
+    ]
 
 
 @admin.register(AlertRule)

@@ -57,10 +57,14 @@ def _missing_mappings(tickets) -> list[str]:
 
 
 def check_g1_mappings(integration) -> CheckItem:
+    from mappings.code_tables import CODE_TABLE_KINDS
     from mappings.models import KnownCode
     from monitoring.models import OPEN_TICKET_STATUSES, ExceptionTicket
 
-    known = KnownCode.objects.filter(integration=integration).count()
+    # Kingdee's code tables (currencies, accounts, tax rates) are not master data.
+    known = (
+        KnownCode.objects.filter(integration=integration).exclude(kind__in=CODE_TABLE_KINDS).count()
+    )
     missing = _missing_mappings(
         ExceptionTicket.objects.filter(
             integration=integration, error_class="missing_mapping", status__in=OPEN_TICKET_STATUSES
@@ -726,12 +730,13 @@ def check_currency_codes(integration) -> CheckItem:
         .distinct()
         if c
     }
-    missing = []
+    missing, numbers = [], {}
     for currency in sorted(used):
         try:
-            currency_for(integration=integration, currency=currency)
+            numbers[currency] = currency_for(integration=integration, currency=currency)
         except MappingMissing:
             missing.append(currency)
+    wrong = _currency_numbers_wrong(integration, numbers)
     fix = _admin("mappings_codemapping_changelist")
     if not used:
         return CheckItem(
@@ -746,7 +751,7 @@ def check_currency_codes(integration) -> CheckItem:
             fix_label=_("Set the shops' settlement currencies"),
             role="master_data_admin",
         )
-    if missing:
+    if missing or wrong:
         return CheckItem(
             "FX1",
             title,
@@ -755,8 +760,8 @@ def check_currency_codes(integration) -> CheckItem:
                 "%(n)d currencies used by the shops have no Kingdee currency number: every "
                 "order in them would block."
             )
-            % {"n": len(missing)},
-            details=[_("%(code)s → ? (e.g. USD → PRE007)") % {"code": c} for c in missing],
+            % {"n": len(missing) + len(wrong)},
+            details=[_("%(code)s → ? (e.g. USD → PRE007)") % {"code": c} for c in missing] + wrong,
             fix_url=fix,
             fix_label=_("Add currency code mappings (or pull Kingdee's currencies)"),
             role="master_data_admin",
@@ -768,6 +773,31 @@ def check_currency_codes(integration) -> CheckItem:
         _("All %(n)d currencies have their Kingdee number: %(list)s")
         % {"n": len(used), "list": ", ".join(sorted(used))},
     )
+
+
+def _currency_numbers_wrong(integration, numbers: dict[str, str]) -> list[str]:
+    """Currency numbers Kingdee's currency table (pulled into the snapshot) does not have, or
+    has for another ISO code (issue 24 point 6); nothing is said before it was pulled."""
+    from mappings.import_checks import snapshot_codes
+
+    known = snapshot_codes(integration.pk, "kingdee", "currency")
+    if known is None:
+        return []
+    wrong = []
+    for currency, number in sorted(numbers.items()):
+        listed = known.get(number)
+        iso = str(listed.extra.get("iso") or "").upper() if listed else ""
+        if listed is None:
+            wrong.append(
+                _("%(code)s → %(number)s: Kingdee has no currency %(number)s")
+                % {"code": currency, "number": number}
+            )
+        elif iso and iso != currency:
+            wrong.append(
+                _("%(code)s → %(number)s: Kingdee's %(number)s is %(iso)s")
+                % {"code": currency, "number": number, "iso": iso}
+            )
+    return wrong
 
 
 def alert_rule_problems(rule) -> list[str]:

@@ -204,6 +204,7 @@ def demo_integration_setup(*, base_url: str, initialise: bool = True, fetch_rate
     Integration. Not one transaction: the simulators answer over HTTP from other threads or
     processes and must see what was written before they are called."""
     from connectors.jushuitan.services import token_refresh
+    from finance.kingdee_sources import kingdee_sources_ensure
     from mappings.rates import fetch_latest_rates
     from mappings.sources import initialise_from_connections
 
@@ -222,4 +223,5 @@ def demo_integration_setup(*, base_url: str, initialise: bool = True, fetch_rate
     reference_data_ensure(integration=integration)
     business_rates_ensure()
     flows_ensure(integration=integration)
+    kingdee_sources_ensure(integration=integration)
     return integration

@@ -17,3 +17,13 @@ class TokenState(models.TextChoices):
     NONE = "none", _("No token yet")
     VALID = "valid", _("Valid")
     REFRESH_FAILED = "failed", _("Refresh failed: re-authorise or check the credentials")
+
+
+class WindowBegin(models.TextChoices):
+    """Whether a query's `modified_begin` includes rows modified at that very second. Not
+    documented (docs/protocols/jushuitan.md §2.4): until the preflight has seen it on the
+    tenant, the walk takes the safe reading."""
+
+    UNKNOWN = "unknown", _("Not checked yet (read as exclusive: re-read one second)")
+    INCLUSIVE = "inclusive", _("Inclusive: rows at the begin second are returned")
+    EXCLUSIVE = "exclusive", _("Exclusive: rows at the begin second are left out")

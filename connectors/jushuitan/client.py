@@ -38,6 +38,7 @@ from connectors.ratelimit import Window, get_limiter
 from core import netguard
 from core.logging import mask_text
 
+from .choices import WindowBegin
 from .signing import dump_biz, sign
 
 logger = logging.getLogger(__name__)
@@ -547,7 +548,8 @@ class JushuitanClient:
         if end <= start:
             return
         seen: set[tuple] = set()
-        span = max_window or (end - start + overlap)
+        # A second short of the longest window: the walk may begin one second early (_begin).
+        span = (max_window - timedelta(seconds=1)) if max_window else (end - start + overlap)
         if max_window is not None and overlap >= max_window:
             raise ValueError("overlap must be shorter than the window")
         win_start = start - overlap
@@ -583,7 +585,7 @@ class JushuitanClient:
         row_time_field,
         seen,
     ) -> Iterator[dict]:
-        cursor = win_start
+        cursor = self._begin(win_start)
         page_index = 1
         keyset = True
         while True:
@@ -612,12 +614,19 @@ class JushuitanClient:
                     newest = moment if newest is None or moment > newest else newest
             if not rows or len(rows) < page_size or not data.get("has_next", True):
                 return
-            # Re-enter one second early: whether the API's begin is inclusive is unknown.
-            restart = newest - timedelta(seconds=1) if newest is not None else None
+            restart = self._begin(newest)
             if keyset and restart is not None and restart > cursor:
                 cursor, page_index = restart, 1
             else:
                 page_index += 1
+
+    def _begin(self, moment):
+        """The `modified_begin` that reads the rows of `moment`'s second and later: the second
+        itself when the tenant is known to include it, else one second earlier, so rows of
+        that second are not lost (docs/protocols/jushuitan.md §2.4)."""
+        if moment is None or self.connection.window_begin == WindowBegin.INCLUSIVE:
+            return moment
+        return moment - timedelta(seconds=1)
 
     def iter_ts(
         self,

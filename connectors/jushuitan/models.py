@@ -7,7 +7,7 @@ from core.fields import EncryptedTextField
 from core.models import TimeStampedModel
 from core.netguard import RemoteUrlValidator
 
-from .choices import AppKind, TokenState
+from .choices import AppKind, TokenState, WindowBegin
 
 
 class JushuitanConnection(TimeStampedModel):
@@ -73,6 +73,16 @@ class JushuitanConnection(TimeStampedModel):
         help_text=_(
             "Self-developed apps obtain and refresh their own tokens; ISV apps need the "
             "merchant to authorise again when a refresh fails, e.g. self"
+        ),
+    )
+    window_begin = models.CharField(
+        verbose_name=_("time window begin"),
+        max_length=10,
+        choices=WindowBegin.choices,
+        default=WindowBegin.UNKNOWN,
+        help_text=_(
+            "Whether modified_begin includes its own second. The preflight observes it on the "
+            "tenant and records it here; unknown re-reads one second per page, e.g. unknown"
         ),
     )
     refresh_before_hours = models.PositiveIntegerField(

@@ -10,6 +10,9 @@ offer before the enabled flows go live.
   through the other one (info rows); the chosen source finding none where the other finds
   some fails F2;
 - each mapped warehouse's wms_co_id is known to Jushuitan (§3.13);
+- whether `modified_begin` includes its own second (§2.4, undocumented): observed on one
+  recent sales-out row and recorded on the connection, so the time-window walk re-reads no
+  more than it must;
 - the rate-limit headroom left for other programs on the same app key (§2.1: 5/s, 100/min).
 """
 
@@ -24,7 +27,8 @@ from django.utils.translation import gettext as _
 from connectors.errors import AuthError, BusinessError, ConnectorError, TransientError
 from connectors.preflight import Check, provider
 
-from .client import ENDPOINTS, client_for, to_beijing
+from .choices import WindowBegin
+from .client import ENDPOINTS, client_for, parse_time, to_beijing
 
 SYSTEM = "jushuitan"
 CODE_NO_PERMISSION = 190
@@ -92,6 +96,7 @@ def jushuitan_checks(integration) -> Iterator[Check]:
     if "sales_outbound" in flows:
         yield from _shipment_checks(client, integration, flows["sales_outbound"])
     yield from _warehouse_checks(client, integration)
+    yield _window_begin_check(client, connection)
     yield _headroom_check(connection)
 
 
@@ -313,3 +318,65 @@ def _headroom_check(connection) -> Check:
             "same app key keep some room, or ask Jushuitan for a larger API package."
         ),
     )
+
+
+def _window_begin_check(client, connection) -> Check:
+    """Ask for one recent sales-out row again with `modified_begin` set to its own `modified`:
+    the answer says whether the begin is inclusive on this tenant. The observation is stored
+    on the connection (the walk then re-enters at the newest second instead of one earlier)."""
+    title = _("Time windows: does modified_begin include its own second?")
+    spec = ENDPOINTS["sales_out"]
+    end = timezone.now()
+    try:
+        data = client.call(
+            spec.path,
+            {
+                "modified_begin": to_beijing(end - timedelta(days=7)),
+                "modified_end": to_beijing(end),
+                "page_index": 1,
+                "page_size": 1,
+            },
+        )
+        rows = (data or {}).get(spec.list_key) or []
+        row = next((r for r in rows if r.get("modified") and r.get("io_id")), None)
+        if row is None:
+            return Check(
+                system=SYSTEM, key="jushuitan.window_begin", title=title, ok=True, info=True,
+                detail=_(
+                    "No sales-out document in the last 7 days to observe it on: kept as "
+                    "%(value)s."
+                ) % {"value": WindowBegin(connection.window_begin).label},
+            )  # fmt: skip
+        moment = parse_time(row["modified"])
+        begin = to_beijing(moment)
+        again = client.call(
+            spec.path,
+            {
+                "modified_begin": begin,
+                "modified_end": to_beijing(moment + timedelta(seconds=1)),
+                "page_index": 1,
+                "page_size": 50,
+            },
+        )
+    except ConnectorError as exc:
+        return Check(
+            system=SYSTEM, key="jushuitan.window_begin", title=title, ok=True, info=True,
+            detail=str(exc.message),
+        )  # fmt: skip
+    found = any(r.get("io_id") == row["io_id"] for r in (again or {}).get(spec.list_key) or [])
+    observed = WindowBegin.INCLUSIVE if found else WindowBegin.EXCLUSIVE
+    if connection.window_begin != observed:
+        type(connection).objects.filter(pk=connection.pk).update(window_begin=observed)
+        connection.window_begin = observed
+    return Check(
+        system=SYSTEM, key="jushuitan.window_begin", title=title, ok=True, info=True,
+        detail=_(
+            "Sales-out %(io_id)s modified at %(begin)s, asked again from that second: "
+            "%(answer)s. Recorded on the connection: %(value)s."
+        ) % {
+            "io_id": row["io_id"],
+            "begin": begin,
+            "answer": _("in the answer") if found else _("left out of the answer"),
+            "value": observed.label,
+        },
+    )  # fmt: skip

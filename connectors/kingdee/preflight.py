@@ -4,6 +4,8 @@
 Checks, each a `connectors.preflight.Check` naming the flows it gates:
 - login (signed call or session login);
 - every form the integration's flows read or write: a one-row ExecuteBillQuery each;
+- the forms and keys of the enabled K2 Kingdee sources (declarations, purchase invoices, FX
+  receipts: finance.kingdee_sources), under the name K2;
 - every field key they use, custom `F_*` fields included: one query per form naming all of
   them, and when Kingdee refuses it (MsgCode 9 names only the first unknown key) one query per
   key, so every missing field is reported, with Kingdee's exact message and the fix;
@@ -90,7 +92,18 @@ def _flow_needs(integration: Integration):
         for need in needs.base:
             key = (need.form_id, need.number)
             base.setdefault(key, (need, set()))[1].add(flow.code)
+    for need in _finance_needs(integration):
+        fields.setdefault((need.form_id, need.key.lower()), (need, set()))[1].add("K2")
     return fields, base
+
+
+def _finance_needs(integration: Integration):
+    """The forms and keys the export-refund chain reads where the tenant keeps its
+    declarations, purchase invoices and FX receipts in Kingdee (finance.kingdee_sources);
+    they gate no flow (K2)."""
+    from finance.kingdee_sources import field_needs
+
+    return field_needs(integration)
 
 
 @provider(SYSTEM)

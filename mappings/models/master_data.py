@@ -275,9 +275,11 @@ class CodeMapping(IntegrationMapping):
 
 
 class KnownCode(models.Model):
-    """Snapshot of the master-data codes one system has (filled by "Initialise from systems"
-    and master-data syncs). The 1:1 rule only maps to a code known to exist on the other side,
-    once anything of that kind is known."""
+    """Snapshot of the codes one system has: master data (filled by "Initialise from
+    systems" and master-data syncs) and the customer's code tables (currencies, accounts, tax
+    rates, shops, warehouses; "Pull code tables"). The 1:1 rule only maps to a code known to
+    exist on the other side, once anything of that kind is known; import dry runs refuse codes
+    the target system's snapshot lacks (issue 24 point 6)."""
 
     integration = models.ForeignKey(
         "connectors.Integration",
@@ -322,7 +324,7 @@ class KnownCode(models.Model):
     class Meta:
         ordering = ("integration", "system", "kind", "code")
         verbose_name = _("known code")
-        verbose_name_plural = _("known codes (master-data snapshot)")
+        verbose_name_plural = _("known codes (snapshot of both systems)")
         constraints = [
             models.UniqueConstraint(
                 fields=("integration", "system", "kind", "code"),

@@ -113,6 +113,9 @@ def _window(biz: dict, max_days: float, *, required: bool):
     if stop - start > timedelta(days=max_days):
         limit = f"{max_days:g}天"
         raise ApiError(140, f"参数不符合规范: 时间间隔不能超过{limit}")
+    if not ApiSettings.load().window_begin_inclusive:
+        # Times have whole seconds: an exclusive begin leaves out its own second.
+        start += timedelta(seconds=1)
     return start, stop
 
 

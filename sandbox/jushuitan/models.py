@@ -124,6 +124,14 @@ class ApiSettings(models.Model):
         default=False,
         help_text=_("Clamp an oversize page_size instead of answering code 140, e.g. False"),
     )
+    window_begin_inclusive = models.BooleanField(
+        verbose_name=_("modified_begin is inclusive"),
+        default=False,
+        help_text=_(
+            "Off (the strict reading, since nothing public says): a row modified at the very "
+            "second of modified_begin is left out; on returns it, e.g. False"
+        ),
+    )
     platform_order_upload = models.BooleanField(
         verbose_name=_("accept platform shops' orders on upload"),
         default=False,

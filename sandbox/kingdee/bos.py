@@ -7,11 +7,30 @@ F_QWJI_… with its own developer code) in BOS; the server knows nothing else an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from .models import KdCustomField
 
 Level = KdCustomField.Level
+# A BOS-created form id: the developer code, an underscore, a name (PAEZ_CustomsDecl).
+CUSTOM_FORM = re.compile(r"^[A-Za-z0-9]+_[A-Za-z0-9_]+$")
+
+
+def custom_form(form_id: str):
+    """A form the tenant created in BOS (no standard form of that id), known by the custom
+    fields declared on it; None when nothing is declared (MsgCode 4, as for any unknown form).
+    Custom forms keep the developer prefix (e.g. PAEZ_CustomsDecl)."""
+    from . import forms
+
+    spelled = (
+        KdCustomField.objects.filter(form_id__iexact=form_id)
+        .values_list("form_id", flat=True)
+        .first()
+    )
+    if spelled is None or not CUSTOM_FORM.match(spelled):
+        return None
+    return forms.custom_form(spelled, spelled)
 
 
 def custom_fields(form_id: str) -> dict[str, str]:

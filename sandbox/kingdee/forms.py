@@ -544,5 +544,63 @@ _add(
 )
 
 
+# 财务 forms the export-refund chain (K2) reads where a tenant keeps purchase VAT invoices and
+# FX receipts in Kingdee (docs/protocols/kingdee.md §4.18). Header keys as the K3Cloud data
+# dictionary lists them; the link to a declaration is the tenant's own custom field.
+_add(
+    FormSpec(
+        form_id="IV_PURCHASEIC",
+        name="采购增值税专用发票",
+        kind="bill",
+        prefix="CGZP",
+        org_key="fsettleorgid",
+        header=_COMMON_BILL
+        | _keys(
+            "FSUPPLIERID FCURRENCYID FINVOICENO FINVOICEDATE FSETTLEORGID FPURCHASEORGID "
+            "FRedBlue FISTAX FEXCHANGERATE FTAXAMOUNTFOR FHEADAUXPRICEFOR FAFTERTOTALTAXFOR"
+        ),
+        required_header=(("fdate", "业务日期"), ("fsupplierid", "供应商")),
+    )
+)
+_add(
+    FormSpec(
+        form_id="AR_RECEIVEBILL",
+        name="收款单",
+        kind="bill",
+        prefix="SKD",
+        org_key="fpayorgid",
+        header=_COMMON_BILL
+        | _keys(
+            "FCONTACTUNITTYPE FCONTACTUNIT FPAYUNITTYPE FPAYUNIT FCURRENCYID FPAYORGID "
+            "FSETTLEORGID FEXCHANGERATE FRECEIVEAMOUNTFOR FREALRECAMOUNTFOR FREMARK"
+        ),
+        required_header=(("fdate", "业务日期"), ("fcurrencyid", "币别")),
+    )
+)
+# A form created in BOS by the tenant (自定义单据, e.g. PAEZ_CustomsDecl): it exists once a
+# custom field is declared on it (sandbox.kingdee.bos); header keys are the common bill keys,
+# rows are the BOS default entity FEntity [U: the default key of a new bill's 单据体].
+CUSTOM_FORM_ENTRY = "FEntity"
+
+
+def custom_form(form_id: str, name: str) -> FormSpec:
+    return FormSpec(
+        form_id=form_id,
+        name=name,
+        kind="bill",
+        prefix=re.sub(r"[^A-Z0-9]", "", form_id.upper())[:10],
+        header=_COMMON_BILL,
+        entry_key=CUSTOM_FORM_ENTRY.lower(),
+        entry=_keys("FEntryID FSeq"),
+        view_entry=CUSTOM_FORM_ENTRY,
+    )
+
+
 def get(form_id: str) -> FormSpec | None:
-    return FORMS.get((form_id or "").lower())
+    """The form's spec: a standard form above, or a form the tenant created in BOS."""
+    spec = FORMS.get((form_id or "").lower())
+    if spec is not None or not form_id:
+        return spec
+    from . import bos
+
+    return bos.custom_form(form_id)

@@ -1150,6 +1150,7 @@ def seed_demo() -> dict[str, int]:
     }
 
     def upsert(form_id: str, number: str, name: str, model: dict) -> None:
+        forbid = model.pop("FForbidStatus", "A")
         model = {
             "FNumber": number,
             "FName": name,
@@ -1167,7 +1168,7 @@ def seed_demo() -> dict[str, int]:
                 "fields": header,
                 "model": model,
                 "document_status": DocumentStatus.AUDITED,
-                "forbid_status": "A",
+                "forbid_status": forbid,
                 "approved_at": now,
             },
         )

@@ -126,11 +126,13 @@ README_TABLE: dict[str, dict[str, frozenset]] = {
     "dingtalk": {"view": OPERATOR, "change": OPERATOR},
     "fx": {"view": OPERATOR, "change": OPERATOR},
     # The integrations (pairs of connections) are read by mdm and managers, run by operators;
-    # initialising mappings from them writes mappings (mdm).
+    # initialising mappings from them writes mappings (mdm); pulling the code tables is for
+    # those who map codes (mdm here; finance pulls them from Mappings › known codes).
     "connectors": {
         "view": frozenset({"mdm", "manager", "operator"}),
         "change": OPERATOR,
         "initialise_mappings": frozenset({"mdm"}),
+        "pull_code_tables": frozenset({"mdm"}),
     },
     # Schedules (beat), flows, sandbox: operator; everyone reads the flows' operations.
     "django_celery_beat": {"view": OPERATOR, "change": OPERATOR},

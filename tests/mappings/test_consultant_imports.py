@@ -2,6 +2,8 @@
 allowed values, errors that list the valid choices, dry runs that check codes against what
 the target system listed (the M4 snapshot), alert-rule fields as choices."""
 
+import re
+
 import pytest
 import tablib
 
@@ -17,7 +19,8 @@ def csv(*rows: str) -> bytes:
 def test_templates_carry_an_example_row_and_the_allowed_values(integration, admin_client):
     """GIVEN the account-mapping table WHEN its templates are downloaded THEN the csv has the
     headers and one example row (the integration's real code, a valid purpose) and the xlsx
-    has the same first sheet plus a sheet listing every column's allowed values."""
+    has the same first sheet plus a sheet listing every column's allowed values (and a third
+    with the target systems' codes, empty before they were read)."""
     url = "/admin/mappings/accountmapping/template/"
     text = admin_client.get(f"{url}csv/").content.decode().splitlines()
     assert text[0] == "integration,org_number,purpose,shop_id,account_number,account_name"
@@ -26,11 +29,12 @@ def test_templates_carry_an_example_row_and_the_allowed_values(integration, admi
     assert example[1] and example[4]  # taken from the fields' "e.g." help
 
     book = tablib.Databook().load(admin_client.get(f"{url}xlsx/").content, format="xlsx")
-    data, guide = book.sheets()
+    data, guide, codes = book.sheets()
     assert data.headers[:3] == ["integration", "org_number", "purpose"] and len(data) == 1
     allowed = {row[0]: row[2] for row in guide}
     assert "tariff = " in allowed["purpose"] and "fx_gain_loss = " in allowed["purpose"]
     assert integration.code in allowed["integration"]
+    assert len(codes) == 0  # nothing pulled from the systems yet: no codes to list
 
 
 def test_a_wrong_choice_is_rejected_with_the_valid_values_listed(integration):
@@ -136,3 +140,43 @@ def test_alert_rule_fields_are_choices(admin_client):
         {**form, "name": "Old", "error_classes": ["MappingMissing"], "flow_codes": ["F2"]},
     )
     assert response.status_code == 200 and not AlertRule.objects.filter(name="Old").exists()
+
+
+def test_alert_rule_mentions_are_picked_from_the_alert_contacts(admin_client, admin_user):
+    """Issue 24 point 6: GIVEN an alert contact with a mobile WHEN a rule is added THEN the
+    @ mobiles are ticked from the contacts and stored; a mobile typed in that belongs to no
+    contact is refused (it would @ nobody the portal knows)."""
+    from connectors.dingtalk.models import RobotChannel
+    from monitoring.models import AlertContact, AlertRule
+
+    AlertContact.objects.create(user=admin_user, mobile="13800000000")
+    channel = RobotChannel.objects.create(
+        name="ops",
+        kind="dingtalk",
+        webhook_url="https://oapi.dingtalk.com/robot/send?access_token=x",
+    )
+    page = admin_client.get("/admin/monitoring/alertrule/add/").content.decode()
+    assert 'type="checkbox" name="mention_mobiles" value="13800000000"' in page
+    form = {
+        "name": "Finance",
+        "enabled": "on",
+        "channel": channel.pk,
+        "min_severity": "error",
+        "threshold_count": 1,
+        "threshold_minutes": 10,
+        "dedupe_minutes": 30,
+        "mention_mobiles": ["13800000000"],
+    }
+    response = admin_client.post("/admin/monitoring/alertrule/add/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert AlertRule.objects.get(name="Finance").mention_mobile_list == ["13800000000"]
+    response = admin_client.post(
+        "/admin/monitoring/alertrule/add/",
+        {**form, "name": "Typed", "mention_mobiles": ["12345"]},
+    )
+    assert response.status_code == 200 and not AlertRule.objects.filter(name="Typed").exists()
+    rule = AlertRule.objects.get(name="Finance")
+    AlertRule.objects.filter(pk=rule.pk).update(mention_mobiles="13800000000 13900000000")
+    page = admin_client.get(f"/admin/monitoring/alertrule/{rule.pk}/change/").content.decode()
+    kept = re.search(r'<input[^>]*name="mention_mobiles" value="13900000000"[^>]*>', page)
+    assert kept and "checked" in kept.group(0), "an older value stays listed and ticked"

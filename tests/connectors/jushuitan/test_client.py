@@ -505,3 +505,64 @@ def test_ts_cursor_walk_reads_each_order_once(jushuitan_connection):
         )
     )
     assert sorted(r["so_id"] for r in rows) == sorted(f"T-{n}" for n in range(30))
+
+
+@pytest.mark.parametrize(
+    ("server_inclusive", "belief", "reads_extra_second"),
+    [
+        (False, "unknown", False),  # the strict reading, the sandbox's default
+        (True, "unknown", True),  # safe but re-reads the second before the newest
+        (True, "inclusive", False),  # observed by the preflight: re-enters at the newest
+    ],
+)
+def test_issue18_p9_window_walk_reenters_as_the_tenant_allows(
+    jushuitan_connection, jushuitan_sandbox, server_inclusive, belief, reads_extra_second
+):
+    """Issue 18 point 9 (docs/protocols/jushuitan.md §2.4): GIVEN 120 orders three to a second
+    and pages of 20 WHEN the keyset walk reads them under each reading of `modified_begin`
+    THEN every order comes exactly once; re-entering one second early costs extra pages only
+    where the tenant is inclusive and the portal has not observed it, and knowing it brings
+    them back to the
+    fewest the crowding allows."""
+    jushuitan_sandbox.window_begin_inclusive = server_inclusive
+    jushuitan_sandbox.save()
+    JushuitanConnection.objects.filter(pk=jushuitan_connection.pk).update(window_begin=belief)
+    jushuitan_connection.refresh_from_db()
+    client = client_for(jushuitan_connection)
+    for part in range(0, 120, 50):
+        client.upload_orders(
+            [_order(f"K-{n:04d}", qty=1) for n in range(part, min(part + 50, 120))]
+        )
+    end = timezone.now().replace(microsecond=0)
+    start = end - timedelta(hours=1)
+    ids = list(
+        Order.objects.filter(so_id__startswith="K-").order_by("o_id").values_list("o_id", flat=True)
+    )
+    for number, o_id in enumerate(ids):
+        Order.objects.filter(o_id=o_id).update(modified=start + timedelta(seconds=number // 3))
+    pages = []
+
+    def receiver(sender, **kw):
+        if "modified_begin" in kw["request"].get("biz", ""):
+            pages.append(1)
+
+    remote_call.connect(receiver)
+    try:
+        seen = [
+            row["o_id"]
+            for row in client.iter_window(
+                "/open/orders/single/query",
+                start=start,
+                end=end,
+                page_size=20,
+                list_key="orders",
+                key_fields=("o_id",),
+                overlap=timedelta(0),
+            )
+        ]
+    finally:
+        remote_call.disconnect(receiver)
+    assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen)) == 120
+    # Each page re-reads the 3 rows of its newest second (7 pages for 120 rows), or 6 rows
+    # when it re-enters one second early (8 pages).
+    assert len(pages) == (8 if reads_extra_second else 7), len(pages)

@@ -118,3 +118,22 @@ def test_run_preflight_button_on_the_connection_page(tenant, client):
     shown = [str(m) for m in answer.context["messages"]]
     assert any(CREATEBATCH in m for m in shown)
     assert JushuitanConnectionAdmin.run_preflight.allowed_permissions == ["change"]
+
+
+@pytest.mark.parametrize("server_inclusive", [False, True])
+@pytest.mark.usefixtures("english")
+def test_issue18_p9_preflight_observes_and_records_the_window_begin(tenant, server_inclusive):
+    """Issue 18 point 9 (docs/protocols/jushuitan.md §2.4, undocumented): GIVEN a tenant
+    whose `modified_begin` is exclusive (or inclusive) WHEN the preflight runs THEN it asks
+    one recent sales-out row again from its own second, reports what came back as an info row
+    and records the reading on the connection, which the time-window walk then follows."""
+    from connectors.jushuitan.models import JushuitanConnection
+    from sandbox.jushuitan.models import ApiSettings
+
+    ApiSettings.objects.update(window_begin_inclusive=server_inclusive)
+    run = preflight_run(integration=tenant, systems=["jushuitan"], requested_by="test")
+    check = {c.key: c for c in checks_of(run)}["jushuitan.window_begin"]
+    expected = "inclusive" if server_inclusive else "exclusive"
+    assert check.ok and check.info
+    assert ("in the answer" if server_inclusive else "left out of") in check.detail
+    assert JushuitanConnection.objects.get(pk=tenant.jushuitan_id).window_begin == expected
