@@ -123,7 +123,8 @@ def test_fx_unavailable_retries_every_five_minutes_three_times_then_ticket(test_
             due_now(test_flow)
     assert waits == [5, 5, 5]
     assert doc.state == S.FAILED and doc.last_error_class == "fx_unavailable"
-    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status=TicketStatus.OPEN)
+    ticket = ticket_of_document(doc)  # issue 20 point 1: one ticket per currency and date
+    assert ticket.trace_key == "fx:USD:2026-11-30" and ticket.status == TicketStatus.OPEN
     assert ticket.role == "finance" and "Exchange rate" in ticket.title
 
 
