@@ -35,3 +35,27 @@ def allocate(total: Decimal, weights: list[Decimal], places: Decimal = CENT) -> 
     for i in order[:left]:
         floors[i] += places
     return [sign * part for part in floors]
+
+
+def spread(total: Decimal, weights: list[Decimal], places: Decimal = CENT) -> list[Decimal]:
+    """Split `total` over lines in proportion to `weights`: every line but the last weighted
+    one rounds towards zero, the last weighted line takes the remainder, so the parts add up
+    exactly to `total` and a line without weight (a gift) gets nothing (issue 19 point 1).
+
+    >>> spread(Decimal("2.00"), [Decimal("59.98"), Decimal("8.99"), Decimal(0)])
+    [Decimal('1.73'), Decimal('0.27'), Decimal('0.00')]
+    """
+    total = Decimal(total).quantize(places, rounding=ROUND_HALF_UP)
+    if not weights:
+        return []
+    weighted = [i for i, w in enumerate(weights) if w]
+    if not weighted:
+        return allocate(total, weights, places)
+    weight_sum = sum(weights, Decimal(0))
+    parts = [
+        (total * w / weight_sum).quantize(places, rounding=ROUND_DOWN) if w else places * 0
+        for w in weights
+    ]
+    last = weighted[-1]
+    parts[last] = total - sum(parts[:last], Decimal(0)) - sum(parts[last + 1 :], Decimal(0))
+    return parts

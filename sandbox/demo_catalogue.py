@@ -326,13 +326,8 @@ KINGDEE_CUSTOM_FIELDS: dict[str, list[tuple[str, str, str, int]]] = {
             for name, kind, length in (
                 ("SkuId", _TEXT, 100),
                 ("HSCode", _TEXT, 20),
-                ("LineAmount", _DEC, 0),
-                ("Discount", _DEC, 0),
-                ("Freight", _DEC, 0),
-                ("Tariff", _DEC, 0),
                 ("NetAmount", _DEC, 0),
                 ("NetAmountCNY", _DEC, 0),
-                ("TaxTemplate", _TEXT, 80),
             )
         ],
     ],
@@ -438,6 +433,13 @@ KINGDEE_BASE_DATA: dict[str, list[tuple[str, str, dict]]] = {
         ("SL02_SYS", "13%增值税", {"FTaxRate": 13}),
         ("SL06_SYS", "6%增值税", {"FTaxRate": 6}),
     ],
+    # 费用项目: what the receivable's charge lines book (docs/finance/receivables.md).
+    "BD_Expense": [
+        ("FYXM_FREIGHT", "运费", {"FAccountId": {"FNumber": "6601.01"}}),
+        ("FYXM_MKTTAX", "平台代收税费", {"FAccountId": {"FNumber": "6403"}}),
+        ("FYXM_PLATFEE", "平台佣金及服务费", {"FAccountId": {"FNumber": "6601.02"}}),
+        ("FYXM_ALLOW", "销售折让（仅退款）", {"FAccountId": {"FNumber": "6001"}}),
+    ],
     "BD_Account": [
         (number, name, {})
         for number, name in (
@@ -468,6 +470,7 @@ KINGDEE_BASE_DATA: dict[str, list[tuple[str, str, dict]]] = {
             ("QTRKD01_SYS", "标准其他入库单", "STK_MISCELLANEOUS"),
             ("QTCKD01_SYS", "标准其他出库单", "STK_MisDelivery"),
             ("CBTZD01_SYS", "标准成本调整单", "HS_AdjustmentBill"),
+            ("YSD01_SYS", "标准应收单", "AR_receivable"),
         )
     ],
     # 退料原因 (assistant data of PUR_MRB.FMRREASON): FNumber, FDataValue.

@@ -19,6 +19,13 @@ CURRENCIES = {"USD": "PRE007", "EUR": "PRE003", "GBP": "PRE006", "JPY": "PRE004"
 # Destination countries of the demo shops and a destination duty rate per HS heading (%).
 COUNTRIES = ("US", "DE", "GB", "JP")
 DUTY = {"US": Decimal("3.40"), "DE": Decimal("2.70"), "GB": Decimal("2.00"), "JP": Decimal("0.00")}
+# Charge kinds of an order -> the Kingdee expense items of the receivable's charge lines.
+EXPENSE_ITEMS = {
+    "freight": "FYXM_FREIGHT",
+    "marketplace_tax": "FYXM_MKTTAX",
+    "platform_fee": "FYXM_PLATFEE",
+    "refund_only": "FYXM_ALLOW",
+}
 ACCOUNTS = {
     "revenue": "6001",
     "cost": "6401",
@@ -121,6 +128,13 @@ def reference_data_ensure(*, integration) -> None:
                     "refund_rate": Decimal("13"),
                 },
             )
+    for kind, item in EXPENSE_ITEMS.items():
+        CodeMapping.objects.get_or_create(
+            integration=integration,
+            kind=CodeKind.EXPENSE_ITEM,
+            jushuitan_code=kind,
+            defaults={"kingdee_code": item},
+        )
     for purpose, account in ACCOUNTS.items():
         AccountMapping.objects.get_or_create(
             integration=integration,

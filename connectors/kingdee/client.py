@@ -726,6 +726,31 @@ class KingdeeClient:
     ) -> SaveResult:
         return self._operation("Delete", form_id, numbers, ids)
 
+    def push(
+        self,
+        form_id: str,
+        *,
+        numbers: list[str],
+        target_form_id: str,
+        rule_id: str = "",
+        enable_default_rule: bool = False,
+    ) -> SaveResult:
+        """Push (下推) source bills into target bills linked to them (docs/protocols/kingdee.md
+        §2.8); the targets are saved, not submitted."""
+        data = {
+            "Ids": "",
+            "Numbers": [str(n) for n in numbers],
+            "EntryIds": "",
+            "RuleId": rule_id,
+            "TargetBillTypeId": "",
+            "TargetOrgId": 0,
+            "TargetFormId": target_form_id,
+            "IsEnableDefaultRule": "true" if enable_default_rule else "false",
+            "IsDraftWhenSaveFail": "false",
+            "CustomParams": {},
+        }
+        return self._write("Push", form_id, data, keys={"numbers": data["Numbers"][:100]})
+
     # -- reads -----------------------------------------------------------------------------
     def view(
         self, form_id: str, *, number: str | None = None, id: int | None = None

@@ -138,8 +138,56 @@ def kingdee_checks(integration: Integration):
         fields, base = _flow_needs(integration)
         yield from _form_checks(client, fields)
         yield from _base_checks(client, base, connection.org_number)
+        yield from _receivable_checks(client, integration)
     finally:
         client.http.close()
+
+
+def _receivable_checks(client: KingdeeClient, integration: Integration):
+    """Flows whose receivables the tenant generates itself (setting receivable = "tenant",
+    flows/definitions/receivables.py): the latest audited source bill must have a receivable
+    linked to it; without any audited bill yet the row is informational."""
+    from flows.models import Flow
+
+    forms = {"sales_outbound": "SAL_OUTSTOCK", "sales_return": "SAL_RETURNSTOCK"}
+    for flow in Flow.objects.filter(integration=integration, code__in=forms):
+        if (flow.settings or {}).get("receivable", "push") != "tenant":
+            continue
+        form = forms[flow.code]
+        key = f"kingdee.receivable.{form}"
+        title = _("Kingdee generates the receivable of each audited %(form)s") % {"form": form}
+        try:
+            rows = client.execute_bill_query(
+                form,
+                ["FBillNo"],
+                filter_string="FDocumentStatus = 'C'",
+                order_string=f"{primary_key(form)} DESC",
+                top_row_count=1,
+                limit=1,
+            )
+            found = rows and _query(
+                client, "AR_receivable", ["FBillNo"], f"FSourceBillNo = {quote(rows[0][0])}"
+            )
+        except ConnectorError as exc:
+            yield Check(SYSTEM, key, title, False, _detail(exc), flows=(flow.code,))
+            continue
+        if not rows:
+            detail = _("No audited %(form)s yet: nothing to prove.") % {"form": form}
+            yield Check(SYSTEM, key, title, True, detail, flows=(flow.code,), info=True)
+            continue
+        yield Check(
+            SYSTEM,
+            key,
+            title,
+            bool(found),
+            "" if found else _("%(bill)s has no receivable.") % {"bill": rows[0][0]},
+            fix=_(
+                "Turn on the automatic push from %(form)s to AR_receivable in Kingdee, or set "
+                "the flow's receivable setting to push (%(flow)s)."
+            )
+            % {"form": form, "flow": flow.code},
+            flows=(flow.code,),
+        )
 
 
 def _form_checks(client: KingdeeClient, fields):

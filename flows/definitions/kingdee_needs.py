@@ -156,6 +156,24 @@ def _accounts(ctx: FlowContext, needs: Needs) -> None:
     needs.fields.append(FieldNeed("GL_VOUCHER", "F_PAEZ_PortalKey", HEADER, "text", 100))
 
 
+def _receivables(ctx: FlowContext, needs: Needs) -> None:
+    """AR_receivable and the expense items of its charge lines, when the portal pushes
+    receivables (flows/definitions/receivables.py); the tenant's own generation is checked
+    by the preflight instead."""
+    from mappings.choices import CodeKind
+    from mappings.models import CodeMapping
+
+    form = "AR_receivable"
+    needs.add(form, "FID FBillNo FDocumentStatus FCUSTOMERID FCURRENCYID FALLAMOUNTFOR")
+    needs.add(form, "FSourceBillNo FSOURCETYPE FCOSTID FPriceQty FTaxPrice FALLAMOUNTFOR_D", ENTRY)
+    if ctx.setting("receivable", "push") != "push":
+        return
+    for kind, number in CodeMapping.objects.filter(
+        integration=ctx.integration, kind=CodeKind.EXPENSE_ITEM
+    ).values_list("jushuitan_code", "kingdee_code"):
+        needs.base.append(BaseNeed("BD_Expense", number, f"expense item {kind}", "code mapping"))
+
+
 def _bill_type(ctx: FlowContext, needs: Needs, default: str, form_id: str) -> None:
     number = ctx.setting("bill_type", default)
     needs.base.append(BaseNeed("BOS_BillType", number, f"bill type of {form_id}", "bill_type"))
@@ -171,7 +189,8 @@ def sales_outbound(ctx: FlowContext) -> Needs:
     )
     needs.add(
         form,
-        "FRowType FMaterialID FRealQty FTaxPrice FEntryTaxRate FIsFree FStockID FEntrynote",
+        "FRowType FMaterialID FRealQty FTaxPrice FEntryTaxRate FIsFree FStockID FEntrynote "
+        "FDiscount FTaxCombination FAllAmount",
         ENTRY,
     )
     needs.fields.append(
@@ -184,14 +203,7 @@ def sales_outbound(ctx: FlowContext) -> Needs:
     needs.custom(ctx, form, "RateDate", kind="date")
     needs.custom(ctx, form, "SkuId", ENTRY, length=100)
     needs.custom(ctx, form, "HSCode", ENTRY, length=20)
-    needs.custom(ctx, form, "TaxTemplate", ENTRY, length=80)
-    needs.custom(
-        ctx,
-        form,
-        "LineAmount Discount Freight Tariff NetAmount NetAmountCNY",
-        ENTRY,
-        kind="decimal",
-    )
+    needs.custom(ctx, form, "NetAmount NetAmountCNY", ENTRY, kind="decimal")
     needs.custom(ctx, "BD_MATERIAL", "HSCode", length=20)
     needs.custom(ctx, "BD_MATERIAL", "EnName", length=255)
     needs.custom(ctx, "BD_MATERIAL", "DeclaredPrice", kind="decimal")
@@ -200,6 +212,7 @@ def sales_outbound(ctx: FlowContext) -> Needs:
     _tax_rates(ctx, needs)
     _bill_type(ctx, needs, "XSCKD01_SYS", form)
     _accounts(ctx, needs)
+    _receivables(ctx, needs)
     return needs
 
 
@@ -213,7 +226,8 @@ def sales_return(ctx: FlowContext) -> Needs:
     )
     needs.add(
         form,
-        "FMaterialId FRealQty FTaxPrice FEntryTaxRate FIsFree FReturnType FStockId FNote",
+        "FMaterialId FRealQty FTaxPrice FEntryTaxRate FIsFree FReturnType FStockId FNote "
+        "FDiscount FTaxCombination FAllAmount",
         ENTRY,
     )
     needs.fields.append(
@@ -230,6 +244,7 @@ def sales_return(ctx: FlowContext) -> Needs:
     _currencies(ctx, needs)
     _bill_type(ctx, needs, "XSTHD01_SYS", form)
     _accounts(ctx, needs)
+    _receivables(ctx, needs)
     return needs
 
 

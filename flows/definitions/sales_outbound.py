@@ -16,9 +16,12 @@ The status is re-checked here on every row (row-version reads send no status fil
 
 The bill carries every F2.2 field: platform order no., shop →
 customer, buyer id, transaction amount, platform commission, logistics / FBA no.; per line
-SKU → material, quantity, unit price, and the order's tariff, freight and discount spread over
-the lines to the cent; currency, the PBOC central parity of the ship date, CNY amounts and the
-tax template of the destination country and HS code.
+SKU → material, quantity, list price and, in Kingdee's own discount field, what the buyer did
+not pay of it (the order coupon spread to the cent), so Kingdee's line totals are what the buyer
+paid; the tax combination and rate of the destination country and HS code (0 % export by
+default); currency, the rate of the FX policy and CNY amounts. Freight, marketplace-collected
+taxes and platform fees go to the receivable pushed from the bill, or are left to the tenant
+(docs/finance/receivables.md).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from mappings.errors import MappingMissing
 from mappings.rates import to_cny
 
 from ..choices import DocumentState, ErrorClass, FlowCode, System
-from ..money import allocate, money
+from ..money import money, spread
 from . import register
 from .base import FlowContext, LoadResult, Problem, SourceRecord, ValidationProblem
 from .kingdee_common import (
@@ -46,6 +49,7 @@ from .kingdee_common import (
     note_fallback,
     order_no_field,
 )
+from .receivables import ReceivableMixin, booked_charges
 
 CNY = "CNY"
 # Lines per bill the portal writes; beyond this a person splits the order (poison input).
@@ -164,7 +168,7 @@ def shipment(payload: dict, *, sales_out: bool) -> dict:
 
 
 @register
-class SalesOutbound(KingdeeBillFlow):
+class SalesOutbound(ReceivableMixin, KingdeeBillFlow):
     code = FlowCode.SALES_OUTBOUND
     source_system = System.JUSHUITAN
     form_id = "SAL_OUTSTOCK"
@@ -363,45 +367,39 @@ class SalesOutbound(KingdeeBillFlow):
 
         amounts = [line_amount(item) for item in items]
         finances = order.get("cb_finances") or {}
-        discount = money(order.get("free_amount"))
-        freight = money(order.get("freight"))
-        tariff = money(order.get("cb_total_tax") or finances.get("product_tax"))
-        commission = money(finances.get("platform_commission"))
-        discounts = allocate(discount, amounts)
-        freights = allocate(freight, amounts)
-        tariffs = allocate(tariff, amounts)
-        trade_amount = money(
-            order.get("pay_amount") or sum(amounts, Decimal(0)) + freight - discount
-        )
+        coupon = money(order.get("free_amount"))
+        charges = order_charges(ctx, order, finances)
+        coupons = spread(coupon, amounts)
+        goods = sum(amounts, Decimal(0)) - coupon
+        trade_amount = money(order.get("pay_amount") or goods + charges["freight"])
 
-        entries = []
-        for item, material, amount, disc, frt, tax in zip(
-            items, materials, amounts, discounts, freights, tariffs, strict=True
-        ):
+        entries, lines = [], []
+        for item, material, amount, share in zip(items, materials, amounts, coupons, strict=True):
             hs_code = facts.get(material, {}).get("hs_code", "")
-            template = self._tax_template(ctx, country, hs_code, ship_date, material)
-            net = amount - disc
+            tax = line_tax(ctx, self._tax_template(ctx, country, hs_code, ship_date, material))
+            qty = _decimal(item.get("qty"), "qty")
+            price = money(item.get("price"))
+            net = amount - share
             entries.append(
                 {
                     "FRowType": "Standard",
                     "FMaterialID": {"FNumber": material},
-                    "FRealQty": str(_decimal(item.get("qty"), "qty")),
-                    "FTaxPrice": str(money(item.get("price"))),
-                    "FEntryTaxRate": str(template.vat_rate) if template else "0",
-                    "FIsFree": bool(item.get("is_gift")) or money(item.get("price")) == 0,
+                    "FRealQty": str(qty),
+                    "FTaxPrice": str(price),
+                    # What the buyer did not pay of the list price: the line's own reduction
+                    # and its share of the order's coupon; Kingdee's FAllAmount is the rest.
+                    "FDiscount": str(money(price * qty) - net),
+                    **tax_fields(tax),
+                    "FIsFree": net == 0,
                     "FStockID": {"FNumber": stock},
                     "FEntrynote": str(item.get("remark") or "")[:255],
                     f("SkuId"): str(item["sku_id"]),
                     f("HSCode"): hs_code,
-                    f("LineAmount"): str(amount),
-                    f("Discount"): str(disc),
-                    f("Freight"): str(frt),
-                    f("Tariff"): str(tax),
                     f("NetAmount"): str(net),
                     f("NetAmountCNY"): str(to_cny(net, quote) if quote else net),
-                    f("TaxTemplate"): template.kingdee_tax_number if template else "",
                 }
             )
+            lines.append({"sku": str(item["sku_id"]), "qty": str(qty), "net": str(net), **tax})
         prefix = ctx.setting("bill_prefix", self.bill_prefix)
         # A shipment's bill: <prefix>-<io_id>, never equal to an order's <prefix><o_id>.
         bill_no = f"{prefix}-{order['io_id']}" if sales_out else f"{prefix}{order['o_id']}"
@@ -422,8 +420,10 @@ class SalesOutbound(KingdeeBillFlow):
             f("Currency"): currency,
             f("TradeAmount"): str(trade_amount),
             f("TradeAmountCNY"): str(to_cny(trade_amount, quote) if quote else trade_amount),
-            f("Commission"): str(commission),
-            f("CommissionCNY"): str(to_cny(commission, quote) if quote else commission),
+            f("Commission"): str(charges["platform_fee"]),
+            f("CommissionCNY"): str(
+                to_cny(charges["platform_fee"], quote) if quote else charges["platform_fee"]
+            ),
             f("RateDate"): quote.rate_date.isoformat() if quote else ship_date.isoformat(),
             "SubHeadEntity": {
                 "FSettleCurrID": {"FNumber": settle_currency},
@@ -436,6 +436,10 @@ class SalesOutbound(KingdeeBillFlow):
         document.progress = {
             **(document.progress or {}),
             "fx": quote.as_dict() if quote else {"currency": CNY, "rate": "1"},
+            "currency": currency,
+            "lines": lines,
+            "paid": str(goods + charges["freight"]),
+            "charges": booked_charges(ctx, charges),
         }
         note_fallback(document, quote)
         return payload, bill_no
@@ -478,6 +482,39 @@ def material_field_problem(material: str, field: str) -> Problem:
         material=material,
         material_field=field,
     )
+
+
+# Platform fees read from the order's cross-border finance (a setting names others): the
+# commission, and the FBA / fulfilment / transaction fees where the marketplace reports them
+# (key names other than platform_commission are [U]: docs/protocols/jushuitan.md).
+FEE_FIELDS = ("platform_commission", "fba_fee", "fulfillment_fee", "transaction_fee")
+
+
+def order_charges(ctx: FlowContext, order: dict, finances: dict) -> dict[str, Decimal]:
+    """What the order carries besides its goods: buyer-paid freight, the VAT / sales tax the
+    marketplace collected and remits (cb_total_tax / product_tax, 平台代收税费: not an import
+    duty) and the platform's fees, each to the cent."""
+    fees = ctx.setting("fee_fields", FEE_FIELDS)
+    return {
+        "freight": money(order.get("freight")),
+        "marketplace_tax": money(order.get("cb_total_tax") or finances.get("product_tax")),
+        "platform_fee": money(sum((money(finances.get(name)) for name in fees), Decimal(0))),
+    }
+
+
+def line_tax(ctx: FlowContext, template) -> dict:
+    """The line's tax: the template's combination and rate; without a template the zero-rated
+    export combination of the flow setting `export_tax_combination` at 0 % (issue 19 point 1)."""
+    if template is None:
+        return {"rate": "0", "combination": ctx.setting("export_tax_combination", "")}
+    return {"rate": str(template.vat_rate), "combination": template.kingdee_tax_number}
+
+
+def tax_fields(tax: dict) -> dict:
+    fields = {"FEntryTaxRate": tax["rate"]}
+    if tax.get("combination"):
+        fields["FTaxCombination"] = {"FNumber": tax["combination"]}
+    return fields
 
 
 def currency_of(ctx: FlowContext, row: dict) -> str:

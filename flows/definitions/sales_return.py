@@ -11,8 +11,11 @@ cancelled or merged. Documents of the earlier after-sale source (`as:<as_id>`, o
 after-sale) finish as they were; a receipt of an after-sale already booked that way is kept as
 filtered.
 
-A refund-only after-sale (仅退款) moves no stock: it is kept as filtered with that reason.
-A return whose original outbound has not reached Kingdee waits for it (dependency retry).
+A refund-only after-sale (仅退款) moves no stock: its receipt rows are kept as filtered with that
+reason, and once Jushuitan confirms it (after-sale query, status Confirmed) it is booked as a red
+receivable (source key `ro:<as_id>`, setting `refund_only`; docs/finance/receivables.md §2).
+Every return bill pushes a red receivable (flows/definitions/receivables.py). A return whose
+original outbound has not reached Kingdee waits for it (dependency retry).
 """
 
 from __future__ import annotations
@@ -37,19 +40,62 @@ from .kingdee_common import (
     note_fallback,
     order_no_field,
 )
+from .receivables import (
+    ReceivableMixin,
+    expense_item,
+    find_red_receivables,
+    save_red_receivables,
+)
 from .sales_outbound import (
     CNY,
     _decimal,
     currency_number,
     currency_of,
     line_objects,
+    line_tax,
     parse_time,
     rates,
+    tax_fields,
 )
 
 # After-sale types that bring goods back (普通退货 return, 拒收退货 refused, 换货 exchange leg).
 RETURN_TYPES = ("普通退货", "拒收退货", "换货")
 RETURN_WAREHOUSE = 2  # 销退仓, the sales-return warehouse inside a company
+
+
+REFUND_ONLY = "仅退款"
+
+
+def refund_only_booked(ctx: FlowContext) -> bool:
+    """Setting `refund_only`: "receivable" (default) books each confirmed refund-only
+    after-sale as a red receivable; "off" leaves them to the tenant."""
+    return ctx.setting("refund_only", "receivable") == "receivable"
+
+
+def refund_only_record(row: dict) -> SourceRecord:
+    """A confirmed refund-only after-sale (仅退款) as a source record (key `ro:<as_id>`)."""
+    return SourceRecord(
+        source_key=f"ro:{row.get('as_id')}",
+        payload=row,
+        modified_at=parse_time(row.get("modified")),
+        platform_order_no=str(row.get("so_id") or ""),
+        skus=[str(i["sku_id"]) for i in line_objects(row) if i.get("sku_id")],
+        shop_id=str(row.get("shop_id") or ""),
+        warehouse_code=str(row.get("wms_co_id") or ""),
+    )
+
+
+def is_refund_only(document) -> bool:
+    return str(document.source_key).startswith("ro:")
+
+
+def refunded(original: dict, qty: Decimal) -> Decimal:
+    """What the buyer paid for `qty` units of a sold line: its net share, the whole net when
+    the whole quantity comes back (so a full return reverses the sale to the cent)."""
+    sold_qty, net = Decimal(original["qty"]), Decimal(original["net"])
+    if qty >= sold_qty or not sold_qty:
+        return net
+    return money(net * qty / sold_qty)
 
 
 def returned_items(after_sale: dict) -> list[dict]:
@@ -129,7 +175,7 @@ def receipt_record(row: dict) -> SourceRecord:
 
 
 @register
-class SalesReturn(KingdeeBillFlow):
+class SalesReturn(ReceivableMixin, KingdeeBillFlow):
     code = FlowCode.SALES_RETURN
     source_system = System.JUSHUITAN
     form_id = "SAL_RETURNSTOCK"
@@ -140,6 +186,9 @@ class SalesReturn(KingdeeBillFlow):
     def extract(self, ctx: FlowContext, *, start, end):
         rows = ctx.jushuitan.received_returns(start=start, end=end)
         yield from self._guarded(ctx, (receipt_record(row) for row in rows))
+        if refund_only_booked(ctx):
+            rows = ctx.jushuitan.refunds(start=start, end=end, status="Confirmed")
+            yield from (refund_only_record(r) for r in rows if r.get("type") == REFUND_ONLY)
 
     def extract_since(self, ctx: FlowContext, *, row_version: int):
         rows = ctx.jushuitan.received_returns_since(row_version)
@@ -178,12 +227,88 @@ class SalesReturn(KingdeeBillFlow):
         record = receipt_record(item) if receipt else after_sale_record(item)
         return next(iter(self._guarded(ctx, [record])))
 
+    def _red_receivable(self, ctx: FlowContext, document) -> tuple[dict, str]:
+        """A refund-only after-sale (仅退款) as a red receivable: one line of the refund with
+        the expense item `refund_only` (a sales allowance, 销售折让) at the sale's tax, saved
+        and audited; no stock moves (issue 19 point 2)."""
+        after_sale = document.source_payload
+        on_date = self._date(after_sale)
+        source_bill, source_currency, sold = self._original_outbound(ctx, after_sale, set())
+        currency = (
+            str(after_sale.get("currency") or "").upper()
+            or source_currency.upper()
+            or currency_of(ctx, after_sale)
+        )
+        try:
+            customer = ctx.mappings.customer_for_shop(after_sale["shop_id"])
+            settle_currency = currency_number(ctx, currency)
+        except MappingMissing as exc:
+            raise mapping_problem(exc) from exc
+        quote = rates(ctx).quote(currency, on_date) if currency != CNY else None
+        refund = money(after_sale.get("refund"))
+        tax = next(iter(sold.values()), None) or line_tax(ctx, None)
+        org = ctx.integration.kingdee.org_number
+        bill_no = f"{ctx.setting('refund_only_prefix', 'JSTTK')}-{after_sale['as_id']}"
+        payload = {
+            "FBillNo": bill_no,
+            "FBillTypeID": {"FNumber": ctx.setting("receivable_bill_type", "YSD01_SYS")},
+            "FDate": on_date.isoformat(),
+            "FCUSTOMERID": {"FNumber": customer},
+            "FCURRENCYID": {"FNumber": settle_currency},
+            "FSETTLEORGID": {"FNumber": org},
+            "FSALEORGID": {"FNumber": org},
+            "FPAYORGID": {"FNumber": org},
+            "FExchangeRate": str(quote.cny_per_unit) if quote else "1",
+            "FAR_Remark": " ".join(
+                str(p)
+                for p in (REFUND_ONLY, after_sale["as_id"], after_sale.get("so_id"), source_bill)
+                if p
+            )[:255],
+            "FEntityDetail": [
+                {
+                    "FCOSTID": {"FNumber": expense_item(ctx, "refund_only")},
+                    "FPriceQty": "-1",
+                    "FTaxPrice": str(refund),
+                    **tax_fields(tax),
+                    "FComment": "refund_only",
+                }
+            ],
+        }
+        document.progress = {
+            **(document.progress or {}),
+            "fx": quote.as_dict() if quote else {"currency": CNY, "rate": "1"},
+            "currency": currency,
+            "refunded": str(refund),
+        }
+        note_fallback(document, quote)
+        return payload, bill_no
+
+    def load(self, ctx: FlowContext, documents) -> dict:
+        red = [d for d in documents if is_refund_only(d)]
+        others = [d for d in documents if not is_refund_only(d)]
+        results = super().load(ctx, others) if others else {}
+        if red:
+            results.update(save_red_receivables(ctx, red))
+        return results
+
+    def find_existing(self, ctx: FlowContext, documents) -> dict:
+        red = [d for d in documents if is_refund_only(d)]
+        others = [d for d in documents if not is_refund_only(d)]
+        found = super().find_existing(ctx, others) if others else {}
+        if red:
+            found.update(find_red_receivables(ctx, red))
+        return found
+
     def _lines(self, document) -> list[dict]:
         payload = document.source_payload
         return receipt_lines(payload) if is_receipt(document) else returned_items(payload)
 
     def validate(self, ctx: FlowContext, document) -> None:
         after_sale = document.source_payload
+        if is_refund_only(document) and money(after_sale.get("refund")) <= 0:
+            raise ValidationProblem(
+                _("The refund-only after-sale has no refund amount."), field_name="refund"
+            )
         for n, item in enumerate(self._lines(document), start=1):
             if not item.get("sku_id"):
                 raise ValidationProblem(
@@ -217,9 +342,9 @@ class SalesReturn(KingdeeBillFlow):
         return None
 
     def _original_outbound(self, ctx: FlowContext, after_sale: dict, skus: set[str]) -> tuple:
-        """(bill no., currency) of the sales outbound this return reverses: the order's bill,
-        or of its shipment bills the one that shipped a returned SKU; waits while none of them
-        has reached Kingdee."""
+        """(bill no., currency, sold lines by SKU) of the sales outbound this return reverses:
+        the order's bill, or of its shipment bills the one that shipped a returned SKU; waits
+        while none of them has reached Kingdee."""
         from django.db.models import Q
 
         from ..models import SyncDocument
@@ -236,10 +361,10 @@ class SalesReturn(KingdeeBillFlow):
             )
             .exclude(state=DocumentState.FILTERED)
             .order_by("pk")
-            .values("state", "target_key", "source_payload")
+            .values("state", "target_key", "source_payload", "progress")
         )
         if not originals:
-            return "", ""  # shipped before the portal went live: no link to wait for
+            return "", "", {}  # shipped before the portal went live: no link to wait for
         synced = [o for o in originals if o["state"] == DocumentState.SYNCED]
         if not synced:
             raise Problem(
@@ -255,14 +380,17 @@ class SalesReturn(KingdeeBillFlow):
             return {str(i.get("sku_id")) for i in items if isinstance(i, dict)}
 
         best = next((o for o in synced if shipped(o) & skus), synced[0])
-        return best["target_key"], str((best["source_payload"] or {}).get("currency") or "")
+        sold = {line["sku"]: line for line in (best["progress"] or {}).get("lines") or []}
+        return best["target_key"], str((best["source_payload"] or {}).get("currency") or ""), sold
 
     def transform(self, ctx: FlowContext, document) -> tuple[dict, str]:
+        if is_refund_only(document):
+            return self._red_receivable(ctx, document)
         after_sale = document.source_payload
         f = partial(custom_field, ctx)
         on_date = self._date(after_sale)
         items = self._lines(document)
-        source_bill, source_currency = self._original_outbound(
+        source_bill, source_currency, sold = self._original_outbound(
             ctx, after_sale, {str(i.get("sku_id")) for i in items}
         )
         currency = (
@@ -285,14 +413,19 @@ class SalesReturn(KingdeeBillFlow):
         for item, material in zip(items, materials, strict=True):
             qty = _received(item)
             price = money(item.get("price"))
-            amount = money(price * qty)
+            original = sold.get(str(item.get("sku_id")))
+            amount = refunded(original, qty) if original else money(price * qty)
+            price = max(price, money(amount / qty)) if qty else price
+            tax = original or line_tax(ctx, None)
             entries.append(
                 {
                     "FMaterialId": {"FNumber": material},
                     "FRealQty": str(qty),
                     "FTaxPrice": str(price),
-                    "FEntryTaxRate": str(ctx.setting("return_tax_rate", "0")),
-                    "FIsFree": bool(item.get("is_gift")) or price == 0,
+                    # The sale's discount and rate: the return takes back what was paid.
+                    "FDiscount": str(money(price * qty) - amount),
+                    **tax_fields(tax),
+                    "FIsFree": amount == 0,
                     "FReturnType": {"FNumber": ctx.setting("return_type", "THLX01_SYS")},
                     "FStockId": {"FNumber": stock},
                     "FNote": str(item.get("remark") or "")[:255],
@@ -343,6 +476,8 @@ class SalesReturn(KingdeeBillFlow):
         document.progress = {
             **(document.progress or {}),
             "fx": quote.as_dict() if quote else {"currency": CNY, "rate": "1"},
+            "currency": currency,
+            "refunded": str(sum((money(e[f("Amount")]) for e in entries), Decimal(0))),
         }
         note_fallback(document, quote)
         return payload, bill_no

@@ -3,8 +3,8 @@
 Per order: upload (paid) then ship (FBA / carrier tracking no.); some orders come back as
 returns (after-sale uploaded, goods received with confirmgoods, then confirmed); now and then
 a stock count. Amazon / eBay / Shopee shops of the demo catalogue, USD / EUR / GBP / JPY prices
-with discount, freight, platform commission and tariff. The same seed gives the same
-orders, so a repeated run is absorbed by the API's idempotent keys.
+with discount, freight, platform commission and marketplace-collected tax (product_tax). The
+same seed gives the same orders, so a repeated run is absorbed by the API's idempotent keys.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 BEIJING = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
 COMMISSION = {"amazon": Decimal("0.15"), "ebay": Decimal("0.12"), "shopee": Decimal("0.06")}
-TARIFF = {
+MARKETPLACE_TAX = {
     "USD": Decimal("0.025"),
     "EUR": Decimal("0.04"),
     "GBP": Decimal("0.035"),
@@ -196,7 +196,7 @@ def build_order(rng: random.Random, moment: datetime) -> dict:
     coupon = _price(Decimal(rng.choice(["0", "0", "0", "2"])), currency)
     pay_amount = goods + freight - coupon
     commission = (goods * COMMISSION[shop["platform"]]).quantize(CENT, rounding=ROUND_HALF_UP)
-    tariff = (goods * TARIFF[currency]).quantize(CENT, rounding=ROUND_HALF_UP)
+    marketplace_tax = (goods * MARKETPLACE_TAX[currency]).quantize(CENT, rounding=ROUND_HALF_UP)
     when = moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
     return {
         "shop_id": shop["shop_id"],
@@ -210,7 +210,7 @@ def build_order(rng: random.Random, moment: datetime) -> dict:
         "freight": str(freight),
         "finance_data": {
             "platform_commission": str(commission),
-            "product_tax": str(tariff),
+            "product_tax": str(marketplace_tax),
             "shipping_tax": "0",
             "transaction_fee": "0",
         },

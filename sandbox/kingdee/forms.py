@@ -15,7 +15,13 @@ CUSTOM_FIELD = re.compile(r"^f_[a-z0-9]+_[a-z0-9_]+$")
 
 # One-row sub-heads: plain objects in a Save model whose keys are header keys in queries.
 SUB_HEADS = frozenset(
-    {"subheadentity", *(f"subheadentity{i}" for i in range(1, 8)), "finstockfin", "fpurmrbfin"}
+    {
+        "subheadentity",
+        *(f"subheadentity{i}" for i in range(1, 8)),
+        "finstockfin",
+        "fpurmrbfin",
+        "fsubheadfinc",
+    }
 )
 
 # Stock effect of auditing a bill: +1 inbound, -1 outbound, 0 none; transfer and count special.
@@ -33,6 +39,9 @@ REFERENCES = {
     "fsupplierid": "BD_Supplier",
     # Assistant data (辅助资料): written {"FNumber": "01"}, read as FMRREASON.FDataValue (§4.8).
     "fmrreason": "BOS_ASSISTANTDATA_DETAIL",
+    # 税组合 (tax combination): the sandbox keeps the numbers with the tax rates (§4.20 [U]).
+    "ftaxcombination": "BD_TaxRate",
+    "fcostid": "BD_Expense",
 }
 ORGS = {"100": "跨境电商事业部"}
 
@@ -123,7 +132,8 @@ _add(
             "FExchangeTypeID FExchangeRate FSettleTypeID FReceiptConditionID FPriceListId "
             "FIsIncludedTax FIsPriceExcludeTax FThirdBillNo FThirdBillId FThirdSrcType FBuyerNick "
             "FReceiverName FReceiverMobile FReceiverPhone FReceiverCountry FReceiverState "
-            "FReceiverCity FReceiverDistrict FReceiverAddress"
+            "FReceiverCity FReceiverDistrict FReceiverAddress FBillAmount FBillTaxAmount "
+            "FBillAllAmount"
         ),
         entry_key="fentity",
         view_entry="SAL_OUTSTOCKENTRY",
@@ -132,7 +142,8 @@ _add(
             "FENTRYID FRowType FMaterialID FUnitID FRealQty FPrice FTaxPrice FEntryTaxRate "
             "FDiscountRate FIsFree FStockID FStockLocID FProduceDate FExpiryDate FEntrynote "
             "FSalUnitID FSALUNITQTY FSALBASEQTY FPRICEBASEQTY FSOEntryId FThirdEntryId "
-            "FETHIRDBILLID FETHIRDBILLNO FBaseUnitQty FAmount FAllAmount FBaseUnitId"
+            "FETHIRDBILLID FETHIRDBILLNO FBaseUnitQty FAmount FAllAmount FBaseUnitId "
+            "FTaxAmount FDiscount FTaxCombination"
         ),
         required_header=(
             ("fsaleorgid", "销售组织"),
@@ -161,7 +172,8 @@ _add(
         | _keys(
             "FSaleOrgId FRetcustId FSaledeptid FSalesManId FStockOrgId FStockDeptId FStockerId "
             "FReturnReason FReceiveCustId FSettleCustId FPayCustId FHeadNote FSettleCurrId "
-            "FSettleOrgId FLocalCurrId FExchangeTypeId FExchangeRate"
+            "FSettleOrgId FLocalCurrId FExchangeTypeId FExchangeRate FBillAmount FBillTaxAmount "
+            "FBillAllAmount"
         ),
         entry_key="fentity",
         view_entry="SAL_RETURNSTOCKENTRY",
@@ -169,7 +181,8 @@ _add(
         | _keys(
             "FENTRYID FMaterialId FUnitID FRealQty FPrice FTaxPrice FEntryTaxRate FIsFree "
             "FReturnType FStocklocId FStockId FDeliveryDate FNote FSalUnitID FSalUnitQty "
-            "FSalBaseQty FPriceBaseQty FSOEntryId FBaseunitQty FAmount FAllAmount"
+            "FSalBaseQty FPriceBaseQty FSOEntryId FBaseunitQty FAmount FAllAmount FTaxAmount "
+            "FDiscountRate FDiscount FTaxCombination"
         ),
         required_header=(
             ("fsaleorgid", "销售组织"),
@@ -185,6 +198,44 @@ _add(
         qty_key="frealqty",
         base_qty_keys=_keys("FBaseunitQty FSalBaseQty"),
         stock_effect=IN,
+    )
+)
+# 应收单 (docs/protocols/kingdee.md §4.20): created by Push from an outbound or a return
+# (SAL_OUTSTOCK / SAL_RETURNSTOCK -> AR_receivable), or saved; rows with a material or an
+# expense item (FCOSTID); a red receivable has negative quantities, so the quantity is not a
+# required positive field here.
+_add(
+    FormSpec(
+        form_id="AR_receivable",
+        name="应收单",
+        kind="bill",
+        prefix="AR",
+        bill_type="YSD01_SYS",
+        org_key="fsettleorgid",
+        header=_COMMON_BILL
+        | _keys(
+            "FCUSTOMERID FCURRENCYID FSETTLEORGID FSALEORGID FPAYORGID FSALEDEPTID FISINIT "
+            "FISPRICEEXCLUDETAX FISTAX FBUSINESSTYPE FSetAccountType FENDDATE_H "
+            "FACCNTTIMEJUDGETIME FSettleTypeID FMAINBOOKSTDCURRID FEXCHANGETYPE FExchangeRate "
+            "FALLAMOUNTFOR "
+            "FNoTaxAmountFor FTaxAmountFor FAR_Remark"
+        ),
+        entry_key="fentitydetail",
+        view_entry="AR_receivableEntry",
+        entry=_keys(
+            "FEntryID FMATERIALID FCOSTID FPRICEUNITID FPriceQty FTaxPrice FPrice FEntryTaxRate "
+            "FTaxCombination FEntryDiscountRate FDISCOUNTAMOUNTFOR FNoTaxAmountFor_D "
+            "FTAXAMOUNTFOR_D FALLAMOUNTFOR_D FIsFree FSOURCETYPE FSourceBillNo FSRCROWID "
+            "FComment FEntityDetail_Link"
+        ),
+        required_header=(
+            ("fcustomerid", "客户"),
+            ("fcurrencyid", "币别"),
+            ("fsettleorgid", "结算组织"),
+            ("fdate", "业务日期"),
+        ),
+        qty_key="fpriceqty",
+        stock_key="",
     )
 )
 _add(
@@ -208,6 +259,7 @@ _add(
             "FEntryID FRowType FMaterialId FUnitID FRealQty FPriceUnitID FPrice FTaxPrice "
             "FEntryTaxRate FStockId FStockLocId FGiveAway FNote FProduceDate FExpiryDate "
             "FSupplierLot FRemainInStockUnitId FRemainInStockQty FBaseUnitQty FAmount FAllAmount "
+            "FTaxAmount FDiscountRate FDiscount "
             "FPOOrderNo FSRCBillNo FSRCBillTypeId"
         ),
         required_header=(
@@ -516,6 +568,7 @@ for _form_id, _name, _pk, _extra in (
     ("BD_RateType", "汇率类型", "fratetypeid", "FRateTypeId"),
     ("BD_TaxRate", "税率", "fid", "FID FTaxRate"),
     ("BD_Account", "科目", "facctid", "FAcctID FAcctGroupId FDC FIsDetail"),
+    ("BD_Expense", "费用项目", "fexpid", "FEXPID FExpenseType FAccountId"),
     ("BOS_BillType", "单据类型", "fbilltypeid", "FBillTypeID FBillFormID FIsDefault"),
     ("BOS_ASSISTANTDATA_DETAIL", "辅助资料", "fentryid", "FEntryID FId FDataValue"),
 ):

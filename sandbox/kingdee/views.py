@@ -20,7 +20,7 @@ from .models import KdSession
 
 SYSTEM = "kingdee"
 SUFFIX = ".common.kdsvc"
-WRITES = {"save", "batchsave", "submit", "audit", "unaudit", "delete"}
+WRITES = {"save", "batchsave", "submit", "audit", "unaudit", "delete", "push"}
 QUERIES = {"executebillquery", "billquery"}
 LOGINS = {
     "validateuser": ("acctid", "username", "password", "lcid"),
@@ -212,6 +212,8 @@ def _dispatch(op: str, formid: str, data: Any, settings: conf.SandboxSettings) -
         if settings.success_envelope == "legacy" and not outcome.errors:
             return _answer(op, outcome.legacy_envelope())
         return _answer(op, outcome.envelope(single_save=op == "save"))
+    if op == "push":
+        return _answer(op, services.push(spec, data).envelope())
     outcome = services.run_operation(spec, op, data)
     return _answer(op, outcome.envelope())
 
