@@ -268,7 +268,15 @@ def _documents_leave(links, *, resolution: str, user=None, status=TicketStatus.R
     ticket_ids = set(links.values_list("ticket_id", flat=True))
     if not ticket_ids:
         return 0
-    links.delete()
+    with transaction.atomic():
+        # Lock the tickets first: two batches removing the last documents of one ticket at
+        # once must not each see the other's still there and leave it open.
+        list(ExceptionTicket.objects.select_for_update().filter(pk__in=ticket_ids).order_by("pk"))
+        links.delete()
+        return _close_emptied(ticket_ids, resolution=resolution, user=user, status=status)
+
+
+def _close_emptied(ticket_ids, *, resolution: str, user, status) -> int:
     return (
         ExceptionTicket.objects.filter(
             pk__in=ticket_ids, is_cause=True, status__in=OPEN_TICKET_STATUSES
