@@ -237,7 +237,7 @@ def _read(*, integration, settings, kingdee, jushuitan) -> Readings:
 
 def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
     """Lines as of the cut-off and, per line (by id), its reconciling items."""
-    from monitoring.models import OPEN_TICKET_STATUSES, ExceptionTicket
+    from monitoring.services import tickets_of_documents
 
     resolver = MappingResolver(integration)
     jst, kd = dict(readings.jst), dict(readings.kd)
@@ -255,11 +255,7 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
         .select_related("flow")
         .order_by("created_at", "id")
     )
-    tickets: dict[int, ExceptionTicket] = {}
-    for ticket in ExceptionTicket.objects.filter(
-        document_id__in=[d.pk for d in docs], status__in=OPEN_TICKET_STATUSES
-    ).order_by("created_at"):
-        tickets[ticket.document_id] = ticket
+    tickets = tickets_of_documents([d.pk for d in docs])  # its own or its cause's (issue 20)
     for doc in docs:
         effects = selectors.document_effects(doc, resolver)
         if not effects:

@@ -33,6 +33,7 @@ from connectors.errors import AuthError, BusinessError, RateLimited, TransientEr
 from core.errors import PortalError
 from core.storable import storable, unstorable
 from monitoring import services as monitoring
+from monitoring.causes import cause_key
 from monitoring.models import EventLevel
 
 from .choices import TRANSIENT_ERRORS, DocumentState, ErrorClass
@@ -891,25 +892,37 @@ class _Settlement:
                     trace_keys=self.closed_keys, resolution=_("Synced successfully.")
                 )
             for doc, problem in self.tickets:
-                monitoring.ticket_open_or_update(
-                    trace_key=doc.trace_key,
-                    error_class=problem.error_class,
-                    message=str(problem.message),
-                    subject=problem.subject,
-                    document=doc,
-                    system=problem.system,
-                    detail={
-                        "code": problem.code,
-                        "stage": problem.stage,
-                        **jsonable(problem.extra),
-                    },
-                    role=problem.role,
-                )
+                self.open_ticket(doc, problem)
         if self.landed_docs:
             try:
                 self.definition.after_synced(self.ctx, self.landed_docs)
             except Exception:
                 logger.exception("flow %s: after_synced failed", self.ctx.flow)
+
+    def open_ticket(self, doc: SyncDocument, problem: Problem) -> None:
+        """The ticket of the problem's root cause when it has one (issue 20 point 1), else
+        the document's own."""
+        detail = {"code": problem.code, "stage": problem.stage, **jsonable(problem.extra)}
+        if isinstance(problem, StockShortage):
+            detail["lines"] = [[str(part) for part in line] for line in problem.lines]
+        monitoring.ticket_open_or_update(
+            trace_key=doc.trace_key,
+            error_class=problem.error_class,
+            message=str(problem.message),
+            subject=problem.subject,
+            document=doc,
+            system=problem.system,
+            detail=detail,
+            role=problem.role,
+            cause=cause_key(
+                problem.error_class,
+                detail,
+                integration=self.ctx.integration.code,
+                system=problem.system,
+                message=str(problem.message),
+                drop=(doc.target_key, doc.platform_order_no, doc.source_key),
+            ),
+        )
 
 
 def _reraise_stop(exc: Exception) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from flows.choices import DocumentState, FlowCode
 
@@ -37,6 +39,23 @@ def _admin(name: str) -> str:
     return reverse(f"admin:{name}")
 
 
+def _missing_mappings(tickets) -> list[str]:
+    """Issue 20 point 3: each missing mapping once, with how many documents wait for it (a
+    cause ticket counts its documents; older per-document tickets are counted by title)."""
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for title, is_cause, held in tickets.annotate(held=Count("links")).values_list(
+        "title", "is_cause", "held"
+    ):
+        counts[title] += held if is_cause else 1
+    return [
+        ngettext("%(title)s (%(n)d document)", "%(title)s (%(n)d documents)", n)
+        % {"title": title, "n": n}
+        for title, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
 def check_g1_mappings(integration) -> CheckItem:
     from mappings.code_tables import CODE_TABLE_KINDS
     from mappings.models import KnownCode
@@ -46,10 +65,10 @@ def check_g1_mappings(integration) -> CheckItem:
     known = (
         KnownCode.objects.filter(integration=integration).exclude(kind__in=CODE_TABLE_KINDS).count()
     )
-    missing = list(
+    missing = _missing_mappings(
         ExceptionTicket.objects.filter(
             integration=integration, error_class="missing_mapping", status__in=OPEN_TICKET_STATUSES
-        ).values_list("title", flat=True)[:20]
+        )
     )
     title = _("G1 Mapping tables initialised")
     if not known:
@@ -102,7 +121,7 @@ def check_g1_mappings(integration) -> CheckItem:
             title,
             WARN,
             _("%(n)d mappings used by documents are still missing.") % {"n": len(missing)},
-            details=missing,
+            details=missing[:50],
             fix_url=reverse("monitoring:tickets") + "?error_class=missing_mapping",
             fix_label=_("Open the master-data work orders"),
             role="master_data_admin",
@@ -160,7 +179,6 @@ def check_g2_opening_inventory(integration) -> CheckItem:
 def check_g3_tax_templates(integration) -> CheckItem:
     from flows.models import SyncDocument
     from mappings.errors import MappingMissing
-    from mappings.models import KnownCode
     from mappings.selectors import tax_template_for
 
     since = timezone.now() - timedelta(days=RECENT_DAYS)
@@ -172,14 +190,8 @@ def check_g3_tax_templates(integration) -> CheckItem:
         for c in docs.values_list("source_payload__receiver_country", flat=True).distinct()
         if c
     }
-    skus = set(docs.values_list("sku_keys__sku", flat=True).distinct()) - {None}
-    hs_codes = {
-        (row.get("hs_code") or "")
-        for row in KnownCode.objects.filter(
-            integration=integration, system="kingdee", kind="material", code__in=skus
-        ).values_list("extra", flat=True)
-        if isinstance(row, dict)
-    } - {""}
+    seen = _hs_codes_seen(docs)
+    hs_codes = {hs for _country, hs in seen}
     title = _("G3 Cross-border tax templates (country + HS code)")
     if not countries:
         return CheckItem(
@@ -188,16 +200,32 @@ def check_g3_tax_templates(integration) -> CheckItem:
             WARN,
             _("No shipped orders in the last %(d)d days to check against.") % {"d": RECENT_DAYS},
         )
+    without_hs = _materials_without_hs_code(integration)
     gaps = []
     today = timezone.localdate()
-    for country in sorted(countries):
-        for hs in sorted(hs_codes):
-            try:
-                tax_template_for(
-                    integration=integration, country=country, hs_code=hs, on_date=today
-                )
-            except MappingMissing:
-                gaps.append(f"{country} · {hs}")
+    for country, hs in sorted(seen):
+        try:
+            tax_template_for(integration=integration, country=country, hs_code=hs, on_date=today)
+        except MappingMissing:
+            gaps.append(f"{country} · {hs}")
+    if without_hs:
+        # Issue 20 point 3: no template can be chosen before the material has its HS code;
+        # the fix is the material's, so the item links to the ticket of that cause.
+        return CheckItem(
+            "G3",
+            title,
+            MISSING,
+            ngettext(
+                "%(n)d material has no HS code, so no tax template can be chosen for it.",
+                "%(n)d materials have no HS code, so no tax template can be chosen for them.",
+                len(without_hs),
+            )
+            % {"n": len(without_hs)},
+            details=[text for text, _url in without_hs][:50] + gaps[:50],
+            fix_url=without_hs[0][1],
+            fix_label=_("Open the work order of the material"),
+            role="master_data_admin",
+        )
     if gaps:
         return CheckItem(
             "G3",
@@ -214,9 +242,46 @@ def check_g3_tax_templates(integration) -> CheckItem:
         "G3",
         title,
         OK,
-        _("%(c)d countries × %(h)d HS codes seen in orders are covered.")
-        % {"c": len(countries), "h": len(hs_codes)},
+        _("%(p)d country and HS code pairs (%(h)d HS codes) seen in orders are covered.")
+        % {"p": len(seen), "h": len(hs_codes)},
     )
+
+
+def _hs_codes_seen(docs) -> set[tuple[str, str]]:
+    """(country, HS code) pairs really written: from the Kingdee bills the flow built."""
+    pairs: set[tuple[str, str]] = set()
+    for country, payload in docs.exclude(target_payload={}).values_list(
+        "source_payload__receiver_country", "target_payload"
+    ):
+        for entry in (payload or {}).get("FEntity") or []:
+            hs = next((str(v) for k, v in entry.items() if k.endswith("HSCode") and v), "")
+            if country and hs:
+                pairs.add((str(country).upper(), hs))
+    return pairs
+
+
+def _materials_without_hs_code(integration) -> list[tuple[str, str]]:
+    """ "material X has no HS code", with the link to the ticket of that cause."""
+    from monitoring.models import OPEN_TICKET_STATUSES, ExceptionTicket
+
+    tickets = ExceptionTicket.objects.filter(
+        integration=integration,
+        trace_key__startswith="material-field:",
+        trace_key__endswith=":hs_code",
+        status__in=OPEN_TICKET_STATUSES,
+    ).annotate(held=Count("links"))
+    return [
+        (
+            ngettext(
+                "material %(material)s has no HS code (%(n)d document waits)",
+                "material %(material)s has no HS code (%(n)d documents wait)",
+                t.held,
+            )
+            % {"material": t.detail.get("material", "?"), "n": t.held},
+            reverse("monitoring:ticket", args=[t.pk]),
+        )
+        for t in tickets.order_by("trace_key")
+    ]
 
 
 REFRESH_SCHEDULE_TASK = "connectors.jushuitan.tasks.refresh_tokens"

@@ -228,6 +228,14 @@ class ExceptionTicket(TimeStampedModel):
         verbose_name=_("resolution"),
         blank=True,
     )
+    is_cause = models.BooleanField(
+        verbose_name=_("one cause, many documents"),
+        default=False,
+        help_text=_(
+            "The ticket of a root cause (a missing mapping, an exchange rate, a shortage): the "
+            "documents it blocks are listed on it, and it closes when none is left."
+        ),
+    )
 
     class Meta:
         ordering = ("-last_seen_at",)
@@ -251,6 +259,39 @@ class ExceptionTicket(TimeStampedModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_TICKET_STATUSES
+
+
+class TicketDocument(models.Model):
+    """Issue 20 point 1: a document blocked by the cause of a ticket. A document leaves when
+    it syncs, is ignored or moves on to another problem; the ticket closes with the last one."""
+
+    ticket = models.ForeignKey(
+        ExceptionTicket,
+        verbose_name=_("ticket"),
+        on_delete=models.CASCADE,
+        related_name="links",
+    )
+    document = models.ForeignKey(
+        "flows.SyncDocument",
+        verbose_name=_("document"),
+        on_delete=models.CASCADE,
+        related_name="ticket_links",
+    )
+    joined_at = models.DateTimeField(
+        verbose_name=_("joined"),
+        auto_now_add=True,
+    )
+
+    class Meta:
+        ordering = ("joined_at", "id")
+        verbose_name = _("document of a ticket")
+        verbose_name_plural = _("documents of tickets")
+        constraints = [
+            models.UniqueConstraint(fields=("ticket", "document"), name="ticketdoc_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} ← {self.document_id}"
 
 
 class TicketComment(models.Model):
@@ -357,5 +398,6 @@ __all__ = [
     "ExceptionTicket",
     "RemoteCall",
     "TicketComment",
+    "TicketDocument",
     "TicketStatus",
 ]

@@ -19,10 +19,15 @@ _WARNING_CLASSES = {"insufficient_stock", "dependency"}
 @receiver(ticket_opened, dispatch_uid="monitoring.alert_on_ticket")
 def alert_on_ticket(sender, ticket, created, **kwargs) -> None:
     text = f"{ticket.message}\n\n{_('What to do')}: {ticket.suggested_fix}"
-    if ticket.document_id:
-        text += f"\n\n{_('Document')}: {ticket.document.source_key}"
-        if ticket.document.platform_order_no:
-            text += f" · {_('platform order no.')} {ticket.document.platform_order_no}"
+    link = ticket.links.select_related("document").first() if ticket.is_cause else None
+    document = link.document if link is not None else ticket.document
+    if document is not None:
+        text += f"\n\n{_('Document')}: {document.source_key}"
+        if document.platform_order_no:
+            text += f" · {_('platform order no.')} {document.platform_order_no}"
+    if ticket.is_cause:
+        # Issue 20 point 1: one alert per cause; later documents join its ticket silently.
+        text += "\n" + _("The ticket lists every document this cause blocks.")
     try:
         with transaction.atomic():  # a savepoint: a failed alert leaves the ticket intact
             alert_raise(

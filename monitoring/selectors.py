@@ -76,9 +76,11 @@ class Cell:
     key: str
     value: int
     url: str
+    stuck: int = 0  # issue 20 point 5: of which the watchdog calls stuck
+    stuck_url: str = ""
 
     def as_dict(self) -> dict:
-        return {"key": self.key, "value": self.value, "url": self.url}
+        return {"key": self.key, "value": self.value, "url": self.url, "stuck": self.stuck}
 
 
 @dataclass
@@ -328,11 +330,18 @@ def board_build(*, integration_id: int | None = None, now: datetime | None = Non
         .values_list("flow_id", "n")
     )
     # Stuck: one indexed count per flow with a backlog.
-    stuck = {
-        f.pk: SyncDocument.objects.stuck(f, now).count()
+    stuck_by_state = {
+        f.pk: dict(
+            SyncDocument.objects.stuck(f, now)
+            .values("state")
+            .annotate(n=Count("id"))
+            .order_by()
+            .values_list("state", "n")
+        )
         for f in flows
         if any(backlog.get((f.pk, state)) for state in BACKLOG_STATES)
     }
+    stuck = {fid: sum(by_state.values()) for fid, by_state in stuck_by_state.items()}
     error_labels = dict(ErrorClass.choices)
     rows = []
     for flow in flows:
@@ -343,6 +352,8 @@ def board_build(*, integration_id: int | None = None, now: datetime | None = Non
                 f"{fid}:state:{state}",
                 backlog.get((fid, state), 0),
                 documents_url(**base, state=state),
+                stuck=stuck_by_state.get(fid, {}).get(state, 0),
+                stuck_url=documents_url(**base, state=state, stuck="1"),
             )
             for state in BACKLOG_STATES
         ]
@@ -623,8 +634,12 @@ def trace_search(
     )
     for doc in trace.documents:
         doc.matched_labels = trace.matched_by.get(doc.pk, [])
-    trace.tickets = list(
-        ExceptionTicket.objects.filter(document_id__in=doc_ids).order_by("-last_seen_at")
+    trace.tickets = list(  # their own tickets and those of their causes (issue 20)
+        ExceptionTicket.objects.filter(
+            Q(document_id__in=doc_ids) | Q(links__document_id__in=doc_ids)
+        )
+        .distinct()
+        .order_by("-last_seen_at")
     )
 
     events = list(

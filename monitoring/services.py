@@ -26,6 +26,7 @@ from .models import (
     ExceptionTicket,
     RemoteCall,
     TicketComment,
+    TicketDocument,
     TicketStatus,
 )
 from .problems import problem_for
@@ -112,9 +113,69 @@ def ticket_open_or_update(
     system: str = "",
     detail: dict | None = None,
     role: str = "",
+    cause: str = "",
 ) -> ExceptionTicket:
     """Open the ticket of this trace key, or update the open one (a newer failure of the same
-    record replaces its message: finance never works a stale error)."""
+    record replaces its message: finance never works a stale error).
+
+    With a `cause` (issue 20 point 1) the ticket is the cause's: keyed by it, holding no single
+    document, and the document joins its list (leaving any other ticket it was in)."""
+    if cause:
+        return _cause_ticket_join(
+            cause=cause[:300],
+            document=document,
+            error_class=error_class,
+            message=message,
+            subject=subject,
+            integration_id=integration_id,
+            flow_code=flow_code,
+            system=system,
+            detail=detail,
+            role=role,
+        )
+    ticket = _ticket_upsert(**locals())
+    if document is not None:
+        _documents_leave(TicketDocument.objects.filter(document=document), resolution=_moved_on())
+    return ticket
+
+
+def _moved_on() -> str:
+    return _("Its documents moved on to other problems or synced.")
+
+
+def _cause_ticket_join(*, cause: str, document, **fields) -> ExceptionTicket:
+    ticket = _ticket_upsert(trace_key=cause, document=document, cause=cause, **fields)
+    if document is None:
+        return ticket
+    _documents_leave(
+        TicketDocument.objects.filter(document=document).exclude(ticket=ticket),
+        resolution=_moved_on(),
+    )
+    ExceptionTicket.objects.filter(
+        trace_key=document.trace_key, status__in=OPEN_TICKET_STATUSES
+    ).update(
+        status=TicketStatus.RESOLVED,
+        resolved_at=timezone.now(),
+        resolution=_("Moved to the ticket of its cause: %(title)s") % {"title": ticket.title},
+        updated_at=timezone.now(),
+    )
+    return ticket
+
+
+def _ticket_upsert(
+    *,
+    trace_key: str,
+    error_class: str,
+    message: str,
+    subject: str,
+    document=None,
+    integration_id: int | None = None,
+    flow_code: str = "",
+    system: str = "",
+    detail: dict | None = None,
+    role: str = "",
+    cause: str = "",
+) -> ExceptionTicket:
     from flows.choices import System
 
     default_role, title_template, fix = problem_for(error_class)
@@ -131,7 +192,10 @@ def ticket_open_or_update(
         "document": document,
         "integration_id": integration_id or (document.integration_id if document else None),
         "flow_code": flow_code or (document.flow.code if document else ""),
+        "is_cause": bool(cause),
     }
+    if cause:  # the cause's ticket lists its documents (TicketDocument) instead
+        fields["document"] = None
     for _attempt in range(3):
         existing = (
             ExceptionTicket.objects.filter(trace_key=trace_key, status__in=OPEN_TICKET_STATUSES)
@@ -139,12 +203,18 @@ def ticket_open_or_update(
             .first()
         )
         if existing is not None:
-            changed = existing.error_class != error_class or existing.message != fields["message"]
+            changed = existing.error_class != error_class or (
+                not cause and existing.message != fields["message"]
+            )
+            if cause:  # one more document of the same cause is no new problem to alert
+                fields.pop("integration_id")
+                fields.pop("flow_code")
             for name, value in fields.items():
                 setattr(existing, name, value)
             existing.occurrences = F("occurrences") + 1
             existing.save()
             existing.refresh_from_db(fields=["occurrences"])
+            _ticket_link(existing, document, cause)
             if changed:
                 _ticket_opened.send(sender=ExceptionTicket, ticket=existing, created=False)
             return existing
@@ -153,20 +223,34 @@ def ticket_open_or_update(
                 ticket = ExceptionTicket.objects.create(trace_key=trace_key, **fields)
         except IntegrityError:
             continue  # another worker opened it meanwhile: update that one
+        _ticket_link(ticket, document, cause)
         _ticket_opened.send(sender=ExceptionTicket, ticket=ticket, created=True)
         return ticket
     raise RuntimeError(f"could not open or update the ticket of {trace_key}")
 
 
+def _ticket_link(ticket: ExceptionTicket, document, cause: str) -> None:
+    """The document joins the cause's ticket (before alerting, so the alert can name it)."""
+    if cause and document is not None:
+        TicketDocument.objects.get_or_create(ticket=ticket, document=document)
+
+
 def tickets_close_for(
     *, trace_keys: Iterable[str], resolution: str, user=None, status: str = TicketStatus.RESOLVED
 ) -> int:
-    """Close the open tickets of these records (a later success closes its problem)."""
+    """Close the open tickets of these records (a later success closes its problem); a
+    document of these records leaves the cause ticket it is in, which closes once empty."""
     keys = list(trace_keys)
     if not keys:
         return 0
     closed = 0
     for start in range(0, len(keys), 500):
+        closed += _documents_leave(
+            TicketDocument.objects.filter(document__idempotency_key__in=keys[start : start + 500]),
+            resolution=resolution,
+            user=user,
+            status=status,
+        )
         closed += ExceptionTicket.objects.filter(
             trace_key__in=keys[start : start + 500], status__in=OPEN_TICKET_STATUSES
         ).update(
@@ -177,6 +261,59 @@ def tickets_close_for(
             updated_at=timezone.now(),
         )
     return closed
+
+
+def _documents_leave(links, *, resolution: str, user=None, status=TicketStatus.RESOLVED) -> int:
+    """Remove these document links; close the open cause tickets left without documents."""
+    ticket_ids = set(links.values_list("ticket_id", flat=True))
+    if not ticket_ids:
+        return 0
+    with transaction.atomic():
+        # Lock the tickets first: two batches removing the last documents of one ticket at
+        # once must not each see the other's still there and leave it open.
+        list(ExceptionTicket.objects.select_for_update().filter(pk__in=ticket_ids).order_by("pk"))
+        links.delete()
+        return _close_emptied(ticket_ids, resolution=resolution, user=user, status=status)
+
+
+def _close_emptied(ticket_ids, *, resolution: str, user, status) -> int:
+    return (
+        ExceptionTicket.objects.filter(
+            pk__in=ticket_ids, is_cause=True, status__in=OPEN_TICKET_STATUSES
+        )
+        .exclude(links__isnull=False)
+        .update(
+            status=status,
+            resolved_at=timezone.now(),
+            resolved_by=user,
+            resolution=resolution,
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def ticket_of_document(document) -> ExceptionTicket | None:
+    """The open ticket holding this document: the ticket of its cause, else its own."""
+    open_tickets = ExceptionTicket.objects.filter(status__in=OPEN_TICKET_STATUSES)
+    return (
+        open_tickets.filter(links__document=document).order_by("-id").first()
+        or open_tickets.filter(trace_key=document.trace_key).order_by("-id").first()
+    )
+
+
+def tickets_of_documents(document_ids: Iterable[int]) -> dict[int, ExceptionTicket]:
+    """The open ticket holding each of these documents (ticket_of_document, in two queries)."""
+    ids = list(document_ids)
+    found: dict[int, ExceptionTicket] = {}
+    open_tickets = ExceptionTicket.objects.filter(status__in=OPEN_TICKET_STATUSES)
+    for ticket in open_tickets.filter(document_id__in=ids).order_by("created_at", "id"):
+        found[ticket.document_id] = ticket
+    links = TicketDocument.objects.filter(
+        document_id__in=ids, ticket__status__in=OPEN_TICKET_STATUSES
+    ).select_related("ticket")
+    for link in links.order_by("ticket__created_at", "ticket_id"):
+        found[link.document_id] = link.ticket
+    return found
 
 
 def _text(value: Any) -> str:
@@ -304,7 +441,7 @@ def target_payload_parse(*, document, text: str) -> dict:
 
 
 def ticket_retry(
-    *, ticket: ExceptionTicket, user, target_payload: dict | None = None
+    *, ticket: ExceptionTicket, user, target_payload: dict | None = None, document=None
 ) -> ExceptionTicket:
     """Retry the ticket's document, optionally with an edited target payload (edit-and-retry).
     The ticket stays open (in progress) until the document syncs, which closes it."""
@@ -314,6 +451,10 @@ def ticket_retry(
     from .permissions import document_can_edit
 
     fresh = _ticket_guard(ticket=ticket, user=user)
+    if target_payload is not None and not document_can_edit(user=user):
+        raise TicketForbidden(_("Your role may retry but not edit documents."), ticket=fresh.pk)
+    if fresh.is_cause:
+        return _cause_retry(fresh, user=user, target_payload=target_payload, document=document)
     if fresh.document is None:
         raise TicketError(
             _(
@@ -322,8 +463,6 @@ def ticket_retry(
             ),
             ticket=fresh.pk,
         )
-    if target_payload is not None and not document_can_edit(user=user):
-        raise TicketForbidden(_("Your role may retry but not edit documents."), ticket=fresh.pk)
     try:
         document_retry(document=fresh.document, user=user, target_payload=target_payload)
     except Problem as problem:
@@ -342,6 +481,57 @@ def ticket_retry(
     return fresh
 
 
+def ticket_documents(ticket: ExceptionTicket) -> list:
+    """The documents a ticket holds: the cause's list, else its one document."""
+    from flows.models import SyncDocument
+
+    if ticket.is_cause:
+        return list(
+            SyncDocument.objects.filter(ticket_links__ticket=ticket)
+            .select_related("flow")
+            .order_by("ticket_links__joined_at", "pk")
+        )
+    return [ticket.document] if ticket.document_id else []
+
+
+def _cause_retry(
+    ticket: ExceptionTicket, *, user, target_payload=None, document=None
+) -> ExceptionTicket:
+    """Retry every document of a cause ticket (after the cause was fixed outside the portal),
+    or one of its documents with an edited payload (a payload belongs to one document)."""
+    from flows.definitions.base import Problem
+    from flows.services import document_retry
+
+    documents = ticket_documents(ticket)
+    if target_payload is not None:
+        if document is None or document.pk not in {d.pk for d in documents}:
+            raise TicketError(_("Choose which document of the ticket to edit."), ticket=ticket.pk)
+        try:
+            document_retry(document=document, user=user, target_payload=target_payload)
+        except Problem as problem:
+            raise TicketError(str(problem.message), ticket=ticket.pk) from problem
+        _ticket_note(
+            ticket,
+            user,
+            _("Retried %(document)s with an edited target payload.") % {"document": document},
+        )
+        return ticket
+    retried = 0
+    for document in documents:
+        try:
+            with transaction.atomic():
+                document_retry(document=document, user=user)
+        except Problem:
+            continue  # e.g. synced meanwhile; it leaves the ticket by itself
+        retried += 1
+    ExceptionTicket.objects.filter(pk=ticket.pk, status=TicketStatus.OPEN).update(
+        status=TicketStatus.IN_PROGRESS, updated_at=timezone.now()
+    )
+    _ticket_note(ticket, user, _("Retried %(n)d document(s).") % {"n": retried})
+    ticket.refresh_from_db()
+    return ticket
+
+
 def ticket_ignore(*, ticket: ExceptionTicket, user, reason: str) -> ExceptionTicket:
     """Ignore the problem: its document becomes ignored (never synced) and the ticket closes."""
     from flows.definitions.base import Problem
@@ -350,9 +540,9 @@ def ticket_ignore(*, ticket: ExceptionTicket, user, reason: str) -> ExceptionTic
     if not reason.strip():
         raise TicketError(_("Say why the problem is ignored."), ticket=ticket.pk)
     fresh = _ticket_guard(ticket=ticket, user=user)
-    if fresh.document is not None:
+    for document in ticket_documents(fresh):
         try:
-            document_ignore(document=fresh.document, user=user, reason=reason.strip())
+            document_ignore(document=document, user=user, reason=reason.strip())
         except Problem as problem:
             raise TicketError(str(problem.message), ticket=fresh.pk) from problem
         # document_ignore closes the tickets of the record; close this one in any case.
@@ -446,12 +636,19 @@ class PurgeResult:
 
 
 def _kept_documents():
-    """Documents with a still-open ticket: their error events outlive the retention."""
-    return (
+    """Documents with a still-open ticket (their own or their cause's): their error events
+    outlive the retention."""
+    own = (
         ExceptionTicket.objects.filter(status__in=OPEN_TICKET_STATUSES, document__isnull=False)
         .values("document_id")
         .order_by()
     )
+    held = (
+        TicketDocument.objects.filter(ticket__status__in=OPEN_TICKET_STATUSES)
+        .values("document_id")
+        .order_by()
+    )
+    return Q(document_id__in=own) | Q(document_id__in=held)
 
 
 def events_purge(
@@ -469,7 +666,7 @@ def events_purge(
     size = max(1, batch_size or settings.PORTAL_PURGE_BATCH_SIZE)
     cutoff = now - timedelta(days=days)
     result = PurgeResult()
-    kept_events = Q(level=EventLevel.ERROR, document_id__in=_kept_documents())
+    kept_events = Q(level=EventLevel.ERROR) & _kept_documents()
     purgeable = Event.objects.filter(created_at__lt=cutoff).exclude(kept_events)
     while max_batches is None or result.batches < max_batches:
         ids = list(purgeable.values_list("id", flat=True)[:size])

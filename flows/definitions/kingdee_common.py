@@ -290,10 +290,12 @@ class KingdeeBillFlow(FlowDefinition):
         )
         kinds = [e.kind for e in errors]
         if "insufficient_stock" in kinds:
+            lines = self.stock_lines(doc)
             return StockShortage(
                 _("Kingdee reports insufficient stock: %(message)s") % {"message": message},
-                lines=self.stock_lines(doc),
-                subject=doc.target_key,
+                lines=lines,
+                # The cause's ticket (issue 20 point 1): a material in a stock, not a bill.
+                subject=f"{lines[0][0]} @ {lines[0][1]}" if lines else doc.target_key,
                 system="kingdee",
                 stage="load",
                 code=str(errors[0].code or ""),
@@ -304,7 +306,7 @@ class KingdeeBillFlow(FlowDefinition):
         return Problem(
             message,
             error_class=error_class,
-            subject=f"{doc.target_key}: {errors[0].message[:80]}",
+            subject=errors[0].message[:80],  # one ticket per rule (issue 20 point 1)
             system="kingdee",
             stage="load",
             code=str(errors[0].code or ""),

@@ -35,10 +35,10 @@ from django.utils.translation import gettext as _
 from mappings.errors import MappingMissing
 from mappings.rates import to_cny
 
-from ..choices import DocumentState, FlowCode, System
+from ..choices import DocumentState, ErrorClass, FlowCode, System
 from ..money import money, spread
 from . import register
-from .base import FlowContext, LoadResult, SourceRecord, ValidationProblem
+from .base import FlowContext, LoadResult, Problem, SourceRecord, ValidationProblem
 from .kingdee_common import (
     KingdeeBillFlow,
     RateCache,
@@ -465,7 +465,23 @@ class SalesOutbound(ReceivableMixin, KingdeeBillFlow):
         try:
             return ctx.mappings.tax_template_for(country=country, hs_code=hs_code, on_date=on_date)
         except MappingMissing as exc:
+            if not hs_code:
+                raise material_field_problem(material, "hs_code") from exc
             raise mapping_problem(exc) from exc
+
+
+def material_field_problem(material: str, field: str) -> Problem:
+    """Issue 20 point 3: a template cannot be chosen because the material lacks a field (the
+    HS code): the cause is the material, fixed in its master data, not a tax template."""
+    return Problem(
+        _("Material %(material)s has no HS code, so no tax template can be chosen for it.")
+        % {"material": material},
+        error_class=ErrorClass.MISSING_VALUE,
+        subject=_("material %(material)s has no HS code") % {"material": material},
+        stage="map",
+        material=material,
+        material_field=field,
+    )
 
 
 # Platform fees read from the order's cross-border finance (a setting names others): the

@@ -37,6 +37,9 @@ def board(request: HttpRequest) -> HttpResponse:
             integration_id=integration_id,
             refresh_seconds=REFRESH_SECONDS,
             latest_reconciliation=_latest_reconciliation(request, integration_id),
+            # Issue 20 point 5: the board's twenty columns need the sidebar's width on a
+            # 1366-px screen; the operations links above the board stay.
+            is_nav_sidebar_enabled=False,
         ),
     )
 

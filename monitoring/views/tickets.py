@@ -2,11 +2,12 @@
 Views parse input, call one service and report; services enforce who may do what."""
 
 import json
+from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from core.roles import Role
 
-from .. import services
+from .. import fixes, services
 from ..errors import TicketError
 from ..forms import (
     AssignForm,
@@ -26,7 +27,7 @@ from ..forms import (
     ResolveForm,
     TicketFilterForm,
 )
-from ..models import OPEN_TICKET_STATUSES, ExceptionTicket
+from ..models import OPEN_TICKET_STATUSES, ExceptionTicket, TicketDocument
 from ..permissions import (
     document_can_edit,
     sees_all_queues,
@@ -41,8 +42,10 @@ PAGE_SIZE = 50
 
 
 def _filtered(request: HttpRequest, form: TicketFilterForm) -> QuerySet[ExceptionTicket]:
-    tickets = tickets_visible_to(user=request.user).select_related(
-        "assignee", "document", "integration"
+    tickets = (
+        tickets_visible_to(user=request.user)
+        .select_related("assignee", "document", "integration")
+        .annotate(document_count=Count("links"))
     )
     data = form.cleaned_data if form.is_valid() else {}
     status = data.get("status") or "active"
@@ -63,11 +66,15 @@ def _filtered(request: HttpRequest, form: TicketFilterForm) -> QuerySet[Exceptio
         tickets = tickets.filter(assignee__isnull=True)
     if data.get("q"):
         q = data["q"].strip()
+        held = TicketDocument.objects.filter(ticket=OuterRef("pk")).filter(
+            Q(document__platform_order_no=q) | Q(document__kingdee_bill_no=q)
+        )
         tickets = tickets.filter(
             Q(title__icontains=q)
             | Q(trace_key=q)
             | Q(document__platform_order_no=q)
             | Q(document__kingdee_bill_no=q)
+            | Exists(held)
         )
     return tickets.order_by("-last_seen_at", "-id")
 
@@ -123,10 +130,23 @@ def _mapping_admin_url() -> str:
         return ""
 
 
+def _edited_document(request: HttpRequest, ticket: ExceptionTicket):
+    """The document whose payload is edited: the ticket's own, or for a cause ticket the one
+    chosen in its list (the first by default)."""
+    if not ticket.is_cause:
+        return ticket.document
+    links = ticket.links.select_related("document", "document__flow")
+    chosen = request.POST.get("document") or request.GET.get("document")
+    if chosen and str(chosen).isdigit():
+        links = links.filter(document_id=int(chosen))
+    link = links.first()
+    return link.document if link is not None else None
+
+
 @operations_view(VIEW)
 def ticket_detail(request: HttpRequest, pk: int, payload_form: PayloadForm | None = None):
     ticket = _visible_ticket(request, pk)
-    document = ticket.document
+    document = _edited_document(request, ticket)
     if payload_form is None and document is not None:
         payload_form = PayloadForm(
             initial={
@@ -154,11 +174,60 @@ def ticket_detail(request: HttpRequest, pk: int, payload_form: PayloadForm | Non
             resolve_form=ResolveForm(),
             payload_form=payload_form,
             mapping_url=_mapping_admin_url() if ticket.error_class == "missing_mapping" else "",
+            held=_held_documents(ticket),
+            **_fix_context(request, ticket),
             events=document.events.select_related("actor").order_by("-created_at", "-id")[:30]
             if document is not None
             else [],
         ),
     )
+
+
+SHOWN_DOCUMENTS = 200
+
+
+def _held_documents(ticket: ExceptionTicket) -> dict:
+    """The documents a cause ticket holds (issue 20 point 1): how many, the first ones."""
+    if not ticket.is_cause:
+        return {}
+    links = ticket.links.select_related("document", "document__flow")
+    return {
+        "count": links.count(),
+        "documents": [link.document for link in links[:SHOWN_DOCUMENTS]],
+    }
+
+
+def _fix_context(request: HttpRequest, ticket: ExceptionTicket) -> dict:
+    """What the in-place fix of the ticket needs (issue 20 point 2)."""
+    kind = fixes.fix_kind(ticket) if ticket.is_open else ""
+    context: dict = {"fix": kind}
+    if kind == fixes.FIX_MAPPING:
+        query = request.GET.get("codes", "")
+        context["fix_codes"] = fixes.target_codes(ticket, query)
+        context["fix_query"] = query
+        context["fix_mapping"] = fixes.MAPPING_FIXES[ticket.detail["kind"]]
+    elif kind == fixes.FIX_SHORTAGE:
+        context["shortage"] = fixes.shortage_of(ticket)
+    return context
+
+
+def _fix(request: HttpRequest, ticket: ExceptionTicket) -> str:
+    """Apply the in-place fix posted on the ticket page."""
+    kind = fixes.fix_kind(ticket)
+    if kind == fixes.FIX_MAPPING:
+        fixes.ticket_fix_mapping(
+            ticket=ticket, user=request.user, target_code=request.POST.get("target_code", "")
+        )
+        return _("Mapping added; the documents of this ticket are being retried.")
+    if kind == fixes.FIX_RATE:
+        try:
+            rate = Decimal(request.POST.get("rate", "").strip().replace(",", "."))
+            unit = int(request.POST.get("quote_unit") or 1)
+        except (InvalidOperation, ValueError) as exc:
+            raise TicketError(_("Enter the rate as a number, e.g. 7.1234.")) from exc
+        fixes.ticket_fix_rate(ticket=ticket, user=request.user, rate=rate, quote_unit=unit)
+        return _("Rate entered; the documents of this ticket are being retried.")
+    raise TicketError(_("This ticket has nothing to fix here."))
 
 
 @require_POST
@@ -185,16 +254,23 @@ def ticket_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             done = _("Comment added.")
         elif action == "retry":
             services.ticket_retry(ticket=ticket, user=user)
-            done = _("The document was queued for a retry; a success closes the ticket.")
+            done = (
+                _("Its documents were queued for a retry; the ticket closes when none is left.")
+                if ticket.is_cause
+                else _("The document was queued for a retry; a success closes the ticket.")
+            )
         elif action == "edit_retry":
             form = PayloadForm(request.POST)
-            if not form.is_valid() or ticket.document is None:
+            document = _edited_document(request, ticket)
+            if not form.is_valid() or document is None:
                 raise TicketError(_("Paste the edited target payload."))
             try:
                 payload = services.target_payload_parse(
-                    document=ticket.document, text=form.cleaned_data["target_payload"]
+                    document=document, text=form.cleaned_data["target_payload"]
                 )
-                services.ticket_retry(ticket=ticket, user=user, target_payload=payload)
+                services.ticket_retry(
+                    ticket=ticket, user=user, target_payload=payload, document=document
+                )
             except TicketError as exc:
                 messages.error(request, exc.message)
                 response = ticket_detail(request, pk, payload_form=form)
@@ -219,6 +295,8 @@ def ticket_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             reason = form.cleaned_data["reason"] if form.is_valid() else ""
             count_reject(ticket=ticket, user=user, reason=reason)
             done = _("Rejected: the saved count bill is deleted in Kingdee.")
+        elif action == "fix":
+            done = _fix(request, ticket)
         elif action == "resolve":
             form = ResolveForm(request.POST)
             note = form.cleaned_data["note"] if form.is_valid() else ""

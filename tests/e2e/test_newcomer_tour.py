@@ -235,7 +235,7 @@ def test_finance_edits_the_payload_of_a_rejected_outbound_and_retries(
     customer in the target payload on the work-order page and presses 'Save and retry' THEN
     the edited bill lands once, audited, and the ticket is resolved."""
     from mappings.models import ShopCustomerMapping
-    from monitoring.models import ExceptionTicket
+    from monitoring.services import ticket_of_document
 
     ShopCustomerMapping.objects.filter(integration=demo_integration, shop_id="10002").update(
         customer_number="1002"
@@ -253,7 +253,7 @@ def test_finance_edits_the_payload_of_a_rejected_outbound_and_retries(
     flow = _outbound_flow(demo_integration)
     flow_run.delay(flow.pk)
     doc = _doc(flow, so_id, wait_until, S.BLOCKED)
-    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status="open")
+    ticket = ticket_of_document(doc)  # issue 20 point 1: the rejection's cause ticket
     assert ticket.role == "finance", (ticket.role, ticket.error_class, ticket.message)
 
     page = open_browser("finance")

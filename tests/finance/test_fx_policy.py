@@ -17,6 +17,7 @@ from mappings.choices import CurrencyRateSource, RateDateRule, RateSource
 from mappings.models import CodeMapping, ExchangeRate, FxCurrencySource, FxPolicy
 from mappings.rates import official_rate_for, policy_rate_for, set_manual_rate, today_beijing
 from monitoring.models import ExceptionTicket
+from monitoring.services import ticket_of_document
 from tests.flows.test_sales_outbound import _run_until, field
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,7 +85,8 @@ def test_currency_without_fixing_needs_a_declared_source(
         lambda: SyncDocument.objects.filter(flow=flow, state=S.BLOCKED).exists(),
     )
     doc = SyncDocument.objects.get(flow=flow, platform_order_no="TWD-1")
-    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status="open")
+    ticket = ticket_of_document(doc)  # issue 20 point 1: the cause's ticket
+    assert ticket.trace_key == f"fx-source:{demo_integration.code}:TWD"
     assert (
         ticket.role == "finance"
         and "TWD" in ticket.title

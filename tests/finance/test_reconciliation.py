@@ -201,7 +201,7 @@ def test_k1_a_blocked_document_explains_its_line_with_state_ticket_and_value(
     quantity -2, state, platform order no. and open ticket, nothing is left unexplained, and
     the difference is valued at Kingdee's unit cost; the raw figure counts the line as a
     mismatch, the figure after pending documents does not."""
-    from monitoring.models import ExceptionTicket
+    from monitoring.services import ticket_of_document
 
     run = reconciliation_run(integration=demo_integration)
     line = _line(run, "SKU-CASE-1301")
@@ -213,7 +213,8 @@ def test_k1_a_blocked_document_explains_its_line_with_state_ticket_and_value(
     assert not line.matched and line.matched_after_pending
     assert (line.pending_qty, line.unexplained_qty) == (Decimal("-2"), Decimal("0"))
     item = line.items.get()
-    ticket = ExceptionTicket.objects.get(document=gift_order, status="open")
+    ticket = ticket_of_document(gift_order)  # issue 20 point 1: the cause's ticket
+    assert ticket.is_cause
     assert (item.document, item.kind, item.state, item.quantity, item.ticket) == (
         gift_order,
         "blocked",

@@ -44,6 +44,7 @@ class FakeTarget:
         self.extract_starts: list[datetime] = []
         self.known_mappings: set[str] = set()
         self.fx_down = False
+        self.fx_date = "2026-11-30"  # the business date of the rate the flow asks for
         self.stock: dict[str, Decimal] = {}
 
     def next_action(self) -> str:
@@ -52,6 +53,13 @@ class FakeTarget:
 
 
 TARGET = FakeTarget()
+
+
+def _rate_entered(currency: str, on_date: str) -> bool:
+    """A person entered the rate (issue 20 point 2: the FX ticket's form)."""
+    from mappings.models import ExchangeRate
+
+    return ExchangeRate.objects.filter(currency=currency, rate_date=on_date).exists()
 
 
 class TestFlow(FlowDefinition):
@@ -97,12 +105,16 @@ class TestFlow(FlowDefinition):
                 f"No customer mapped to shop {shop}.",
                 error_class=ErrorClass.MISSING_MAPPING,
                 subject=f"shop {shop}",
+                kind="customer",
+                key=shop,
             )
-        if TARGET.fx_down:
+        if TARGET.fx_down and not _rate_entered("USD", TARGET.fx_date):
             raise Problem(
                 "No exchange rate from either source.",
                 error_class=ErrorClass.FX_UNAVAILABLE,
                 subject="USD",
+                currency="USD",
+                on_date=TARGET.fx_date,
             )
         return {
             "bill_no": f"XS-{payload['order_no']}",

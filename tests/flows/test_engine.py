@@ -13,6 +13,7 @@ from flows.choices import DocumentState as S
 from flows.definitions.base import SourceRecord
 from flows.models import Flow, StockHold, SyncDocument, Watermark
 from monitoring.models import Event, ExceptionTicket, TicketStatus
+from monitoring.services import ticket_of_document
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +123,8 @@ def test_fx_unavailable_retries_every_five_minutes_three_times_then_ticket(test_
             due_now(test_flow)
     assert waits == [5, 5, 5]
     assert doc.state == S.FAILED and doc.last_error_class == "fx_unavailable"
-    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status=TicketStatus.OPEN)
+    ticket = ticket_of_document(doc)  # issue 20 point 1: one ticket per currency and date
+    assert ticket.trace_key == "fx:USD:2026-11-30" and ticket.status == TicketStatus.OPEN
     assert ticket.role == "finance" and "Exchange rate" in ticket.title
 
 
@@ -135,8 +137,9 @@ def test_missing_mapping_blocks_and_release_syncs_and_closes_ticket(test_flow, f
     engine.process(flow=test_flow)
     doc = SyncDocument.objects.get(source_key="11")
     assert doc.state == S.BLOCKED and doc.last_error_class == "missing_mapping"
-    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key)
+    ticket = ticket_of_document(doc)
     assert ticket.role == "master_data_admin" and "shop 10009" in ticket.title
+    assert ticket.trace_key == f"mapping:{doc.integration.code}:customer:10009"
     fake_target.known_mappings.add("10009")
     assert (
         services.documents_release_blocked(
@@ -159,7 +162,7 @@ def test_newer_failure_updates_the_one_open_ticket(test_flow, fake_target):
     doc = SyncDocument.objects.get(source_key="12")
     services.document_retry(document=doc)
     engine.process(flow=test_flow)
-    tickets = ExceptionTicket.objects.filter(trace_key=doc.trace_key)
+    tickets = ExceptionTicket.objects.filter(links__document=doc)
     assert tickets.count() == 1 and tickets.get().occurrences == 2
 
 
@@ -199,7 +202,8 @@ def test_stock_shortage_holds_and_releases(test_flow, fake_target):
     assert doc.state == S.HELD
     hold = StockHold.objects.get(document=doc)
     assert (hold.material_number, hold.quantity, hold.status) == ("SKU-1", Decimal("2"), "open")
-    assert ExceptionTicket.objects.get(trace_key=doc.trace_key).role == "purchasing"
+    ticket = ticket_of_document(doc)  # issue 20 point 1: the shortage of SKU-1 in WH1
+    assert ticket.role == "purchasing" and ticket.trace_key == "shortage:SKU-1:WH1"
     fake_target.stock["SKU-1"] = Decimal("10")
     assert engine.holds_release(
         integration_id=doc.integration_id, materials=["SKU-1"], reason="stock arrived"
@@ -208,7 +212,9 @@ def test_stock_shortage_holds_and_releases(test_flow, fake_target):
     doc.refresh_from_db()
     hold.refresh_from_db()
     assert doc.state == S.SYNCED and hold.status == "released"
-    assert not ExceptionTicket.objects.filter(trace_key=doc.trace_key, status="open").exists()
+    assert ticket_of_document(doc) is None
+    ticket.refresh_from_db()
+    assert ticket.status == "resolved" and not ticket.links.exists()
 
 
 def test_pull_watermark_overlap_and_catchup(test_flow, fake_target):

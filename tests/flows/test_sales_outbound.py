@@ -173,7 +173,7 @@ def test_f2_4_stock_shortage_is_held_frozen_and_released_when_stock_arrives(
     from connectors.kingdee.client import client_for
     from flows.models import StockHold
     from flows.tasks import holds_check
-    from monitoring.models import ExceptionTicket
+    from monitoring.services import ticket_of_document
     from sandbox.jushuitan.models import Stock
 
     Stock.objects.filter(wms_co_id=20003, sku_id="SKU-EAR-1101").update(qty=50)  # JST only
@@ -194,9 +194,23 @@ def test_f2_4_stock_shortage_is_held_frozen_and_released_when_stock_arrives(
         "20003",
         Decimal("8"),
     )
-    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status="open")
+    ticket = ticket_of_document(doc)  # issue 20 point 1: the shortage's ticket
     assert ticket.role == "purchasing" and "加急补货" in ticket.suggested_fix
+    assert ticket.trace_key == "shortage:SKU-EAR-1101:20003"
     assert kingdee_bills("SAL_OUTSTOCK", ["SHORT-1"]) == {}
+    # Issue 20 point 2: the ticket shows the stock on both sides, the hold and the purchase
+    # that would release it.
+    from monitoring.fixes import shortage_of
+
+    on_hand = client_for(demo_integration.kingdee).inventory(
+        material_numbers=["SKU-EAR-1101"], stock_numbers=["20003"]
+    )
+    shortage = shortage_of(ticket)
+    assert (shortage.material, shortage.stock, shortage.held) == ("SKU-EAR-1101", "20003", 8)
+    assert shortage.kingdee_on_hand == sum(on_hand.values(), Decimal(0)) < 8
+    assert shortage.jushuitan_on_hand >= 50 and not shortage.notes
+    assert shortage.to_purchase == 8 - shortage.kingdee_on_hand
+    assert [h.document_id for h in shortage.holds] == [doc.pk]
 
     holds_check.delay()  # not enough stock yet: nothing changes
     receipt = client_for(demo_integration.kingdee).save(
@@ -231,7 +245,7 @@ def test_f2_3_fx_backup_source_then_timed_retries_then_ticket(
     retry after 5 minutes, at most 3 times, then a finance ticket."""
     from connectors.fx.models import FxSource, FxSourceKind
     from mappings.models import ExchangeRate
-    from monitoring.models import ExceptionTicket
+    from monitoring.services import ticket_of_document
     from sandbox import faults
 
     ExchangeRate.objects.all().delete()  # no stored rate: the sources must be asked
@@ -288,8 +302,9 @@ def test_f2_3_fx_backup_source_then_timed_retries_then_ticket(
         )
     doc = SyncDocument.objects.get(pk=waiting.pk)
     assert delays == [5, 5, 5] and doc.state == S.FAILED
-    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status="open")
+    ticket = ticket_of_document(doc)  # issue 20 point 1: one ticket per currency and date
     assert ticket.role == "finance" and ticket.error_class == "fx_unavailable"
+    assert ticket.trace_key.startswith("fx:") and ticket.links.get().document == doc
 
 
 def test_missing_mapping_blocks_then_the_mapping_releases_it(
@@ -299,7 +314,7 @@ def test_missing_mapping_blocks_then_the_mapping_releases_it(
     master-data admins naming it; adding the mapping in the admin's table releases the order,
     which then syncs and closes the ticket."""
     from mappings.models import MaterialMapping, TaxTemplate
-    from monitoring.models import ExceptionTicket
+    from monitoring.services import ticket_of_document
 
     order = storefront.order(
         so_id="GIFT-1",
@@ -311,8 +326,9 @@ def test_missing_mapping_blocks_then_the_mapping_releases_it(
     flow = _flow(demo_integration)
     flow_run.delay(flow.pk)
     doc = wait_until(lambda: SyncDocument.objects.filter(flow=flow, state=S.BLOCKED).first(), 60)
-    ticket = ExceptionTicket.objects.get(trace_key=doc.trace_key, status="open")
+    ticket = ticket_of_document(doc)
     assert ticket.role == "master_data_admin" and "SKU-GIFT-9001" in ticket.title
+    assert ticket.trace_key == f"mapping:{demo_integration.code}:material:SKU-GIFT-9001"
     # The admin creates the material in Kingdee (with opening stock), then maps the SKU to it.
     from connectors.kingdee.client import client_for
 

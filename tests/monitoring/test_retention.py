@@ -44,7 +44,8 @@ def test_purge_keeps_error_events_of_open_tickets_O3(world):
     now = timezone.now()
     open_doc = world["duplicate"]
     closed_doc = world["mapping"][0]
-    ExceptionTicket.objects.filter(document=closed_doc).update(status="resolved")
+    # closed_doc is held by the cause ticket of its missing mapping (issue 20 point 1)
+    ExceptionTicket.objects.filter(links__document=closed_doc).update(status="resolved")
     assert ExceptionTicket.objects.filter(document=open_doc, status="open").exists()
     kept_batch, other_batch = uuid.uuid4(), uuid.uuid4()
     kept = aged(

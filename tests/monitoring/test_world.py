@@ -4,6 +4,7 @@ import pytest
 
 from flows.choices import DocumentState as S
 from monitoring.models import ExceptionTicket
+from monitoring.services import ticket_of_document
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +20,14 @@ def test_world_has_every_state(world):
     assert world["held"].state == S.HELD
     assert world["waiting"].state == S.WAITING
     assert world["filtered"].state == S.FILTERED
-    queues = dict(ExceptionTicket.objects.values_list("document__source_key", "role"))
+    # Issue 20 point 1: each document's ticket is its own or its cause's (one for both so:4
+    # and so:5, blocked by the same missing shop mapping).
+    queues = {
+        doc.source_key: ticket_of_document(doc).role
+        for doc in (*world["mapping"], world["duplicate"], world["held"])
+    }
+    assert ticket_of_document(world["mapping"][0]) == ticket_of_document(world["mapping"][1])
+    assert ExceptionTicket.objects.count() == 3
     assert queues == {
         "so:4": "master_data_admin",
         "so:5": "master_data_admin",
