@@ -20,17 +20,13 @@ pytest_plugins = [
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_redis_keys():
-    """The processes of a parallel run (pytest-xdist) share one Redis: each keeps its cache
-    entries, locks and rate-limit windows under its own key prefix (flow ids, connection ids
-    and cache keys repeat across their databases)."""
+    """The processes of a parallel run (pytest-xdist) share one Redis, and a portal may run on
+    it too: each test process keeps its cache entries, locks and rate-limit windows under its
+    own key prefix (flow ids, connection ids and cache keys repeat across their databases)."""
+    from django.conf import settings
     from django.test import override_settings
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not worker:
-        yield
-        return
-    from django.conf import settings
-
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     caches = {name: {**conf} for name, conf in settings.CACHES.items()}
     prefix = f"{settings.PORTAL_KEY_PREFIX}-test-{worker}"
     for conf in caches.values():
@@ -38,6 +34,16 @@ def _private_redis_keys():
             conf["KEY_PREFIX"] = prefix
     with override_settings(CACHES=caches, PORTAL_KEY_PREFIX=prefix):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(_private_redis_keys):
+    """Each test starts with an empty cache, as with an empty database: a heartbeat, run lock
+    or rate-limit window an earlier test left must not decide this one (e.g. an old worker
+    heartbeat makes the watchdog call the workers silent)."""
+    from tests.fixtures.cache import cache_clear_own
+
+    cache_clear_own()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from flows.models import Flow, SyncDocument
 from flows.tasks import flow_run
 from mappings.models import KnownCode, MaterialMapping
 from monitoring.models import ExceptionTicket, RemoteCall
+from monitoring.services import ticket_of_document
 from tests.fixtures.masterdata import material_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -186,12 +187,12 @@ def test_f1_3_code_jushuitan_cannot_take_goes_through_the_code_map(
         ),
         60,
     )
-    ticket = ExceptionTicket.objects.get(document=doc_for(flow, long_code), status="open")
+    ticket = ticket_of_document(doc_for(flow, long_code))
     assert ticket.role == "master_data_admin" and ticket.error_class == "missing_mapping"
     assert "at most 40" in ticket.message and "SKU ↔ material" in ticket.message
-    clash = ExceptionTicket.objects.get(document=doc_for(flow, "SKU-CASE-7001"), status="open")
+    clash = ticket_of_document(doc_for(flow, "SKU-CASE-7001"))
     assert "already belongs to material OLD-CASE-7001" in clash.message
-    lookalike = ExceptionTicket.objects.get(document=doc_for(flow, "SKU-CASE-7002"), status="open")
+    lookalike = ticket_of_document(doc_for(flow, "SKU-CASE-7002"))
     assert "sku-case-7002" in lookalike.message and "letter case" in lookalike.message
 
     MaterialMapping.objects.create(
@@ -232,7 +233,7 @@ def test_f1_4_missing_field_alerts_owner_on_dingtalk_then_release(
     wait_until(lambda: state_of(flow, "SKU-LAMP-1501") == S.BLOCKED, 60)
     doc = doc_for(flow, "SKU-LAMP-1501")
     assert doc.last_error_class == "missing_value"
-    ticket = ExceptionTicket.objects.get(document=doc, status="open")
+    ticket = ticket_of_document(doc)
     assert ticket.role == "master_data_admin"
     assert "F_PAEZ_HSCode" in ticket.message and "HS code" in ticket.message
     assert ticket.detail["mention_users"] == [li.pk]

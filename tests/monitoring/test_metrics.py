@@ -7,7 +7,7 @@ import re
 import pytest
 
 from flows.models import SyncDocument
-from monitoring.models import RemoteCall
+from monitoring.models import OPEN_TICKET_STATUSES, ExceptionTicket, RemoteCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,5 +64,7 @@ def test_metrics_equal_the_database(world, settings, browser):
     assert value(text, "portal_remote_calls_1h", system="kingdee") == 2
     assert value(text, "portal_remote_call_errors_1h", system="kingdee") == 1
     assert value(text, "portal_remote_call_errors_24h", system="jushuitan") == 1
-    assert value(text, "portal_open_tickets", role="master_data_admin") == 2
-    assert value(text, "portal_open_tickets", role="finance") == 1
+    # Issue 20: one ticket per cause (the world's two orders of unmapped shop 10009 share one).
+    for role, at_least in (("master_data_admin", 1), ("finance", 1)):
+        open_tickets = ExceptionTicket.objects.filter(role=role, status__in=OPEN_TICKET_STATUSES)
+        assert value(text, "portal_open_tickets", role=role) == open_tickets.count() >= at_least

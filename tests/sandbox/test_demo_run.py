@@ -16,6 +16,7 @@ from flows.choices import DocumentState as S
 from flows.choices import FlowCode
 from flows.models import Flow, SyncDocument
 from flows.tasks import flow_process
+from monitoring.services import ticket_of_document
 from sandbox import demo_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,7 +58,6 @@ def test_demo_run_plants_a_missing_mapping_a_shortage_and_an_fx_outage_with_aler
     plants nothing again."""
     from flows.definitions import definition_for
     from flows.models import StockHold
-    from monitoring.models import ExceptionTicket
     from sandbox.robots.models import ReceivedMessage
 
     settings.PORTAL_DEMO = True
@@ -87,9 +87,12 @@ def test_demo_run_plants_a_missing_mapping_a_shortage_and_an_fx_outage_with_aler
             and state(demo_run.FX_ORDER) == S.FAILED
         ),
     )
+    # Issue 20: the ticket holding each planted order is the ticket of its cause.
     tickets = {
-        t.document.platform_order_no: t
-        for t in ExceptionTicket.objects.filter(status="open").select_related("document")
+        so_id: ticket_of_document(
+            SyncDocument.objects.filter(flow=flow, platform_order_no=so_id).first()
+        )
+        for so_id in (demo_run.GIFT_ORDER, demo_run.SHORTAGE_ORDER, demo_run.FX_ORDER)
     }
     assert tickets[demo_run.GIFT_ORDER].role == "master_data_admin"
     assert "SKU-GIFT-9001" in tickets[demo_run.GIFT_ORDER].title
