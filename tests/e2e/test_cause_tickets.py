@@ -15,7 +15,8 @@ from flows.choices import DocumentState as S
 from flows.models import SyncDocument
 from flows.tasks import flow_run
 from monitoring.models import ExceptionTicket
-from tests.monitoring.test_cause_tickets import GIFT_MATERIAL, _gift_material_in_kingdee
+from tests.fixtures.kingdee import gift_material_in_kingdee
+from tests.monitoring.test_cause_tickets import GIFT_MATERIAL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +49,7 @@ def test_one_gift_sku_one_work_order_fixed_in_place_releases_every_order(
     flow_run.delay(flow.pk)
     wait_until(lambda: SyncDocument.objects.filter(flow=flow, state=S.BLOCKED).count() == 4, 60)
     ticket = ExceptionTicket.objects.get(status="open", role="master_data_admin")
-    _gift_material_in_kingdee(demo_integration, "2026-01-01")
+    gift_material_in_kingdee(demo_integration, "2026-01-01", GIFT_MATERIAL)
     KnownCode.objects.update_or_create(
         integration=demo_integration,
         system="kingdee",

@@ -19,6 +19,7 @@ from flows.choices import DocumentState as S
 from flows.choices import FlowCode
 from flows.models import Flow, SyncDocument
 from flows.tasks import flow_run
+from tests.fixtures.kingdee import gift_material_in_kingdee
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -87,61 +88,6 @@ def test_each_demo_role_logs_in_and_sees_only_what_it_may(open_browser, shot):
 # --- master-data admin: import a mapping, the blocked order syncs ------------------------------
 
 
-def _gift_material_in_kingdee(integration, ship_date: str) -> None:
-    """What the master-data admin does in Kingdee first: create the gift material (with its
-    HS code) and receive stock of it; finance adds the tax template of its HS heading."""
-    from connectors.kingdee.client import client_for
-    from mappings.models import TaxTemplate
-
-    kingdee = client_for(integration.kingdee)
-    created = kingdee.save(
-        "BD_MATERIAL",
-        {
-            "FNumber": "SKU-GIFT-9001",
-            "FName": "赠品 贴纸套装",
-            "FCreateOrgId": {"FNumber": "100"},
-            "FUseOrgId": {"FNumber": "100"},
-            "F_PAEZ_HSCode": "4911990000",
-            "SubHeadEntity": {
-                "FErpClsID": "1",
-                "FBaseUnitId": {"FNumber": "Pcs"},
-                "FIsInventory": True,
-                "FIsSale": True,
-            },
-        },
-        auto_submit_audit=True,
-    )
-    assert created.ok, created.errors
-    receipt = kingdee.save(
-        "STK_MISCELLANEOUS",
-        {
-            "FDate": ship_date,
-            "FStockOrgId": {"FNumber": "100"},
-            "FStockDirect": "GENERAL",
-            "FEntity": [
-                {
-                    "FMATERIALID": {"FNumber": "SKU-GIFT-9001"},
-                    "FSTOCKID": {"FNumber": "20001"},
-                    "FQty": 100,
-                }
-            ],
-        },
-        auto_submit_audit=True,
-    )
-    assert receipt.ok, receipt.errors
-    TaxTemplate.objects.create(
-        integration=integration,
-        country="US",
-        hs_prefix="491199",
-        name="US printed matter",
-        kingdee_tax_number="SL00_CB",
-        vat_rate=0,
-        duty_rate=0,
-        refund_rate=0,
-        effective_from="2024-01-01",
-    )
-
-
 @pytest.mark.usefixtures("english")  # asserts English text made by the worker
 def test_master_data_admin_imports_mapping_xlsx_and_blocked_order_syncs(
     demo_integration,
@@ -165,7 +111,7 @@ def test_master_data_admin_imports_mapping_xlsx_and_blocked_order_syncs(
     from sandbox.robots.models import ReceivedMessage
 
     alerts_ensure(base_url=live_server.url, integration=demo_integration)
-    _gift_material_in_kingdee(demo_integration, date.today().isoformat())
+    gift_material_in_kingdee(demo_integration, date.today().isoformat(), "SKU-GIFT-9001")
     so_id = "114-2026001-0000001"
     storefront.place_and_ship(
         storefront.order(

@@ -14,6 +14,7 @@ from flows.models import SyncDocument
 from monitoring.alert_models import Alert, AlertRule
 from monitoring.models import ExceptionTicket, TicketDocument
 from monitoring.services import ticket_of_document
+from tests.fixtures.kingdee import gift_material_in_kingdee
 from tests.flows.test_engine import due_now, order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -168,65 +169,7 @@ def test_migration_folds_open_per_document_tickets_of_one_cause(test_flow, fake_
     assert other.status == "open" and not other.is_cause
 
 
-GIFT_MATERIAL = "GIFT-STICKER-01"
-
-
-def _gift_material_in_kingdee(
-    integration, date: str, number: str = GIFT_MATERIAL, hs_code: str = "4911990000"
-) -> None:
-    """The master-data admin creates the gift material in Kingdee under its own number
-    (GIFT-STICKER-01, so the 1:1 rule cannot map it) with opening stock and its tax template,
-    as in test_missing_mapping_blocks_then_the_mapping_releases_it."""
-    from connectors.kingdee.client import client_for
-    from mappings.models import TaxTemplate
-
-    kingdee = client_for(integration.kingdee)
-    created = kingdee.save(
-        "BD_MATERIAL",
-        {
-            "FNumber": number,
-            "FName": "赠品 贴纸套装",
-            "FCreateOrgId": {"FNumber": "100"},
-            "FUseOrgId": {"FNumber": "100"},
-            "F_PAEZ_HSCode": hs_code,
-            "SubHeadEntity": {
-                "FErpClsID": "1",
-                "FBaseUnitId": {"FNumber": "Pcs"},
-                "FIsInventory": True,
-                "FIsSale": True,
-            },
-        },
-        auto_submit_audit=True,
-    )
-    assert created.ok, created.errors
-    receipt = kingdee.save(
-        "STK_MISCELLANEOUS",
-        {
-            "FDate": date,
-            "FStockOrgId": {"FNumber": "100"},
-            "FStockDirect": "GENERAL",
-            "FEntity": [
-                {
-                    "FMATERIALID": {"FNumber": number},
-                    "FSTOCKID": {"FNumber": "20001"},
-                    "FQty": 100,
-                }
-            ],
-        },
-        auto_submit_audit=True,
-    )
-    assert receipt.ok, receipt.errors
-    TaxTemplate.objects.create(
-        integration=integration,
-        country="US",
-        hs_prefix="491199",
-        name="US printed matter",
-        kingdee_tax_number="SL00_CB",
-        vat_rate=0,
-        duty_rate=0,
-        refund_rate=0,
-        effective_from="2024-01-01",
-    )
+GIFT_MATERIAL = "GIFT-STICKER-01"  # its own number: the 1:1 rule cannot map it
 
 
 def test_gift_sku_one_ticket_fixed_in_place_releases_every_order(
@@ -263,7 +206,9 @@ def test_gift_sku_one_ticket_fixed_in_place_releases_every_order(
     assert {ticket_of_document(d) for d in docs} == {ticket} and ticket.links.count() == 3
     assert ticket.trace_key == f"mapping:{demo_integration.code}:material:SKU-GIFT-9001"
 
-    _gift_material_in_kingdee(demo_integration, docs[0].target_payload.get("FDate") or "2026-01-01")
+    gift_material_in_kingdee(
+        demo_integration, docs[0].target_payload.get("FDate") or "2026-01-01", GIFT_MATERIAL
+    )
     KnownCode.objects.update_or_create(  # the snapshot refresh ("Initialise from systems")
         integration=demo_integration,
         system="kingdee",
@@ -326,7 +271,7 @@ def test_checklist_counts_each_missing_mapping_once_and_names_the_material_witho
     g1 = check_g1_mappings(test_flow.integration)
     assert g1.details == ["Missing mapping: shop 10009 (5 documents)"]
 
-    _gift_material_in_kingdee(demo_integration, "2026-01-01", number="NOHS-01", hs_code="")
+    gift_material_in_kingdee(demo_integration, "2026-01-01", number="NOHS-01", hs_code="")
     MaterialMapping.objects.create(
         integration=demo_integration, sku_id="SKU-GIFT-9001", material_number="NOHS-01"
     )
