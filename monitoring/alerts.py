@@ -37,7 +37,8 @@ from connectors.errors import ConnectorError, RateLimited, TransientError
 from connectors.models import Integration
 from core.errors import PortalError
 
-from .alert_choices import (
+from .alert_models import Alert, AlertContact, AlertDelivery, AlertRule
+from .choices import (
     ALERT_DEDUPABLE,
     SEVERITY_RANK,
     AlertSeverity,
@@ -45,7 +46,6 @@ from .alert_choices import (
     DeliveryKind,
     DeliveryStatus,
 )
-from .alert_models import Alert, AlertContact, AlertDelivery, AlertRule
 
 logger = logging.getLogger(__name__)
 

@@ -807,7 +807,7 @@ def alert_rule_problems(rule) -> list[str]:
     """Why an alert rule can never match (empty: it can)."""
     from fnmatch import fnmatchcase
 
-    from monitoring.alert_choices import alert_error_classes
+    from monitoring.choices import alert_error_classes
 
     problems = []
     classes = set(alert_error_classes())
