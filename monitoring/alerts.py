@@ -37,7 +37,6 @@ from connectors.errors import ConnectorError, RateLimited, TransientError
 from connectors.models import Integration
 from core.errors import PortalError
 
-from .alert_models import Alert, AlertContact, AlertDelivery, AlertRule
 from .choices import (
     ALERT_DEDUPABLE,
     SEVERITY_RANK,
@@ -46,6 +45,7 @@ from .choices import (
     DeliveryKind,
     DeliveryStatus,
 )
+from .models import Alert, AlertContact, AlertDelivery, AlertRule
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 documents and comments, the remote-call log, and alerting (O2): contacts, rules, alerts and
 their deliveries."""
 
-from ..alert_models import Alert, AlertContact, AlertDelivery, AlertRule
+from .alerts import Alert, AlertContact, AlertDelivery, AlertRule
 from .tickets import (
     OPEN_TICKET_STATUSES,
     Event,

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from core.models import TimeStampedModel
 from core.roles import Role
 
-from .choices import AlertSeverity, AlertStatus, DeliveryKind, DeliveryStatus
+from ..choices import AlertSeverity, AlertStatus, DeliveryKind, DeliveryStatus
 
 
 def _split(text: str) -> list[str]:
