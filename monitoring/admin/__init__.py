@@ -1,7 +1,7 @@
 """Admin of monitoring: events, exception tickets and remote calls (tickets), and the
 alerting models (alerts). Importing the package registers them all."""
 
-from ..alert_admin import (
+from .alerts import (
     AlertAdmin,
     AlertContactAdmin,
     AlertDeliveryAdmin,
