@@ -3,9 +3,9 @@
 The engine, the flow services, the definitions and the watchdog record events and open or
 close exception tickets through `journal()`. The monitoring app implements `Journal` (in
 `monitoring/journal.py`) and registers it with `set_journal()` when it is ready, so the
-dependency runs one way, from monitoring to flows (docs/architecture.md). Without a registered
-journal (monitoring not installed) `LoggingJournal` writes everything to the log and keeps no
-tickets.
+dependency runs one way, from monitoring to flows (docs/concepts.md, The journal). Without a
+registered journal (monitoring not installed) `LoggingJournal` writes everything to the log
+and keeps no tickets.
 """
 
 from __future__ import annotations

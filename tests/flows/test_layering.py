@@ -1,6 +1,6 @@
 """Issue 23 point 2: flows reports through its journal (flows/journal.py) and imports nothing
 of monitoring; monitoring implements the journal. The dependency runs one way, from
-monitoring to flows (docs/architecture.md)."""
+monitoring to flows (docs/concepts.md, The journal)."""
 
 import ast
 from pathlib import Path
