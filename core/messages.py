@@ -16,6 +16,7 @@ matches, else the text as it is.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +28,7 @@ from django.utils.functional import Promise
 
 __all__ = [
     "Message",
+    "as_message",
     "compose",
     "from_data",
     "gettext",
@@ -145,6 +147,14 @@ def _lazy_message(value: Promise) -> Message | None:
     if name == "pgettext" and len(args) == 2:
         return Message(str(value), msgid=str(args[1]), context=str(args[0]))
     return None
+
+
+def as_message(value: Any) -> Any:
+    """A lazy translation (e.g. a constant's gettext_lazy) as a Message in the active
+    language; a Message or other text as it is."""
+    if isinstance(value, Promise):
+        return _lazy_message(value) or str(value)
+    return value
 
 
 def _param(value: Any) -> Any:
@@ -312,11 +322,11 @@ def _literal_size(text: str) -> int:
 
 
 @lru_cache(maxsize=1)
-def _index() -> tuple[dict[str, str], list[tuple[re.Pattern, str, str, int]]]:
-    """(exact text -> msgid, [(pattern, msgid, style, literal size)]) over English msgids and
-    their Chinese translations."""
+def _index() -> tuple[dict[str, str], list[tuple[re.Pattern, str, str, int, str]]]:
+    """(exact text -> msgid, [(pattern, msgid, style, literal size, longest literal part)])
+    over English msgids and their Chinese translations."""
     exact: dict[str, str] = {}
-    patterns: list[tuple[re.Pattern, str, str, int]] = []
+    patterns: list[tuple[re.Pattern, str, str, int, str]] = []
     clashes: set[str] = set()
     for msgid, msgstr in _catalogue("zh-hans").items():
         if not isinstance(msgid, str) or not msgid or "\x04" in msgid:
@@ -336,7 +346,8 @@ def _index() -> tuple[dict[str, str], list[tuple[re.Pattern, str, str, int]]]:
             style = "{}" if "{" in msgid and "%(" not in msgid else "%"
             compiled = _pattern(text, names)
             if compiled is not None:
-                patterns.append((compiled, msgid, style, size))
+                key = max(_PLACEHOLDER.split(text)[::3], key=len)
+                patterns.append((compiled, msgid, style, size, key))
     for text in clashes:
         exact.pop(text, None)
     return exact, patterns
@@ -360,7 +371,9 @@ def _match(text: str, depth: int) -> dict[str, Any] | None:
     if depth and (labelled := _labelled(text, exact)):
         return labelled
     best: list[tuple[int, str, str, dict[str, str]]] = []
-    for compiled, msgid, style, size in patterns:
+    for compiled, msgid, style, size, key in patterns:
+        if key not in text:
+            continue  # cheaper than the pattern
         found = compiled.fullmatch(text)
         if found is None:
             continue
@@ -402,10 +415,8 @@ def _coerce_numbers(msgid: str, params: dict[str, Any]) -> None:
     for name in re.findall(r"%\((\w+)\)d", msgid):
         value = params.get(name)
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 params[name] = int(value)
-            except ValueError:
-                pass
 
 
 def match_reset() -> None:

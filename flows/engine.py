@@ -27,10 +27,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.errors import AuthError, BusinessError, RateLimited, TransientError, UnknownOutcome
 from core.errors import PortalError
+from core.messages import gettext as _
 from core.storable import storable, unstorable
 from monitoring import services as monitoring
 from monitoring.causes import cause_key

@@ -14,7 +14,7 @@ import difflib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.utils.translation import gettext as _
+from core.messages import gettext as _
 
 from .choices import MasterKind, System
 from .models import KnownCode

@@ -14,11 +14,11 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 from import_export.formats import base_formats
 from import_export.signals import post_import
 
 from core.exports import neutralise
+from core.messages import gettext as _
 
 from .choices import ImportJobStatus
 from .errors import ImportNotConfirmable

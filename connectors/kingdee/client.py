@@ -31,7 +31,6 @@ from decimal import Decimal
 from typing import Any
 
 import requests
-from django.utils.translation import gettext as _
 from urllib3.exceptions import NewConnectionError
 
 from connectors.errors import (
@@ -45,6 +44,7 @@ from connectors.errors import (
 from connectors.observe import remote_call
 from core import netguard
 from core.logging import mask_text
+from core.messages import gettext as _
 
 from . import signing
 from .errors import (

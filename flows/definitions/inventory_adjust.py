@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from django.utils.translation import gettext as _
+from core.messages import gettext as _
 
 from ..choices import FlowCode
 from . import register

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
 
+from core.messages import gettext as _
 from mappings.choices import MappingKind, MappingSource
 from mappings.errors import MappingMissing
 

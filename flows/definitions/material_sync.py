@@ -46,8 +46,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from core.messages import gettext as _
 from mappings.choices import MappingKind
 from mappings.errors import MappingMissing
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import logging
 
-from django.utils.translation import gettext as _
-
 from connectors.errors import ConnectorError
+from core.messages import gettext as _
 from monitoring import services as monitoring
 from monitoring.models import EventLevel
 

@@ -30,8 +30,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
-from django.utils.translation import gettext as _
-
+from core.messages import gettext as _
 from mappings.errors import MappingMissing
 from mappings.rates import to_cny
 

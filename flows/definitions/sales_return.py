@@ -23,8 +23,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import partial
 
-from django.utils.translation import gettext as _
-
+from core.messages import gettext as _
 from mappings.errors import MappingMissing
 from mappings.rates import to_cny
 

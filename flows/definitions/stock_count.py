@@ -32,8 +32,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.utils.translation import gettext as _
-
+from core.messages import gettext as _
 from mappings.errors import MappingMissing
 
 from ..choices import ErrorClass, FlowCode, System

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.utils.translation import gettext as _
+from core.messages import gettext as _
 
 from ..choices import FlowCode
 from . import register
