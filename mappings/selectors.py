@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import caches
 from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+
+from core.messages import gettext as _
 
 from .choices import (
     AccountPurpose,

@@ -110,8 +110,12 @@ class RobotChannel(TimeStampedModel):
         verbose_name=_("language"),
         max_length=10,
         choices=settings.LANGUAGES,
-        default=settings.LANGUAGE_CODE,
-        help_text=_("The language of the group: alerts, ticket titles and texts are posted in it."),
+        blank=True,
+        default="",
+        help_text=_(
+            "The language of the group: alerts, ticket titles and texts are posted in it. "
+            "Blank: the portal's default language."
+        ),
     )
     enabled = models.BooleanField(
         verbose_name=_("enabled"),
