@@ -53,6 +53,7 @@ class Message(str):
     context: str = ""
     style: str = "%"
     raw: bool = False
+    case: str = ""
 
     def __new__(cls, text: str = "", **facts: Any) -> Message:
         obj = super().__new__(cls, text)
@@ -72,6 +73,7 @@ class Message(str):
             "context": self.context,
             "style": self.style,
             "raw": self.raw,
+            "case": self.case,
         }
         facts.update(changes)
         return facts
@@ -85,6 +87,11 @@ class Message(str):
         if args:
             return Message(text, **self._facts(params=_keep(tuple(args)), style="{}"))
         return Message(text, **self._facts(params=_keep(kwargs), style="{}"))
+
+    def lower(self) -> Message:
+        """Lower case, kept as such when rendered in another language (a label in a sentence:
+        "no material with that code")."""
+        return Message(str.lower(self), **self._facts(), case="lower")
 
     def __getitem__(self, key: Any) -> str:
         # `message[:120]` of a short message is the message itself (a ticket's subject).
@@ -206,6 +213,8 @@ def to_data(value: Any) -> dict[str, Any] | None:
         data["ctx"] = value.context
     if value.style != "%":
         data["style"] = value.style
+    if value.case:
+        data["case"] = value.case
     params = value.params
     if isinstance(params, dict):
         data["params"] = {str(key): _param_data(item) for key, item in params.items()}
@@ -241,6 +250,9 @@ def _message(data: dict[str, Any]) -> Message:
         facts["context"] = data["ctx"]
     else:
         text = translation.gettext(msgid)
+    if data.get("case") == "lower":
+        text = text.lower()
+        facts["case"] = "lower"
     message = Message(text, **facts)
     style = data.get("style", "%")
     if "params" in data:

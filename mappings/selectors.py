@@ -27,6 +27,7 @@ from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_noop
 
+from core.messages import as_message
 from core.messages import gettext as _
 
 from .choices import (
@@ -244,7 +245,7 @@ def _resolve(
         ) % {
             "code": key,
             "system": System(spec.target_system).label,
-            "kind": MasterKind(spec.target_kind).label.lower(),
+            "kind": as_message(MasterKind(spec.target_kind).label).lower(),
         }
         raise _missing(spec, integration, key, reason)
     return key

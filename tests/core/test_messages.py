@@ -68,9 +68,7 @@ def test_percent_with_a_tuple_a_single_value_format_and_plurals():
         "args": ["a", 2],
     }
     with translation.override("zh-hans"):
-        plural = ngettext("%(count)d row confirmed.", "%(count)d rows confirmed.", 3) % {
-            "count": 3
-        }
+        plural = ngettext("%(count)d row confirmed.", "%(count)d rows confirmed.", 3) % {"count": 3}
         braces = gettext("Missing mapping: {subject}").format(subject="x")
     with translation.override("en"):
         assert render(to_data(plural), plural) == "3 rows confirmed."
@@ -98,7 +96,7 @@ def test_exceptions_keep_the_message_and_pickling_keeps_it_too():
     assert to_data(str(error)) == {"id": "Retried."}
     assert to_data(error.message) == {"id": "Retried."}
     assert to_data(default.message) == {"id": "Portal error"}
-    copy = pickle.loads(pickle.dumps(error.message))
+    copy = pickle.loads(pickle.dumps(error.message))  # noqa: S301 - our own bytes
     assert isinstance(copy, Message) and copy.msgid == "Retried." and copy == error.message
     assert to_data(error.message[:120]) == {"id": "Retried."}  # a short subject stays one
 

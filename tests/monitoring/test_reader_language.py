@@ -91,16 +91,12 @@ def test_ticket_written_in_chinese_reads_in_english_and_chinese_O4(
     detail = reader.get(f"/monitoring/tickets/{ticket.pk}/", headers={"Accept-Language": "en"})
     for key in ("fix", "event"):
         assert english[key] in detail.text and chinese[key] not in detail.text, key
-    detail = reader.get(
-        f"/monitoring/tickets/{ticket.pk}/", headers={"Accept-Language": "zh-hans"}
-    )
+    detail = reader.get(f"/monitoring/tickets/{ticket.pk}/", headers={"Accept-Language": "zh-hans"})
     for key in ("title", "fix", "event"):
         assert chinese[key] in detail.text and english[key] not in detail.text, key
 
 
-def test_ticket_written_in_english_reads_in_chinese_O4(
-    test_flow, fake_target, demo_users, browser
-):
+def test_ticket_written_in_english_reads_in_chinese_O4(test_flow, fake_target, demo_users, browser):
     """GIVEN a work order written by a worker speaking English WHEN a Chinese reader opens it
     THEN the title and texts are Chinese."""
     ticket = gift_sku_ticket(test_flow, fake_target, 82, "en")
