@@ -26,6 +26,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core.messages import gettext as _
+from core.messages import to_data
 
 from .definitions import definition_for
 from .models import Flow, SyncDocument, stuck_minutes
@@ -98,7 +99,10 @@ def _report(
     if existing is not None:
         if existing.message != message[:4000] or existing.detail != detail:
             ExceptionTicket.objects.filter(pk=existing.pk).update(
-                message=message[:4000], detail=detail, last_seen_at=timezone.now()
+                message=message[:4000],
+                message_data=to_data(message),  # issue 20 point 4
+                detail=detail,
+                last_seen_at=timezone.now(),
             )
         return
     monitoring.ticket_open_or_update(
