@@ -91,7 +91,7 @@ class Message(str):
     def lower(self) -> Message:
         """Lower case, kept as such when rendered in another language (a label in a sentence:
         "no material with that code")."""
-        return Message(str.lower(self), **self._facts(), case="lower")
+        return Message(str.lower(self), **self._facts(case="lower"))
 
     def __getitem__(self, key: Any) -> str:
         # `message[:120]` of a short message is the message itself (a ticket's subject).

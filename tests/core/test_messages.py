@@ -88,6 +88,21 @@ def test_composed_subject_renders_its_label_in_the_reader_language():
     assert not CJK.search(shown)
 
 
+def test_a_lower_cased_label_stays_a_message():
+    """ "no material with that code": a label lower-cased inside a sentence."""
+    from core.messages import as_message
+    from mappings.choices import MasterKind
+
+    with translation.override("en"):
+        kind = as_message(MasterKind.MATERIAL.label).lower()
+        sentence = gettext("Ticket resolved by %(user)s: %(note)s") % {"user": "x", "note": kind}
+    assert kind == "material" and sentence == "Ticket resolved by x: material"
+    assert to_data(kind) == {"id": "Material", "case": "lower"}
+    with translation.override("zh-hans"):
+        shown = render(to_data(sentence), sentence)
+    assert "物料" in shown and "material" not in shown
+
+
 def test_exceptions_keep_the_message_and_pickling_keeps_it_too():
     """str(exc) and exc.message stay messages (the ticket stores the id, not the text)."""
     with translation.override("zh-hans"):
