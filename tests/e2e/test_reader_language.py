@@ -79,8 +79,10 @@ def test_english_and_chinese_readers_see_their_own_language(
         assert seen[url], f"no generated text on {url}"
         for text in seen[url]:
             assert not CJK.search(text), f"{url}: {text}"
-    assert any("Missing mapping: SKU → material SKU-GIFT-9001" in t for t in seen[pages[1]])
+    assert any("Missing mapping: SKU → material SKU-GIFT-9001" in t for t in seen[pages[0]])
     assert any("Add the mapping" in t for t in seen[pages[1]])
+    english.goto(pages[1])
+    assert english.inner_text("#content h1") == "Missing mapping: SKU → material SKU-GIFT-9001"
 
     chinese = open_browser("mdm", locale="zh-CN")
     for url in pages:
@@ -90,3 +92,7 @@ def test_english_and_chinese_readers_see_their_own_language(
         for text in texts:
             assert CJK.search(text), f"{url}: {text}"
             assert not ENGLISH_SENTENCE.search(text), f"{url}: {text}"
+    chinese.goto(pages[1])
+    heading = chinese.inner_text("#content h1")
+    assert CJK.search(heading) and "SKU-GIFT-9001" in heading
+    assert not ENGLISH_SENTENCE.search(heading), heading
