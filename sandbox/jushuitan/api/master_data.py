@@ -43,7 +43,7 @@ def shops_query(biz) -> dict:
 
 
 def _co_id() -> int:
-    from .models import ApiApp
+    from ..models import ApiApp
 
     app = ApiApp.objects.order_by("pk").first()
     return app.co_id if app else 0

@@ -162,7 +162,7 @@ def seed_demo() -> dict[str, int]:
 def reset() -> None:
     """Forget every simulated document, balance, session and number (the demo seed stays
     available through seed_demo)."""
-    from .models import KdSession
+    from ..models import KdSession
 
     with transaction.atomic():
         for model in (
