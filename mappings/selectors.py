@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import caches
 from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+
+from core.messages import as_message
+from core.messages import gettext as _
 
 from .choices import (
     AccountPurpose,
@@ -247,7 +249,7 @@ def _resolve(
         ) % {
             "code": key,
             "system": System(spec.target_system).label,
-            "kind": MasterKind(spec.target_kind).label.lower(),
+            "kind": as_message(MasterKind(spec.target_kind).label).lower(),
         }
         raise _missing(spec, integration, key, reason)
     return key
