@@ -36,15 +36,16 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.models import Integration
+from core.messages import gettext as _
+from core.messages import localize
 from flows.choices import System as FlowSystem
 from flows.models import SyncDocument
 from mappings.choices import MasterKind, System
 from mappings.errors import MappingMissing
 from mappings.models import KnownCode, MaterialMapping, WarehouseMapping
-from mappings.selectors import MappingResolver
+from mappings.selectors import MappingBinder
 
 from . import selectors
 from .choices import RunStatus, RunTrigger
@@ -181,13 +182,13 @@ def reconciliation_run(
 def _read(*, integration, settings, kingdee, jushuitan) -> Readings:
     """Jushuitan first (right after the cut-off), then Kingdee; SKUs only Kingdee revealed are
     read from Jushuitan last."""
-    resolver = MappingResolver(integration)
+    binder = MappingBinder(integration)
     notes: list[str] = []
     places: dict[tuple[str, int], str] = {}
     for wms_co_id in _warehouses(integration):
         for wh_id in settings.sub_warehouse_ids:
             try:
-                places[(wms_co_id, wh_id)] = resolver.stock_for_warehouse(wms_co_id, wh_id)
+                places[(wms_co_id, wh_id)] = binder.warehouse.to_external(wms_co_id, wh_id)
             except MappingMissing as exc:
                 notes.append(exc.message)
     jst: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
@@ -213,7 +214,7 @@ def _read(*, integration, settings, kingdee, jushuitan) -> Readings:
     extra: set[str] = set()
     for (material, stock, _org), qty in kd_totals.items():
         try:
-            sku = resolver.sku_for_material(material)
+            sku = binder.material.to_internal(material)
         except MappingMissing:
             sku = ""
         key = (sku or f"#{material}", stock)
@@ -239,7 +240,7 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
     """Lines as of the cut-off and, per line (by id), its reconciling items."""
     from monitoring.services import tickets_of_documents
 
-    resolver = MappingResolver(integration)
+    binder = MappingBinder(integration)
     jst, kd = dict(readings.jst), dict(readings.kd)
     compared_places = set(readings.places)
     compared_stocks = set(readings.places.values())
@@ -257,7 +258,7 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
     )
     tickets = tickets_of_documents([d.pk for d in docs])  # its own or its cause's (issue 20)
     for doc in docs:
-        effects = selectors.document_effects(doc, resolver)
+        effects = selectors.document_effects(doc, binder)
         if not effects:
             continue
         event = doc.source_modified_at or doc.created_at
@@ -328,7 +329,7 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
         material = materials.get(key, "")
         if sku and not material:
             with contextlib.suppress(MappingMissing):
-                material = resolver.material_for_sku(sku)
+                material = binder.material.to_external(sku)
         note = ""
         if not sku:
             note = _("Kingdee material has no SKU (M4)")
@@ -585,7 +586,7 @@ def documents_table(run: ReconciliationRun) -> tuple[list[str], list[list]]:
                 else "",
                 _("yes") if item.overdue else _("no"),
                 item.ticket_id or "",
-                safe_text(item.error),
+                safe_text(localize(item.error)),  # issue 20 point 4: the reader's language
             ]
         )
     return header, rows

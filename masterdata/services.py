@@ -21,10 +21,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from core.errors import PortalError
+from core.messages import compose
+from core.messages import gettext as _
 from mappings.choices import MasterKind, System
 from mappings.errors import MappingMissing
 from mappings.initialise import MasterRecord, record_known_codes
@@ -272,7 +273,11 @@ def master_data_check(*, integration, user=None) -> MasterDataCheck:
                 trace_key=f"{integration.code}:{v.trace_key}",
                 error_class="missing_mapping",
                 message=v.message,
-                subject=f"{CheckKind(v.kind).label} {v.kingdee_code or v.jushuitan_code}",
+                subject=compose(
+                    "%(kind)s %(key)s",
+                    kind=CheckKind(v.kind).label,
+                    key=v.kingdee_code or v.jushuitan_code,
+                ),
                 integration_id=integration.pk,
                 flow_code="master_data",
                 detail={"check": run.pk, "status": v.status, "kind": v.kind},
@@ -406,7 +411,7 @@ def opening_inventory_preview(
             }
         )
     client = client_for(integration.jushuitan)
-    resolver = selectors.MappingResolver(integration)
+    binder = selectors.MappingBinder(integration)
     by_warehouse: dict[str, list[_Row]] = {}
     for row in parsed.rows:
         by_warehouse.setdefault(row.warehouse, []).append(row)
@@ -414,14 +419,14 @@ def opening_inventory_preview(
     for stock_number, rows in by_warehouse.items():
         errors = list(parsed.errors)  # file-level problems show on every import
         try:
-            wms_co_id = resolver.warehouse_for_stock(stock_number)
+            wms_co_id = binder.warehouse.to_internal(stock_number)
         except MappingMissing as exc:
             wms_co_id = ""
             errors.append({"row": rows[0].row, "message": exc.message})
         lines = []
         for row in rows:
             try:
-                sku = resolver.sku_for_material(row.material)
+                sku = binder.material.to_internal(row.material)
             except MappingMissing as exc:
                 errors.append({"row": row.row, "message": exc.message})
                 continue

@@ -11,7 +11,8 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
-from django.utils.translation import gettext as _
+
+from core.messages import gettext as _
 
 from .errors import TicketError
 from .models import ExceptionTicket
@@ -207,10 +208,10 @@ def _jushuitan_on_hand(integration, material: str, notes: list) -> Decimal | Non
     from connectors.jushuitan.client import client_for
     from core.errors import PortalError
     from mappings.errors import MappingMissing
-    from mappings.selectors import MappingResolver
+    from mappings.selectors import MappingBinder
 
     try:
-        sku = MappingResolver(integration).sku_for_material(material)
+        sku = MappingBinder(integration).material.to_internal(material)
         rows = client_for(integration.jushuitan).inventory_by_skus([sku])
     except (PortalError, MappingMissing, OSError) as exc:
         notes.append(_("Jushuitan's stock could not be read: %(error)s") % {"error": exc})

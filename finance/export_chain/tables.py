@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.utils.translation import gettext as _
+from core.messages import gettext as _
 
 from ..exports import table_csv, table_xlsx
 from ..reconciliation import safe_text

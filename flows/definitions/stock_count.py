@@ -32,8 +32,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from core.messages import gettext as _
 from mappings.errors import MappingMissing
 
 from ..choices import ErrorClass, FlowCode, System
@@ -165,6 +166,8 @@ def count_records(count: dict) -> list[SourceRecord]:
 @register
 class StockCount(KingdeeBillFlow):
     code = FlowCode.STOCK_COUNT
+    label = gettext_lazy("F8 Stock counts")
+    requirement = "F8"
     source_system = System.JUSHUITAN
     form_id = "STK_MISCELLANEOUS"  # per document: see DIRECTIONS
     pull_window_seconds = 24 * 3600
@@ -201,10 +204,10 @@ class StockCount(KingdeeBillFlow):
         org = ctx.integration.kingdee.org_number
         lines = count_lines(count, direction)
         try:
-            stock = ctx.mappings.stock_for_warehouse(
+            stock = ctx.mappings.warehouse.to_external(
                 count.get("wms_co_id") or 0, int(count.get("wh_id") or 1)
             )
-            materials = [ctx.mappings.material_for_sku(line["sku_id"]) for line in lines]
+            materials = [ctx.mappings.material.to_external(line["sku_id"]) for line in lines]
         except MappingMissing as exc:
             raise mapping_problem(exc) from exc
         on_date = business_date(count["io_date"])

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from core.messages import gettext as _
 
 from ..choices import FlowCode
 from . import register
@@ -40,6 +42,8 @@ STK_TRANSFER = SourceForm(
 @register
 class Transfer(JushuitanDocumentFlow):
     code = FlowCode.TRANSFER
+    label = gettext_lazy("F7 Direct transfers")
+    requirement = "F7"
     forms = (STK_TRANSFER,)
 
     def build_steps(self, ctx: FlowContext, document) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from flows.choices import FlowCode
+from flows.choices import flow_choices
 
 from .base import MISSING, OK, CheckItem, _admin
 
@@ -19,7 +19,7 @@ def alert_rule_problems(rule) -> list[str]:
     classes = set(alert_error_classes())
     for field_name, values, label in (
         ("error_classes", classes, _("error class")),
-        ("flow_codes", set(FlowCode.values), _("flow")),
+        ("flow_codes", {code for code, _label in flow_choices()}, _("flow")),
     ):
         for pattern in [p.strip() for p in (getattr(rule, field_name) or "").split(",")]:
             if pattern and not any(fnmatchcase(v, pattern) for v in values):

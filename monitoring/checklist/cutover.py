@@ -13,7 +13,7 @@ from .base import CANARY_DAYS, MISSING, OK, WARN, CheckItem, _admin
 def check_g2_opening_inventory(integration) -> CheckItem:
     from mappings.errors import MappingMissing
     from mappings.models import KnownCode
-    from mappings.selectors import MappingResolver
+    from mappings.selectors import MappingBinder
     from masterdata.selectors import warehouses_without_opening_inventory
 
     # Every warehouse of both systems: Kingdee's own, and the Kingdee warehouse each
@@ -23,12 +23,12 @@ def check_g2_opening_inventory(integration) -> CheckItem:
             integration=integration, system="kingdee", kind="warehouse"
         ).values_list("code", flat=True)
     )
-    resolver = MappingResolver(integration)
+    binder = MappingBinder(integration)
     for wms_co_id in KnownCode.objects.filter(
         integration=integration, system="jushuitan", kind="warehouse"
     ).values_list("code", flat=True):
         try:
-            warehouses.add(resolver.stock_for_warehouse(wms_co_id))
+            warehouses.add(binder.warehouse.to_external(wms_co_id))
         except MappingMissing:
             continue
     warehouses = sorted(warehouses)
