@@ -1,5 +1,7 @@
 """Reads of the finance app (no writes): what the portal's own documents do to stock, for the
-K1 reconciliation, and the latest reconciliation run for the board.
+K1 reconciliation, the latest reconciliation run for the board, what the finance pages show
+(the integration chosen, the accuracy trend, a run's mismatches, the K2 export chain) and the
+integrations the scheduled tasks work on.
 
 A stock-moving document moves the same quantity in both systems: first in its source system,
 later (once synced) in the other. `document_effects` names that quantity per place — SKU,
@@ -14,14 +16,19 @@ import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from flows.choices import DocumentState, FlowCode, System
 from mappings.errors import MappingMissing
 
 from .choices import PendingKind, RunStatus
-from .models import ReconciliationRun
+from .models import FinanceSettings, ReconciliationLine, ReconciliationRun
+
+if TYPE_CHECKING:  # export_chain reads the reconciliation, which reads these selectors
+    from .export_chain import DeclarationChain
 
 # Flows whose documents move stock, by the system they start in.
 JUSHUITAN_SOURCED = (FlowCode.SALES_OUTBOUND, FlowCode.SALES_RETURN, FlowCode.STOCK_COUNT)
@@ -264,3 +271,130 @@ def stock_count_report(*, integration, start: date, end: date) -> tuple[list, li
             ]
         )
     return header, rows
+
+
+def integrations_to_run(*, integration_id: int | None = None):
+    """The enabled integrations a scheduled finance task works on (all, or the one asked)."""
+    from connectors.models import Integration
+
+    rows = Integration.objects.filter(enabled=True).select_related("kingdee", "jushuitan")
+    return rows.filter(pk=integration_id) if integration_id else rows
+
+
+def integration_chosen(*, value: str):
+    """The integration a finance page shows: the one picked (by id), else the first by name."""
+    from connectors.models import Integration
+
+    rows = Integration.objects.order_by("name")
+    return rows.filter(pk=value).first() if str(value).isdigit() else rows.first()
+
+
+def _figure(value) -> float | None:
+    return float(value) if value is not None else None
+
+
+@dataclass
+class ReconciliationTrend:
+    """K1 page: the finished runs, newest first (at most 20 listed), the chart of both
+    figures per run, oldest first, and the integration's accuracy target."""
+
+    runs: list[ReconciliationRun]
+    chart: dict
+    target: Decimal | None
+
+
+def reconciliation_trend(*, integration, limit: int = 60) -> ReconciliationTrend:
+    """K1: both figures of the latest `limit` finished runs (raw, after pending documents)."""
+    runs = (
+        list(
+            ReconciliationRun.objects.filter(
+                integration=integration, status=RunStatus.DONE
+            ).order_by("-created_at")[:limit]
+        )
+        if integration
+        else []
+    )
+    runs.reverse()
+    target = FinanceSettings.for_integration(integration).accuracy_target if integration else None
+    # Chart labels are translated here, in Python: a literal "%" in a template translation
+    # comes out doubled ("%%") in the msgid and in what the template shows.
+    chart = {
+        "labels": [timezone.localtime(r.created_at).strftime("%m-%d %H:%M") for r in runs],
+        "accuracy": [_figure(r.accuracy) for r in runs],
+        "after_pending": [_figure(r.accuracy_after_pending) for r in runs],
+        "target": [float(r.target) for r in runs],
+        "legend": {
+            "accuracy": _("Accuracy, raw (%)"),
+            "after_pending": _("Accuracy after pending documents (%)"),
+            "target": _("Target (%)"),
+        },
+    }
+    return ReconciliationTrend(runs=list(reversed(runs))[:20], chart=chart, target=target)
+
+
+def reconciliation_mismatches(*, run: ReconciliationRun) -> list[ReconciliationLine]:
+    """K1: the lines of a run that do not match, with the documents behind each (unexplained
+    ones first)."""
+    return list(
+        run.lines.filter(matched=False)
+        .prefetch_related("items__ticket")
+        .order_by("matched_after_pending", "stock_number", "material_number", "sku_id")
+    )
+
+
+@dataclass
+class ExportChainView:
+    """K2 page: the declaration chain (None without an integration), the consumer-sale rows,
+    and the declaration items and returns shown (those of the order when one is asked)."""
+
+    declarations: DeclarationChain | None
+    rows: list
+    items: list
+    returns: list
+
+    def for_files(self) -> DeclarationChain:
+        """The chain restricted to the items and returns shown, for the csv / xlsx files."""
+        from .export_chain import DeclarationChain
+
+        chain = self.declarations
+        return DeclarationChain(
+            items=self.items,
+            sales=chain.sales,
+            returns=self.returns,
+            allocations_by_sale=chain.allocations_by_sale,
+            returns_by_sale=chain.returns_by_sale,
+            unallocated=chain.unallocated,
+        )
+
+
+def export_chain_view(
+    *,
+    integration,
+    start: date | None,
+    end: date | None,
+    shop_id: str = "",
+    platform_order_no: str = "",
+) -> ExportChainView:
+    """K2: declaration items (sold / unsold, refund, gaps) and the consumer sales that drew
+    on them with their returns, by platform order or date range and shop."""
+    from . import export_chain as chain
+
+    if integration is None:
+        return ExportChainView(declarations=None, rows=[], items=[], returns=[])
+    declarations = chain.declaration_chain(integration=integration, start=start, end=end)
+    rows = chain.chain_rows(
+        integration=integration,
+        start=start,
+        end=end,
+        shop_id=shop_id,
+        platform_order_no=platform_order_no,
+        chain=declarations,
+    )
+    items, returns = declarations.items, declarations.returns
+    so = platform_order_no
+    if so:  # the items and returns of that order only
+        drawn = {(n, i) for r in rows for n, i, _q in r.allocations}
+        drawn |= {(n, i) for r in rows for line in r.returns for n, i, _q, _f in line.items}
+        items = [i for i in items if (i.declaration_no, i.item_no) in drawn]
+        returns = [r for r in returns if r.platform_order_no == so]
+    return ExportChainView(declarations=declarations, rows=rows, items=items, returns=returns)

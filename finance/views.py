@@ -15,24 +15,20 @@ from connectors.models import Integration
 from core.exports import attachment, has_control_characters
 from monitoring.views.common import operations_view, page_context
 
-from . import export_chain as chain
+from . import selectors, services
 from .choices import RunStatus, RunTrigger
-from .declarations import declarations_import as declarations_read
 from .declarations import template_xlsx
-from .models import FinanceSettings, ReconciliationRun
-from .reconciliation import mismatches_export, reconciliation_run
+from .export_chain import COLUMNS, export_csv, export_xlsx, item_totals, totals
+from .exports import table_csv, table_xlsx
+from .models import ReconciliationRun
+from .reconciliation import mismatches_export
 
 TREND_RUNS = 60
 
 
 def _integration(request: HttpRequest) -> Integration | None:
     value = request.POST.get("integration") or request.GET.get("integration", "")
-    rows = Integration.objects.order_by("name")
-    return rows.filter(pk=value).first() if str(value).isdigit() else rows.first()
-
-
-def _figure(value) -> float | None:
-    return float(value) if value is not None else None
+    return selectors.integration_chosen(value=value)
 
 
 @operations_view("finance.view_reconciliationrun")
@@ -43,7 +39,7 @@ def reconciliation_trend(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not request.user.has_perm("finance.add_reconciliationrun") or integration is None:
             raise Http404
-        run = reconciliation_run(integration=integration, trigger=RunTrigger.MANUAL)
+        run = services.reconciliation_run(integration=integration, trigger=RunTrigger.MANUAL)
         if run.status == RunStatus.DONE:
             messages.success(
                 request,
@@ -62,30 +58,7 @@ def reconciliation_trend(request: HttpRequest) -> HttpResponse:
             return redirect("finance:reconciliation-run", pk=run.pk)
         messages.error(request, _("Reconciliation failed: %(notes)s") % {"notes": run.notes})
         return redirect(f"{request.path}?integration={integration.pk}")
-    runs = (
-        list(
-            ReconciliationRun.objects.filter(
-                integration=integration, status=RunStatus.DONE
-            ).order_by("-created_at")[:TREND_RUNS]
-        )
-        if integration
-        else []
-    )
-    runs.reverse()
-    target = FinanceSettings.for_integration(integration).accuracy_target if integration else None
-    # Chart labels are translated here, in Python: a literal "%" in a template translation
-    # comes out doubled ("%%") in the msgid and in what the template shows.
-    trend = {
-        "labels": [timezone.localtime(r.created_at).strftime("%m-%d %H:%M") for r in runs],
-        "accuracy": [_figure(r.accuracy) for r in runs],
-        "after_pending": [_figure(r.accuracy_after_pending) for r in runs],
-        "target": [float(r.target) for r in runs],
-        "legend": {
-            "accuracy": _("Accuracy, raw (%)"),
-            "after_pending": _("Accuracy after pending documents (%)"),
-            "target": _("Target (%)"),
-        },
-    }
+    trend = selectors.reconciliation_trend(integration=integration, limit=TREND_RUNS)
     return render(
         request,
         "finance/reconciliation.html",
@@ -94,9 +67,9 @@ def reconciliation_trend(request: HttpRequest) -> HttpResponse:
             title=_("Inventory reconciliation"),
             integrations=Integration.objects.order_by("name"),
             integration=integration,
-            runs=list(reversed(runs))[:20],
-            trend=trend,
-            target=target,
+            runs=trend.runs,
+            trend=trend.chart,
+            target=trend.target,
             can_run=request.user.has_perm("finance.add_reconciliationrun"),
         ),
     )
@@ -106,11 +79,7 @@ def reconciliation_trend(request: HttpRequest) -> HttpResponse:
 def reconciliation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """K1: one run — both figures, and per mismatching line the documents behind it."""
     run = get_object_or_404(ReconciliationRun.objects.select_related("integration"), pk=pk)
-    lines = list(
-        run.lines.filter(matched=False)
-        .prefetch_related("items__ticket")
-        .order_by("matched_after_pending", "stock_number", "material_number", "sku_id")
-    )
+    lines = selectors.reconciliation_mismatches(run=run)
     return render(
         request,
         "finance/reconciliation_run.html",
@@ -162,48 +131,19 @@ def export_chain(request: HttpRequest) -> HttpResponse:
     start = None if so else _date(request.GET.get("start", ""), today - timedelta(days=90))
     end = None if so else _date(request.GET.get("end", ""), today)
     shop = request.GET.get("shop", "").strip()
-    declarations = (
-        chain.declaration_chain(integration=integration, start=start, end=end)
-        if integration
-        else None
+    view = selectors.export_chain_view(
+        integration=integration, start=start, end=end, shop_id=shop, platform_order_no=so
     )
-    rows = (
-        chain.chain_rows(
-            integration=integration,
-            start=start,
-            end=end,
-            shop_id=shop,
-            platform_order_no=so,
-            chain=declarations,
-        )
-        if integration
-        else []
-    )
-    items = declarations.items if declarations else []
-    returns = declarations.returns if declarations else []
-    if so:  # the items and returns of that order only
-        drawn = {(n, i) for r in rows for n, i, _q in r.allocations}
-        drawn |= {(n, i) for r in rows for line in r.returns for n, i, _q, _f in line.items}
-        items = [i for i in items if (i.declaration_no, i.item_no) in drawn]
-        returns = [r for r in returns if r.platform_order_no == so]
+    rows, items, returns = view.rows, view.items, view.returns
     fmt = request.GET.get("format", "")
-    if fmt in ("csv", "xlsx") and declarations is not None:
-        view = chain.DeclarationChain(
-            items=items,
-            sales=declarations.sales,
-            returns=returns,
-            allocations_by_sale=declarations.allocations_by_sale,
-            returns_by_sale=declarations.returns_by_sale,
-            unallocated=declarations.unallocated,
-        )
+    if fmt in ("csv", "xlsx") and view.declarations is not None:
+        files = view.for_files()
         stem = f"export-chain-{so or f'{start}-{end}'}{f'-{shop}' if shop else ''}"
         if fmt == "csv":
-            response = HttpResponse(
-                chain.export_csv(rows, view), content_type="text/csv; charset=utf-8"
-            )
+            response = HttpResponse(export_csv(rows, files), content_type="text/csv; charset=utf-8")
         else:
             response = HttpResponse(
-                chain.export_xlsx(rows, view),
+                export_xlsx(rows, files),
                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             )
         response["Content-Disposition"] = attachment(f"{stem}.{fmt}")
@@ -220,9 +160,9 @@ def export_chain(request: HttpRequest) -> HttpResponse:
             item_gaps=sum(1 for i in items if i.gaps),
             returns=returns,
             rows=rows,
-            columns=chain.COLUMNS,
-            totals=sorted(chain.totals(rows).items()),
-            item_totals=chain.item_totals(items),
+            columns=COLUMNS,
+            totals=sorted(totals(rows).items()),
+            item_totals=item_totals(items),
             gaps=sum(1 for r in rows if not r.complete),
             so=so,
             start=start,
@@ -244,7 +184,7 @@ def declarations_import(request: HttpRequest) -> HttpResponse:
         if upload is None:
             messages.error(request, _("Choose the xlsx file to import."))
         else:
-            report = declarations_read(
+            report = services.declarations_import(
                 integration=integration,
                 content=upload.read(),
                 dry_run=bool(request.POST.get("dry_run")),
@@ -291,7 +231,6 @@ def declarations_template(request: HttpRequest) -> HttpResponse:
 def fx_differences_export(request: HttpRequest) -> HttpResponse:
     """Issue 19 point 4: the FX differences of a date range (default: last month) per currency,
     counterpart account and partner, for Kingdee's own period-end revaluation; csv or xlsx."""
-    from .exports import table_csv, table_xlsx
     from .fx_differences import fx_differences_report
 
     integration = _integration(request)
@@ -318,16 +257,13 @@ def fx_differences_export(request: HttpRequest) -> HttpResponse:
 def stock_counts_export(request: HttpRequest) -> HttpResponse:
     """Issue 19 point 5: the count bills of a date range (default: this month) with their
     approval, Kingdee's cost, the input VAT transferred out and the abnormal-loss flag."""
-    from .exports import table_csv, table_xlsx
-    from .selectors import stock_count_report
-
     integration = _integration(request)
     if integration is None:
         raise Http404
     today = timezone.localdate()
     start = _date(request.GET.get("start", ""), today.replace(day=1))
     end = _date(request.GET.get("end", ""), today)
-    header, rows = stock_count_report(integration=integration, start=start, end=end)
+    header, rows = selectors.stock_count_report(integration=integration, start=start, end=end)
     name = f"stock-counts-{start}-{end}"
     if request.GET.get("format") == "xlsx":
         response = HttpResponse(

@@ -38,7 +38,7 @@ from core.errors import PortalError
 from core.messages import gettext as _
 from core.messages import to_data
 
-from .alert_choices import (
+from .choices import (
     ALERT_DEDUPABLE,
     SEVERITY_RANK,
     AlertSeverity,
@@ -46,7 +46,7 @@ from .alert_choices import (
     DeliveryKind,
     DeliveryStatus,
 )
-from .alert_models import Alert, AlertContact, AlertDelivery, AlertRule
+from .models import Alert, AlertContact, AlertDelivery, AlertRule
 
 logger = logging.getLogger(__name__)
 

@@ -144,8 +144,7 @@ def test_s3_no_secret_in_database_logs_or_pages(
     from flows.choices import FlowCode
     from flows.models import ApiClient, Flow, SyncDocument
     from flows.tasks import flow_run
-    from monitoring.alert_models import AlertRule
-    from monitoring.models import ExceptionTicket, RemoteCall
+    from monitoring.models import AlertRule, ExceptionTicket, RemoteCall
     from sandbox.kingdee import conf as kingdee_conf
     from sandbox.kingdee.models import KdSession
 
@@ -284,7 +283,7 @@ def test_s3_no_secret_in_database_logs_or_pages(
     from connectors.dingtalk.models import RobotChannel
     from connectors.fx.models import FxSource
     from connectors.models import Integration
-    from monitoring.alert_models import Alert, AlertDelivery
+    from monitoring.models import Alert, AlertDelivery
 
     for model in (
         KingdeeConnection,

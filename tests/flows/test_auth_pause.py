@@ -25,8 +25,7 @@ def test_wrong_kingdee_secret_pauses_the_flow_with_one_ticket_and_one_alert(
     count), exactly one operator ticket (class auth) and one alert exist, and "last successful
     run" did not move; WHEN the secret is fixed and the flow resumed THEN both orders sync, the
     ticket is resolved and "last successful run" moves."""
-    from monitoring.alert_models import Alert
-    from monitoring.models import ExceptionTicket, RemoteCall
+    from monitoring.models import Alert, ExceptionTicket, RemoteCall
 
     flow = Flow.objects.get(integration=demo_integration, code=FlowCode.SALES_OUTBOUND)
     connection = KingdeeConnection.objects.get(pk=demo_integration.kingdee_id)

@@ -14,8 +14,7 @@ from flows.choices import DocumentState as S
 from flows.choices import FlowCode
 from flows.models import SyncDocument, stuck_minutes
 from flows.watchdog import WORKER_HEARTBEAT_KEY, trace_key
-from monitoring.alert_models import Alert
-from monitoring.models import ExceptionTicket, TicketStatus
+from monitoring.models import Alert, ExceptionTicket, TicketStatus
 from tests.flows.test_engine import order
 
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitoring.alert_choices import AlertStatus, DeliveryKind, DeliveryStatus
 from monitoring.alerts import (
     alert_raise,
     alerts_dispatch_channel,
@@ -17,6 +16,7 @@ from monitoring.alerts import (
     alerts_recover_stuck,
     alerts_requeue,
 )
+from monitoring.choices import AlertStatus, DeliveryKind, DeliveryStatus
 from monitoring.models import Alert, AlertDelivery, AlertRule
 from sandbox import faults
 from tests.fixtures.monitoring import DINGTALK, FEISHU, WECOM, inbox, make_channel

@@ -8,8 +8,8 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from connectors.dingtalk.models import RobotChannel
-from monitoring.alert_choices import AlertStatus
 from monitoring.alerts import AlertError, alert_raise, alerts_expire_pending, rules_matching
+from monitoring.choices import AlertStatus
 from monitoring.models import Alert, AlertContact, AlertRule
 
 pytestmark = pytest.mark.django_db(transaction=True)

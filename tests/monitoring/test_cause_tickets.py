@@ -11,8 +11,7 @@ from flows import engine
 from flows import services as flow_services
 from flows.choices import DocumentState as S
 from flows.models import SyncDocument
-from monitoring.alert_models import Alert, AlertRule
-from monitoring.models import ExceptionTicket, TicketDocument
+from monitoring.models import Alert, AlertRule, ExceptionTicket, TicketDocument
 from monitoring.services import ticket_of_document
 from tests.fixtures.kingdee import gift_material_in_kingdee
 from tests.flows.test_engine import due_now, order

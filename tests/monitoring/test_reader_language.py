@@ -129,8 +129,8 @@ def test_dingtalk_alert_is_posted_in_the_channel_language_O2(
     Chinese opens the gift-SKU work order and the alert is posted THEN the robot receives it in
     English; a Chinese channel receives the same alert in Chinese."""
     from connectors.dingtalk.models import RobotChannel
-    from monitoring.alert_models import Alert, AlertRule
     from monitoring.alerts import alerts_dispatch_channel
+    from monitoring.models import Alert, AlertRule
     from tests.fixtures.monitoring import DINGTALK, inbox
 
     RobotChannel.objects.filter(pk=robot_channel.pk).update(language="en")

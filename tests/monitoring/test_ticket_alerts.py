@@ -4,7 +4,7 @@ failure of the same record does not alert again unless its problem changed."""
 import pytest
 
 from flows import engine
-from monitoring.alert_models import Alert, AlertRule
+from monitoring.models import Alert, AlertRule
 from tests.flows.test_engine import order
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,9 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 from flows.choices import flow_choices
 
-from .alert_choices import alert_error_class_choices
-from .alert_models import Alert, AlertContact, AlertDelivery, AlertRule
-from .alerts import alert_raise, alerts_requeue
+from ..alerts import alert_raise, alerts_requeue
+from ..choices import alert_error_class_choices
+from ..models import Alert, AlertContact, AlertDelivery, AlertRule
 
 
 @admin.register(AlertContact)

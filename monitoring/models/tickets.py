@@ -430,21 +430,3 @@ class RemoteCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system} {self.operation}"
-
-
-# Alerting (O2) lives in alert_models; exposed here so Django finds the models.
-from .alert_models import Alert, AlertContact, AlertDelivery, AlertRule  # noqa: E402
-
-__all__ = [
-    "Alert",
-    "AlertContact",
-    "AlertDelivery",
-    "AlertRule",
-    "Event",
-    "EventLevel",
-    "ExceptionTicket",
-    "RemoteCall",
-    "TicketComment",
-    "TicketDocument",
-    "TicketStatus",
-]

@@ -2,13 +2,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from . import (
-    alert_admin,  # noqa: F401 - registers the alerting models
-    services,
-)
-from .errors import TicketError
-from .models import Event, ExceptionTicket, RemoteCall, TicketComment
-from .permissions import acts_on_all_queues, role_may_work, ticket_can_act, tickets_visible_to
+from .. import services
+from ..errors import TicketError
+from ..models import Event, ExceptionTicket, RemoteCall, TicketComment
+from ..permissions import acts_on_all_queues, role_may_work, ticket_can_act, tickets_visible_to
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

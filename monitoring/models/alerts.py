@@ -15,7 +15,7 @@ from core.messages import localize
 from core.models import TimeStampedModel
 from core.roles import Role
 
-from .alert_choices import AlertSeverity, AlertStatus, DeliveryKind, DeliveryStatus
+from ..choices import AlertSeverity, AlertStatus, DeliveryKind, DeliveryStatus
 
 
 def _split(text: str) -> list[str]:
