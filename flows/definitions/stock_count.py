@@ -28,9 +28,9 @@ approval is left saved.
 
 Opt-in revaluation (`revaluation` = "propose", F8.2, issue 17 point 1): a count bill waiting for
 approval may carry a saved cost adjustment (HS_AdjustmentBill `<bill no.>-CA`) re-valuing the
-counted stock of its lines over the threshold, never the variance (flows/definitions/
-count_revaluation.py; docs/finance/stock-counts.md §7). It is written after the count bill,
-looked up before any resend and queried back after save.
+counted stock of its lines over the threshold, never the variance (count_revaluation.py;
+docs/finance/stock-counts.md §7). It is written after the count bill, looked up before any
+resend and queried back after save.
 """
 
 from __future__ import annotations
