@@ -300,7 +300,7 @@ def proof_failures(flow) -> list:
             or Check(
                 system="kingdee",
                 key=key,
-                title=_("The preflight has proved %(what)s") % {"what": key.split(".", 2)[-1]},
+                title=_("Preflight check of %(what)s") % {"what": key.split(".", 2)[-1]},
                 ok=False,
                 detail=_(
                     "The latest Kingdee preflight did not check it: it checks the cost "
