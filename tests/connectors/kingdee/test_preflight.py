@@ -283,3 +283,40 @@ def test_f8_2_issue17_p1_revaluation_stays_off_until_the_preflight_proved_the_ad
     override = FlowPreflightOverride.objects.get(flow=flow, reason="tenant key checked by hand")
     assert override.user == admin_user
     assert [f["key"] for f in override.failures] == [f"kingdee.field.{form}.FAdjAmount"]
+
+
+def test_f8_2_issue17_p1_admin_flow_form_refuses_revaluation_until_proved(
+    demo_integration, admin_client
+):
+    """F8.2 / issue 17 point 1 (admin): GIVEN the switched-on stock_count flow and a preflight
+    that never checked HS_AdjustmentBill WHEN revaluation = propose is saved in the flow's
+    admin form THEN the form refuses it, naming the setting and the fix, and the settings stay
+    as they were; with an override reason it saves and the override is recorded."""
+    flow = Flow.objects.get(integration=demo_integration, code=FlowCode.STOCK_COUNT)
+    kingdee_run(demo_integration)
+    url = reverse("admin:flows_flow_change", args=[flow.pk])
+    form = {
+        "integration": demo_integration.pk,
+        "code": flow.code,
+        "enabled": "on",
+        "batch_size": flow.batch_size,
+        "poll_seconds": flow.poll_seconds,
+        "settings": '{"revaluation": "propose"}',
+        "consecutive_failures": 0,
+        "watermark-TOTAL_FORMS": "0",
+        "watermark-INITIAL_FORMS": "0",
+        "watermark-MIN_NUM_FORMS": "0",
+        "watermark-MAX_NUM_FORMS": "1",
+    }
+    answer = admin_client.post(url, form, HTTP_ACCEPT_LANGUAGE="en")
+    assert answer.status_code == 200
+    text = answer.content.decode()
+    assert "the setting revaluation = propose cannot be turned on" in text
+    assert "HS_AdjustmentBill" in text
+    assert "revaluation" not in Flow.objects.get(pk=flow.pk).settings
+
+    answer = admin_client.post(url, {**form, "preflight_override": "proved by hand"})
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    assert Flow.objects.get(pk=flow.pk).settings == {"revaluation": "propose"}
+    override = FlowPreflightOverride.objects.get(flow=flow, reason="proved by hand")
+    assert any("HS_AdjustmentBill" in f["key"] for f in override.failures)
