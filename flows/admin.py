@@ -10,10 +10,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import new_secret
-from monitoring.permissions import document_can_act
 
 from . import services
 from .definitions.base import Problem
+from .journal import journal
 from .models import (
     ApiClient,
     Flow,
@@ -358,17 +358,17 @@ class SyncDocumentAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        # The work-queue rule of the ticket pages (monitoring.permissions.document_can_act):
+        # The work-queue rule of the ticket pages (the journal's document_can_act):
         # a queue role changes only documents with an open ticket in its own queue.
         if not super().has_change_permission(request, obj):
             return False
-        return obj is None or document_can_act(user=request.user, document=obj)
+        return obj is None or journal().document_can_act(user=request.user, document=obj)
 
     def _in_my_queues(self, request, queryset):
         """The selected documents this user may act on; the others are named and skipped."""
         allowed = []
         for doc in queryset:
-            if document_can_act(user=request.user, document=doc):
+            if journal().document_can_act(user=request.user, document=doc):
                 allowed.append(doc)
             else:
                 self.message_user(

@@ -11,13 +11,12 @@ from django.utils.translation import gettext as _
 from core.fields import new_secret
 from core.schedules import periodic_task_ensure
 from core.storable import unstorable
-from monitoring import services as monitoring
-from monitoring.models import EventLevel
 
 from .choices import DocumentState, FlowCode
 from .definitions import definition_for
 from .definitions.base import FlowContext, Problem
 from .engine import ingest, jsonable
+from .journal import EventLevel, journal
 from .models import ApiClient, Flow, SyncDocument, Watermark
 
 S = DocumentState
@@ -156,7 +155,7 @@ def _override_record(*, flow: Flow, failures: list, reason: str, user, by: str, 
         failures=[asdict(c) for c in failures],
         preflight_runs=runs,
     )
-    monitoring.event_record(
+    journal().event_record(
         integration_id=flow.integration_id,
         flow_code=flow.code,
         stage="preflight",
@@ -297,13 +296,13 @@ def flow_resume(*, flow: Flow, user=None) -> bool:
     Flow.objects.filter(pk=flow.pk).update(paused_until=None, consecutive_failures=0)
     flow.paused_until = None
     flow.consecutive_failures = 0
-    monitoring.event_record(
+    journal().event_record(
         stage="circuit",
         integration_id=flow.integration_id,
         flow_code=flow.code,
         message=_("Resumed by %(user)s.") % {"user": getattr(user, "username", "") or "-"},
     )
-    monitoring.tickets_close_for(
+    journal().tickets_close_for(
         trace_keys=[f"flow:{flow.pk}:circuit"],
         resolution=_("The flow was resumed by a person."),
         user=user,
@@ -347,7 +346,7 @@ def document_retry(
     doc.next_attempt_at = None
     doc.filter_reason = ""
     doc.save()
-    monitoring.event_record(
+    journal().event_record(
         document=doc,
         stage="retry",
         message=_("Retried by %(user)s%(edited)s.")
@@ -374,7 +373,7 @@ def document_ignore(*, document: SyncDocument, user, reason: str) -> SyncDocumen
     doc.state = S.IGNORED
     doc.next_attempt_at = None
     doc.save()
-    monitoring.event_record(
+    journal().event_record(
         document=doc,
         stage="ignore",
         level=EventLevel.WARNING,
@@ -383,7 +382,7 @@ def document_ignore(*, document: SyncDocument, user, reason: str) -> SyncDocumen
         to_state=S.IGNORED,
         actor=user,
     )
-    monitoring.tickets_close_for(
+    journal().tickets_close_for(
         trace_keys=[doc.trace_key], resolution=reason, user=user, status="ignored"
     )
     return doc
@@ -404,7 +403,7 @@ def documents_release_blocked(*, integration_id: int, error_class: str, reason: 
             doc.state = S.RECEIVED
             doc.updated_at = timezone.now()
         SyncDocument.objects.bulk_update(docs, ["state", "updated_at"])
-        monitoring.events_record_bulk(
+        journal().events_record_bulk(
             {
                 "document": d,
                 "stage": "release",

@@ -22,6 +22,7 @@ from .choices import DocumentState, ErrorClass
 from .definitions import definition_for
 from .definitions.base import FlowContext, Problem, StockShortage
 from .engine import idempotency_key, scope_reason
+from .journal import journal
 from .models import Flow, ShadowRun, SyncDocument
 
 logger = logging.getLogger(__name__)
@@ -165,8 +166,6 @@ def _one(flow: Flow, definition, ctx, record, causes: dict[str, dict]) -> dict:
 def _blocked(row: dict, problem: Problem, causes: dict[str, dict]) -> dict:
     from django.urls import reverse
 
-    from monitoring.problems import problem_for
-
     extra = problem.extra or {}
     if extra.get("kind") and extra.get("key"):
         key = f"{problem.error_class}|{extra['kind']}|{extra['key']}"
@@ -179,7 +178,7 @@ def _blocked(row: dict, problem: Problem, causes: dict[str, dict]) -> dict:
         fix_url = reverse(_FIX_PAGES[problem.error_class])
     cause = causes.get(key)
     if cause is None:
-        _role, _title, fix_text = problem_for(problem.error_class)
+        fix_text = journal().problem_fix(problem.error_class)
         cause = causes[key] = {
             "key": key,
             "error_class": problem.error_class,

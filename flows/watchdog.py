@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .definitions import definition_for
+from .journal import journal
 from .models import Flow, SyncDocument, stuck_minutes
 
 logger = logging.getLogger(__name__)
@@ -86,21 +87,11 @@ def _report(
 ) -> None:
     """Open the finding's ticket (its opening raises the one alert), or refresh the open one
     quietly (a new list of documents is no new alert)."""
-    from monitoring import services as monitoring
-    from monitoring.models import OPEN_TICKET_STATUSES, ExceptionTicket
-
     report.findings[key] = count
     detail = {"finding": kind, "count": count, "document_ids": document_ids}
-    existing = ExceptionTicket.objects.filter(
-        trace_key=key, status__in=OPEN_TICKET_STATUSES
-    ).first()
-    if existing is not None:
-        if existing.message != message[:4000] or existing.detail != detail:
-            ExceptionTicket.objects.filter(pk=existing.pk).update(
-                message=message[:4000], detail=detail, last_seen_at=timezone.now()
-            )
+    if journal().ticket_refresh(trace_key=key, message=message, detail=detail):
         return
-    monitoring.ticket_open_or_update(
+    journal().ticket_open_or_update(
         trace_key=key,
         error_class=kind,
         message=message,
@@ -120,9 +111,6 @@ def _documents(qs) -> tuple[list[int], int]:
 
 def watchdog_run(*, now: datetime | None = None) -> WatchdogReport:
     """One pass over every enabled flow (a few indexed queries per flow)."""
-    from monitoring import services as monitoring
-    from monitoring.models import OPEN_TICKET_STATUSES, ExceptionTicket
-
     now = now or timezone.now()
     cache.set(WATCHDOG_HEARTBEAT_KEY, now.isoformat(), None)
     report = WatchdogReport()
@@ -188,16 +176,9 @@ def watchdog_run(*, now: datetime | None = None) -> WatchdogReport:
             )
     found = set(report.findings)
     found |= _silence_findings(report, now=now)
-    gone = (
-        set(
-            ExceptionTicket.objects.filter(
-                trace_key__startswith=KEY_PREFIX, status__in=OPEN_TICKET_STATUSES
-            ).values_list("trace_key", flat=True)
-        )
-        - found
-    )
+    gone = journal().open_trace_keys(prefix=KEY_PREFIX) - found
     if gone:
-        report.closed = monitoring.tickets_close_for(
+        report.closed = journal().tickets_close_for(
             trace_keys=sorted(gone), resolution=_("The watchdog no longer finds it: it moved.")
         )
     return report
@@ -271,25 +252,15 @@ def silence_check(*, now: datetime | None = None) -> list[tuple[str, datetime]]:
     """From the web process (when beat or the workers are down, the watchdog task is too): at
     most once a minute per deployment, open (or close) the silence tickets. Returns what is
     silent now."""
-    from monitoring import services as monitoring
-    from monitoring.models import OPEN_TICKET_STATUSES, ExceptionTicket
-
     now = now or timezone.now()
     silent = silent_processes(now)
     if not cache.add(_SILENCE_THROTTLE_KEY, "1", 60):
         return silent
     report = WatchdogReport()
     found = _silence_findings(report, now=now)
-    gone = (
-        set(
-            ExceptionTicket.objects.filter(
-                trace_key__startswith=trace_key(SILENT), status__in=OPEN_TICKET_STATUSES
-            ).values_list("trace_key", flat=True)
-        )
-        - found
-    )
+    gone = journal().open_trace_keys(prefix=trace_key(SILENT)) - found
     if gone:
-        monitoring.tickets_close_for(
+        journal().tickets_close_for(
             trace_keys=sorted(gone), resolution=_("It shows signs of life again.")
         )
     return silent

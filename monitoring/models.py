@@ -7,12 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
 from core.roles import Role
-
-
-class EventLevel(models.TextChoices):
-    INFO = "info", _("Info")
-    WARNING = "warning", _("Warning")
-    ERROR = "error", _("Error")
+from flows.journal import EventLevel  # the journal's levels (issue 23), re-exported here
 
 
 class Event(models.Model):

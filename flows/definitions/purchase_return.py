@@ -23,10 +23,9 @@ import logging
 from django.utils.translation import gettext as _
 
 from connectors.errors import ConnectorError
-from monitoring import services as monitoring
-from monitoring.models import EventLevel
 
 from ..choices import ErrorClass, FlowCode
+from ..journal import EventLevel, journal
 from ..money import money
 from . import register
 from .base import FlowContext, ValidationProblem
@@ -147,7 +146,7 @@ class PurchaseReturn(JushuitanDocumentFlow):
             except ConnectorError as exc:
                 failure = str(exc.message)
             if not failure:
-                monitoring.event_record(
+                journal().event_record(
                     document=doc,
                     stage="writeback",
                     message=_("Return reason written back to Kingdee %(no)s: %(reason)s")
@@ -155,14 +154,14 @@ class PurchaseReturn(JushuitanDocumentFlow):
                 )
                 continue
             logger.warning("F5 write-back to %s failed: %s", bill["FBillNo"], failure)
-            monitoring.event_record(
+            journal().event_record(
                 document=doc,
                 stage="writeback",
                 level=EventLevel.ERROR,
                 message=_("Writing the return reason back to Kingdee failed: %(error)s")
                 % {"error": failure},
             )
-            monitoring.ticket_open_or_update(
+            journal().ticket_open_or_update(
                 trace_key=f"{doc.trace_key}:writeback",
                 error_class=ErrorClass.REMOTE_REJECTED,
                 message=_(

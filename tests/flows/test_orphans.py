@@ -13,6 +13,7 @@ from django.utils import timezone
 from flows import engine, shutdown, tasks
 from flows.choices import DocumentState as S
 from flows.models import SyncDocument, Watermark
+from monitoring import services as monitoring
 from tests.flows.test_engine import order
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +79,7 @@ def test_database_lost_during_the_settle_hands_the_batch_back(test_flow, fake_ta
     handed back on a fresh connection: outcome unknown, no claim, workable at once, and the
     next run books nothing twice."""
     engine.ingest(flow=test_flow, records=[order(n) for n in range(1, 4)])
-    real = engine.monitoring.events_record_bulk
+    real = monitoring.events_record_bulk
     lost = []
 
     def lose_connection(events):
@@ -96,7 +97,7 @@ def test_database_lost_during_the_settle_hands_the_batch_back(test_flow, fake_ta
                 raise OperationalError("server closed the connection unexpectedly")
         return real(events)
 
-    monkeypatch.setattr(engine.monitoring, "events_record_bulk", lose_connection)
+    monkeypatch.setattr(monitoring, "events_record_bulk", lose_connection)
     with pytest.raises(OperationalError):
         engine.process(flow=test_flow)
     docs = SyncDocument.objects.filter(flow=test_flow)
