@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from core.fields import EncryptedTextField, StrongSecretValidator, new_secret
 from core.models import TimeStampedModel
 
-from .choices import DocumentState, ErrorClass, FlowCode, System
+from .choices import DocumentState, ErrorClass, FlowCode, System, flow_choices
 
 
 class Flow(TimeStampedModel):
@@ -30,7 +30,7 @@ class Flow(TimeStampedModel):
     code = models.CharField(
         verbose_name=_("flow"),
         max_length=30,
-        choices=FlowCode.choices,
+        choices=flow_choices,
     )
     enabled = models.BooleanField(
         verbose_name=_("enabled"),

@@ -12,7 +12,7 @@ from core.fields import new_secret
 from core.schedules import periodic_task_ensure
 from core.storable import unstorable
 
-from .choices import DocumentState, FlowCode
+from .choices import DocumentState
 from .definitions import definition_for
 from .definitions.base import FlowContext, Problem
 from .engine import ingest, jsonable
@@ -22,12 +22,6 @@ from .models import ApiClient, Flow, SyncDocument, Watermark
 S = DocumentState
 logger = logging.getLogger(__name__)
 
-# Default poll interval of each flow (F2.1: Jushuitan polled every minute).
-DEFAULT_POLL_SECONDS = {
-    FlowCode.SALES_OUTBOUND: 60,
-    FlowCode.SALES_RETURN: 60,
-}
-
 
 def flow_schedule_name(flow: Flow) -> str:
     return f"flow {flow.integration.code}: {flow.code}"
@@ -36,13 +30,21 @@ def flow_schedule_name(flow: Flow) -> str:
 def flow_ensure(*, integration, code: str, **defaults) -> Flow:
     """Create the flow of this integration if missing (with its watermark and its beat
     schedule); existing rows keep what people set in the admin."""
-    defaults.setdefault("poll_seconds", DEFAULT_POLL_SECONDS.get(code, 60))
+    defaults.setdefault("poll_seconds", _default_poll_seconds(code))
     flow, _created = Flow.objects.get_or_create(
         integration=integration, code=code, defaults=defaults
     )
     Watermark.objects.get_or_create(flow=flow)
     flow_schedule_ensure(flow=flow)
     return flow
+
+
+def _default_poll_seconds(code: str) -> int:
+    """The poll interval a new flow row starts with: its definition's (60 s if unknown)."""
+    try:
+        return definition_for(code).poll_seconds
+    except KeyError:
+        return 60
 
 
 def flow_schedule_ensure(*, flow: Flow):

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from flows.choices import FlowCode
+from flows.choices import flow_choices
 
 from .alert_choices import alert_error_class_choices
 from .alert_models import Alert, AlertContact, AlertDelivery, AlertRule
@@ -57,7 +57,7 @@ class AlertRuleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name, choices in (
             ("error_classes", alert_error_class_choices()),
-            ("flow_codes", [(v, f"{label} ({v})") for v, label in FlowCode.choices]),
+            ("flow_codes", [(v, f"{label} ({v})") for v, label in flow_choices()]),
             ("mention_mobiles", _contact_choices()),
         ):
             known = {value for value, _label in choices}

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from flows.choices import DocumentState, FlowCode
+from flows.choices import DocumentState, FlowCode, flow_choices
 
 OK, WARN, MISSING = "ok", "warning", "missing"
 CANARY_DAYS = 3
@@ -813,7 +813,7 @@ def alert_rule_problems(rule) -> list[str]:
     classes = set(alert_error_classes())
     for field_name, values, label in (
         ("error_classes", classes, _("error class")),
-        ("flow_codes", set(FlowCode.values), _("flow")),
+        ("flow_codes", {code for code, _label in flow_choices()}, _("flow")),
     ):
         for pattern in [p.strip() for p in (getattr(rule, field_name) or "").split(",")]:
             if pattern and not any(fnmatchcase(v, pattern) for v in values):

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from core.roles import Role
-from flows.choices import ErrorClass, FlowCode
+from flows.choices import ErrorClass, flow_choices
 
 from .models import TicketStatus
 from .services import BulkAction
@@ -18,6 +18,11 @@ ASSIGNED_CHOICES = (
 STATUS_CHOICES = (("active", _("Open or in progress")), *TicketStatus.choices, ("all", _("All")))
 
 
+def flow_filter_choices():
+    """Every registered flow (issue 23 point 3: a new flow is listed without an edit here)."""
+    return [("", _("All")), *flow_choices()]
+
+
 class TicketFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=STATUS_CHOICES, required=False)
     role = forms.ChoiceField(
@@ -26,9 +31,7 @@ class TicketFilterForm(forms.Form):
     error_class = forms.ChoiceField(
         label=_("Error class"), choices=(("", _("All")), *ErrorClass.choices), required=False
     )
-    flow = forms.ChoiceField(
-        label=_("Flow"), choices=(("", _("All")), *FlowCode.choices), required=False
-    )
+    flow = forms.ChoiceField(label=_("Flow"), choices=flow_filter_choices, required=False)
     integration = forms.IntegerField(label=_("Integration"), required=False, min_value=1)
     assigned = forms.ChoiceField(label=_("Assigned to"), choices=ASSIGNED_CHOICES, required=False)
     q = forms.CharField(label=_("Title or key"), required=False, max_length=200)

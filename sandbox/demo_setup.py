@@ -167,17 +167,12 @@ def business_rates_ensure() -> None:
 
 
 def flows_ensure(*, integration, enabled: bool = True) -> dict:
-    from flows.choices import FlowCode
-    from flows.definitions import definition_for
+    from flows.definitions import definitions
     from flows.models import Flow
     from flows.services import flow_ensure
 
     flows = {}
-    for code in FlowCode.values:
-        try:
-            definition_for(code)
-        except KeyError:
-            continue  # not built yet
+    for code in [d.code for d in definitions(include_test_flows=False)]:
         flow = flow_ensure(integration=integration, code=code, enabled=False)
         if not enabled:
             Flow.objects.filter(pk=flow.pk).update(enabled=False)

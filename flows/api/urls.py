@@ -1,34 +1,20 @@
-"""The six endpoints of the brief, at exactly these paths (each arrives with its flow)."""
+"""The push endpoints, one per flow definition that declares one (issue 23 point 3): the six
+of the brief at exactly their paths, and any flow added later at the path its definition names.
+"""
 
 from django.urls import path
 
+from ..definitions import definitions
 from .views import push_view
 
+
+def push_url_name(code: str) -> str:
+    """The URL name of a flow's push endpoint: push-sales-outbound, push-material-sync, ..."""
+    return f"push-{code.replace('_', '-')}"
+
+
 urlpatterns = [
-    path(
-        "jushuitan/order/outbound",
-        push_view("sales_outbound").as_view(),
-        name="push-sales-outbound",
-    ),
-    path("jushuitan/order/refund", push_view("sales_return").as_view(), name="push-sales-return"),
-    path(
-        "kdcloud/material/sync",
-        push_view("material_sync").as_view(),
-        name="push-material-sync",
-    ),
-    path(
-        "kdcloud/purchase/inbound",
-        push_view("purchase_inbound").as_view(),
-        name="push-purchase-inbound",
-    ),
-    path(
-        "kdcloud/purchase/return",
-        push_view("purchase_return").as_view(),
-        name="push-purchase-return",
-    ),
-    path(
-        "kdcloud/inventory/adjust",
-        push_view("inventory_adjust").as_view(),
-        name="push-inventory-adjust",
-    ),
+    path(d.push.path, push_view(d.code).as_view(), name=push_url_name(d.code))
+    for d in definitions()
+    if d.push is not None
 ]

@@ -13,9 +13,11 @@ from rest_framework.views import APIView
 from connectors.models import Integration
 
 from .. import services
+from ..definitions import definition_for
+from ..definitions.push import PushEndpoint
 from ..models import Flow
 from .authentication import ApiClientPrincipal, HmacAuthentication
-from .schema import MAX_ITEMS, REQUEST_BODIES, push_body
+from .schema import MAX_ITEMS, push_body
 
 
 class AcceptedSerializer(serializers.Serializer):
@@ -138,17 +140,17 @@ class FlowPushView(APIView):
         )
 
 
-def push_schema(*, flow_code: str, summary: str, description: str, example: dict):
+def push_schema(*, flow_code: str, endpoint: PushEndpoint):
     """The OpenAPI operation of one endpoint: its document shape, answers and example."""
     return extend_schema(
         operation_id=f"push_{flow_code}",
-        summary=summary,
-        description=description
+        summary=endpoint.summary,
+        description=endpoint.description
         + "\n\nAuthentication: HMAC headers `X-Portal-Key`, `X-Portal-Timestamp`, "
         "`X-Portal-Signature` = hex HMAC-SHA256(secret, timestamp\\nMETHOD\\npath\\nsha256(body)), "
         "or a staff session. An empty body asks for an immediate pull. All documents of a "
         "request are validated first; if one is invalid nothing is stored and the 400 names it.",
-        request={"application/json": push_body(REQUEST_BODIES[flow_code])},
+        request={"application/json": push_body(endpoint.body)},
         parameters=[
             OpenApiParameter(
                 "integration", str, description="Integration code (staff sessions only)"
@@ -163,134 +165,20 @@ def push_schema(*, flow_code: str, summary: str, description: str, example: dict
             403: OpenApiResponse(ErrorSerializer, description="Not allowed"),
             429: OpenApiResponse(ErrorSerializer, description="Client rate limit"),
         },
-        examples=[OpenApiExample("document", value=example, request_only=True)],
+        examples=[OpenApiExample("document", value=endpoint.example, request_only=True)],
         tags=["flows"],
     )
 
 
-_PUSH_VIEWS = {
-    "sales_outbound": (
-        "Push shipped orders (F2 sales outbound)",
-        "Jushuitan orders that reached shipped (已发货, status Sent), in the shape of "
-        "/open/orders/single/query rows (o_id, so_id and shop_id are required), become Kingdee "
-        "SAL_OUTSTOCK.",
-        {
-            "o_id": 1024,
-            "so_id": "112-3456789-0000001",
-            "shop_id": 10001,
-            "status": "Sent",
-            "wms_co_id": 20001,
-            "send_date": "2026-11-28 10:15:00",
-            "currency": "USD",
-            "items": [{"sku_id": "SKU-PB-1001", "qty": 2, "price": 21.99}],
-        },
-    ),
-    "sales_return": (
-        "Push returned after-sales (F3 sales returns)",
-        "Jushuitan after-sale orders (the shape of /open/refund/single/query rows) that reached "
-        "returned become Kingdee SAL_RETURNSTOCK.",
-        {"as_id": 2048, "so_id": "112-3456789-0000001", "shop_id": 10001, "status": "Confirmed"},
-    ),
-    "material_sync": (
-        "Push new or modified materials (F1 material master sync)",
-        "Kingdee BD_MATERIAL models (the Save shape: FNumber, FName, FMaterialGroup, "
-        "SubHeadEntity{FCategoryID, FGROSSWEIGHT, FNETWEIGHT, FWEIGHTUNITID}, and the custom "
-        "fields F_PAEZ_HSCode, F_PAEZ_EnName, F_PAEZ_DeclaredPrice, F_PAEZ_Brand, "
-        "F_PAEZ_IsBattery), one object or an array, become SKUs of Jushuitan's item library. "
-        "FNumber and FName are required.",
-        {
-            "FNumber": "SKU-PB-2001",
-            "FName": "30000mAh 充电宝",
-            "FMaterialGroup": {"FNumber": "FG"},
-            "FUseOrgId": {"FNumber": "100"},
-            "FModifyDate": "2026-11-28 10:15:00",
-            "F_PAEZ_HSCode": "8507600090",
-            "F_PAEZ_EnName": "30000mAh Power Bank",
-            "F_PAEZ_DeclaredPrice": 24.5,
-            "F_PAEZ_Brand": "VoltPeak",
-            "F_PAEZ_IsBattery": True,
-            "SubHeadEntity": {
-                "FCategoryID": {"FNumber": "CHLB05_SYS"},
-                "FBaseUnitId": {"FNumber": "Pcs"},
-                "FGROSSWEIGHT": 0.62,
-                "FNETWEIGHT": 0.55,
-                "FWEIGHTUNITID": {"FNumber": "kg"},
-            },
-        },
-    ),
-    "purchase_inbound": (
-        "Push audited purchase inbounds (F4 purchase inbound)",
-        "Kingdee STK_InStock bills (audited; query keys such as FSupplierId.FNumber, or the Save "
-        "model with FInStockEntry rows) become confirmed Jushuitan purchase-in documents; sales "
-        "outbounds held for their materials are released.",
-        {
-            "FBillNo": "CGRK00012",
-            "FDocumentStatus": "C",
-            "FSupplierId": {"FNumber": "SUP001"},
-            "F_PAEZ_ExpectedArrival": "2026-05-20",
-            "F_PAEZ_TariffRate": "5",
-            "F_PAEZ_LogisticsMode": "sea",
-            "FInStockEntry": [
-                {
-                    "FMaterialId": {"FNumber": "SKU-PB-1001"},
-                    "FStockId": {"FNumber": "20001"},
-                    "FRealQty": 100,
-                    "FTaxPrice": "62.00",
-                    "FEntryTaxRate": "13",
-                    "FPOOrderNo": "CGDD000123",
-                }
-            ],
-        },
-    ),
-    "purchase_return": (
-        "Push audited purchase returns (F5 purchase returns)",
-        "Kingdee PUR_MRB bills (audited, with FPURMRBENTRY rows) become confirmed Jushuitan "
-        "purchase-out documents; the return reason is written back to the PUR_MRB.",
-        {
-            "FBillNo": "CGTL00007",
-            "FDocumentStatus": "C",
-            "FSupplierID": {"FNumber": "SUP001"},
-            "FMRREASON": "来料不良",
-            "FPURMRBENTRY": [
-                {
-                    "FMATERIALID": {"FNumber": "SKU-PB-1001"},
-                    "FSTOCKID": {"FNumber": "20001"},
-                    "FRMREALQTY": 5,
-                    "FTAXPRICE": "62.00",
-                }
-            ],
-        },
-    ),
-    "inventory_adjust": (
-        "Push Kingdee inventory adjustments (F8.3)",
-        "Kingdee other-inbound (STK_MISCELLANEOUS) and other-outbound (STK_MisDelivery) bills, "
-        'audited, with FEntity rows; name the form in "FormId". They become confirmed Jushuitan '
-        "other-in / other-out documents.",
-        {
-            "FormId": "STK_MisDelivery",
-            "FBillNo": "QTCKD00003",
-            "FDocumentStatus": "C",
-            "FNote": "样品领用",
-            "FEntity": [
-                {
-                    "FMaterialId": {"FNumber": "SKU-PB-1001"},
-                    "FStockId": {"FNumber": "20001"},
-                    "FQty": 2,
-                }
-            ],
-        },
-    ),
-}
-
-
 def push_view(flow_code: str) -> type[FlowPushView]:
-    summary, description, example = _PUSH_VIEWS[flow_code]
+    """The view of a flow's push endpoint, documented from its definition's `push`."""
+    endpoint = definition_for(flow_code).push
+    if endpoint is None:
+        raise LookupError(f"the flow {flow_code} declares no push endpoint")
 
     def post(self, request, *args, **kwargs):
         return FlowPushView.post(self, request, *args, **kwargs)
 
-    schema = push_schema(
-        flow_code=flow_code, summary=summary, description=description, example=example
-    )
+    schema = push_schema(flow_code=flow_code, endpoint=endpoint)
     name = f"{flow_code.title().replace('_', '')}PushView"
     return type(name, (FlowPushView,), {"flow_code": flow_code, "post": schema(post)})

@@ -24,6 +24,7 @@ from ..choices import ErrorClass
 
 if TYPE_CHECKING:
     from ..models import Flow, SyncDocument
+    from .push import PushEndpoint
 
 
 @dataclass
@@ -193,6 +194,14 @@ class FlowDefinition(ABC):
     code: ClassVar[str]
     source_system: ClassVar[str]
     target_system: ClassVar[str]
+    # Issue 23 point 3: the definition is the only thing a new flow registers. The registry
+    # (flows.definitions) derives the Flow.code choices (code, label), the push URL and its
+    # OpenAPI operation (push) and the defaults of a new flow row (poll_seconds) from it.
+    label: ClassVar[str] = ""  # gettext_lazy("F10 Sales orders"); blank shows the code
+    # The ID in docs/requirements.md ("F2", "F8.3"): orders the flows in choices and lists.
+    requirement: ClassVar[str] = ""
+    poll_seconds: ClassVar[int] = 60  # how often a new flow row polls its source
+    push: ClassVar[PushEndpoint | None] = None  # None: the source cannot push
     retry: ClassVar[RetryPolicy] = RetryPolicy()
     # Maximum length of one pull window, and whether the source can be pulled at all.
     pull_window_seconds: ClassVar[int] = 3600

@@ -15,11 +15,13 @@ from __future__ import annotations
 import re
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..choices import FlowCode
 from . import register
 from .base import FlowContext
 from .jushuitan_common import FORM, JushuitanDocumentFlow, SourceForm, quantity
+from .push import NUMBER, PushEndpoint, kingdee_bill, ref
 
 _ENTRY = {
     "material": "FMaterialId.FNumber",
@@ -44,9 +46,57 @@ DIRECTIONS = {"stk_miscellaneous": ("in", "QTIN"), "stk_misdelivery": ("out", "Q
 DEFAULT_SKIP = [r"-P[YK]$"]
 
 
+# The push endpoint (docs/requirements.md F8.3): Kingdee pushes audited other-in / other-out bills.
+PUSH = PushEndpoint(
+    path="kdcloud/inventory/adjust",
+    summary="Push Kingdee inventory adjustments (F8.3)",
+    description=(
+        "Kingdee other-inbound (STK_MISCELLANEOUS) and other-outbound (STK_MisDelivery) bills, "
+        'audited, with FEntity rows; name the form in "FormId". They become confirmed Jushuitan '
+        "other-in / other-out documents."
+    ),
+    body=kingdee_bill(
+        "KingdeeInventoryAdjustment",
+        "FEntity",
+        {
+            "FMaterialId": ref("Material"),
+            "FStockId": ref("Kingdee warehouse"),
+            "FQty": NUMBER,
+        },
+        {
+            "FormId": {
+                "type": "string",
+                "enum": ["STK_MISCELLANEOUS", "STK_MisDelivery"],
+                "description": (
+                    "Other inbound (STK_MISCELLANEOUS) or other outbound (STK_MisDelivery)"
+                ),
+            },
+            "FNote": {"type": "string"},
+        },
+        "A Kingdee other-inbound or other-outbound bill with FEntity rows.",
+    ),
+    example={
+        "FormId": "STK_MisDelivery",
+        "FBillNo": "QTCKD00003",
+        "FDocumentStatus": "C",
+        "FNote": "样品领用",
+        "FEntity": [
+            {
+                "FMaterialId": {"FNumber": "SKU-PB-1001"},
+                "FStockId": {"FNumber": "20001"},
+                "FQty": 2,
+            }
+        ],
+    },
+)
+
+
 @register
 class InventoryAdjust(JushuitanDocumentFlow):
     code = FlowCode.INVENTORY_ADJUST
+    label = gettext_lazy("F8.3 Kingdee inventory adjustments")
+    requirement = "F8.3"
+    push = PUSH
     forms = (OTHER_IN, OTHER_OUT)
 
     def filter_reason(self, ctx: FlowContext, bill: dict) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mappings.choices import MappingKind, MappingSource
 from mappings.errors import MappingMissing
@@ -103,6 +104,8 @@ class SupplierSync(FlowDefinition):
     """F9.1 suppliers (供应商) Kingdee → Jushuitan."""
 
     code = FlowCode.MASTER_DATA
+    label = gettext_lazy("F9 Master data")
+    requirement = "F9"
     source_system = System.KINGDEE
     target_system = System.JUSHUITAN
     pull_window_seconds = 24 * 3600

@@ -47,6 +47,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mappings.choices import MappingKind
 from mappings.errors import MappingMissing
@@ -55,6 +56,7 @@ from ..choices import ErrorClass, FlowCode, System
 from . import register
 from .base import FlowContext, FlowDefinition, LoadResult, Problem, SourceRecord, ValidationProblem
 from .kingdee_common import custom_field, mapping_problem
+from .push import KEY_TEXT, NUMBER, PushEndpoint, document_schema, ref
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 KD_TIME = "%Y-%m-%d %H:%M:%S"
@@ -413,9 +415,72 @@ def _problem_for_row(doc, message: str) -> Problem:
     )
 
 
+# The push endpoint (docs/requirements.md F1.1): Kingdee pushes BD_MATERIAL Save models.
+PUSH = PushEndpoint(
+    path="kdcloud/material/sync",
+    summary="Push new or modified materials (F1 material master sync)",
+    description=(
+        "Kingdee BD_MATERIAL models (the Save shape: FNumber, FName, FMaterialGroup, "
+        "SubHeadEntity{FCategoryID, FGROSSWEIGHT, FNETWEIGHT, FWEIGHTUNITID}, and the custom "
+        "fields F_PAEZ_HSCode, F_PAEZ_EnName, F_PAEZ_DeclaredPrice, F_PAEZ_Brand, "
+        "F_PAEZ_IsBattery), one object or an array, become SKUs of Jushuitan's item library. "
+        "FNumber and FName are required."
+    ),
+    body=document_schema(
+        "KingdeeMaterial",
+        {
+            "FNumber": {**KEY_TEXT, "description": "Material code (物料编码) = Jushuitan SKU"},
+            "FName": {"type": "string", "minLength": 1, "maxLength": 255},
+            "FMaterialGroup": ref("Material group"),
+            "FUseOrgId": ref("Use organisation, e.g. 100"),
+            "FModifyDate": {"type": "string", "example": "2026-11-28 10:15:00"},
+            "F_PAEZ_HSCode": {"type": "string", "description": "HS code (海关编码)"},
+            "F_PAEZ_EnName": {"type": "string"},
+            "F_PAEZ_DeclaredPrice": NUMBER,
+            "F_PAEZ_Brand": {"type": "string"},
+            "F_PAEZ_IsBattery": {"type": "boolean"},
+            "SubHeadEntity": {
+                "type": "object",
+                "properties": {
+                    "FCategoryID": ref("Material category, CHLB05_SYS = finished goods"),
+                    "FBaseUnitId": ref("Base unit"),
+                    "FGROSSWEIGHT": NUMBER,
+                    "FNETWEIGHT": NUMBER,
+                    "FWEIGHTUNITID": ref("Weight unit"),
+                },
+            },
+        },
+        ["FNumber", "FName"],
+        'A Kingdee BD_MATERIAL Save model (or {"Model": {...}}); FNumber and FName are required.',
+    ),
+    example={
+        "FNumber": "SKU-PB-2001",
+        "FName": "30000mAh 充电宝",
+        "FMaterialGroup": {"FNumber": "FG"},
+        "FUseOrgId": {"FNumber": "100"},
+        "FModifyDate": "2026-11-28 10:15:00",
+        "F_PAEZ_HSCode": "8507600090",
+        "F_PAEZ_EnName": "30000mAh Power Bank",
+        "F_PAEZ_DeclaredPrice": 24.5,
+        "F_PAEZ_Brand": "VoltPeak",
+        "F_PAEZ_IsBattery": True,
+        "SubHeadEntity": {
+            "FCategoryID": {"FNumber": "CHLB05_SYS"},
+            "FBaseUnitId": {"FNumber": "Pcs"},
+            "FGROSSWEIGHT": 0.62,
+            "FNETWEIGHT": 0.55,
+            "FWEIGHTUNITID": {"FNumber": "kg"},
+        },
+    },
+)
+
+
 @register
 class MaterialSync(FlowDefinition):
     code = FlowCode.MATERIAL_SYNC
+    label = gettext_lazy("F1 Material master sync")
+    requirement = "F1"
+    push = PUSH
     source_system = System.KINGDEE
     target_system = System.JUSHUITAN
     pull_window_seconds = 24 * 3600

@@ -17,12 +17,14 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..choices import FlowCode
 from ..money import money
 from . import register
 from .base import FlowContext
 from .jushuitan_common import ENTRIES, JushuitanDocumentFlow, SourceForm, quantity
+from .push import NUMBER, PushEndpoint, kingdee_bill, ref
 
 STK_INSTOCK = SourceForm(
     form_id="STK_InStock",
@@ -51,9 +53,62 @@ def _text(value) -> str:
     return "" if value in (None, "") else str(value).strip()
 
 
+# The push endpoint (docs/requirements.md F4.1): Kingdee pushes audited STK_InStock bills.
+PUSH = PushEndpoint(
+    path="kdcloud/purchase/inbound",
+    summary="Push audited purchase inbounds (F4 purchase inbound)",
+    description=(
+        "Kingdee STK_InStock bills (audited; query keys such as FSupplierId.FNumber, or the Save "
+        "model with FInStockEntry rows) become confirmed Jushuitan purchase-in documents; sales "
+        "outbounds held for their materials are released."
+    ),
+    body=kingdee_bill(
+        "KingdeePurchaseInbound",
+        "FInStockEntry",
+        {
+            "FMaterialId": ref("Material"),
+            "FStockId": ref("Kingdee warehouse"),
+            "FRealQty": NUMBER,
+            "FTaxPrice": NUMBER,
+            "FEntryTaxRate": NUMBER,
+            "FPOOrderNo": {"type": "string"},
+        },
+        {
+            "FSupplierId": ref("Supplier"),
+            "F_PAEZ_ExpectedArrival": {"type": "string", "format": "date"},
+            "F_PAEZ_TariffRate": NUMBER,
+            "F_PAEZ_LogisticsMode": {"type": "string", "example": "sea"},
+            "FNote": {"type": "string"},
+        },
+        "A Kingdee STK_InStock bill: the Save model, or query keys such as FSupplierId.FNumber.",
+    ),
+    example={
+        "FBillNo": "CGRK00012",
+        "FDocumentStatus": "C",
+        "FSupplierId": {"FNumber": "SUP001"},
+        "F_PAEZ_ExpectedArrival": "2026-05-20",
+        "F_PAEZ_TariffRate": "5",
+        "F_PAEZ_LogisticsMode": "sea",
+        "FInStockEntry": [
+            {
+                "FMaterialId": {"FNumber": "SKU-PB-1001"},
+                "FStockId": {"FNumber": "20001"},
+                "FRealQty": 100,
+                "FTaxPrice": "62.00",
+                "FEntryTaxRate": "13",
+                "FPOOrderNo": "CGDD000123",
+            }
+        ],
+    },
+)
+
+
 @register
 class PurchaseInbound(JushuitanDocumentFlow):
     code = FlowCode.PURCHASE_INBOUND
+    label = gettext_lazy("F4 Purchase inbound")
+    requirement = "F4"
+    push = PUSH
     forms = (STK_INSTOCK,)
 
     def validate(self, ctx: FlowContext, document) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from connectors.errors import ConnectorError
 
@@ -30,6 +31,7 @@ from ..money import money
 from . import register
 from .base import FlowContext, ValidationProblem
 from .jushuitan_common import JushuitanDocumentFlow, SourceForm, quantity
+from .push import NUMBER, PushEndpoint, kingdee_bill, ref
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +69,56 @@ def return_reason(bill: dict) -> str:
     return text or _("Return to supplier")
 
 
+# The push endpoint (docs/requirements.md F5.1): Kingdee pushes audited PUR_MRB bills.
+PUSH = PushEndpoint(
+    path="kdcloud/purchase/return",
+    summary="Push audited purchase returns (F5 purchase returns)",
+    description=(
+        "Kingdee PUR_MRB bills (audited, with FPURMRBENTRY rows) become confirmed Jushuitan "
+        "purchase-out documents; the return reason is written back to the PUR_MRB."
+    ),
+    body=kingdee_bill(
+        "KingdeePurchaseReturn",
+        "FPURMRBENTRY",
+        {
+            "FMATERIALID": ref("Material"),
+            "FSTOCKID": ref("Kingdee warehouse"),
+            "FRMREALQTY": NUMBER,
+            "FTAXPRICE": NUMBER,
+            "FENTRYTAXRATE": NUMBER,
+            "FSRCBillNo": {"type": "string"},
+        },
+        {
+            "FSupplierID": ref("Supplier"),
+            "FMRREASON": {"type": "string", "description": "Return reason, written back"},
+            "FMRTYPE": {"type": "string"},
+            "FNote": {"type": "string"},
+        },
+        "A Kingdee PUR_MRB bill with FPURMRBENTRY rows.",
+    ),
+    example={
+        "FBillNo": "CGTL00007",
+        "FDocumentStatus": "C",
+        "FSupplierID": {"FNumber": "SUP001"},
+        "FMRREASON": "来料不良",
+        "FPURMRBENTRY": [
+            {
+                "FMATERIALID": {"FNumber": "SKU-PB-1001"},
+                "FSTOCKID": {"FNumber": "20001"},
+                "FRMREALQTY": 5,
+                "FTAXPRICE": "62.00",
+            }
+        ],
+    },
+)
+
+
 @register
 class PurchaseReturn(JushuitanDocumentFlow):
     code = FlowCode.PURCHASE_RETURN
+    label = gettext_lazy("F5 Purchase returns")
+    requirement = "F5"
+    push = PUSH
     forms = (PUR_MRB,)
 
     def validate(self, ctx: FlowContext, document) -> None:

@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mappings.errors import MappingMissing
 from mappings.rates import to_cny
@@ -49,6 +50,7 @@ from .kingdee_common import (
     note_fallback,
     order_no_field,
 )
+from .push import JST_LINE, KEY_TEXT, WHOLE, PushEndpoint, document_schema
 from .receivables import ReceivableMixin, booked_charges
 
 CNY = "CNY"
@@ -167,9 +169,52 @@ def shipment(payload: dict, *, sales_out: bool) -> dict:
     }
 
 
+# The push endpoint (docs/requirements.md F2.1): a row of the order query, as Jushuitan sends it.
+PUSH = PushEndpoint(
+    path="jushuitan/order/outbound",
+    summary="Push shipped orders (F2 sales outbound)",
+    description=(
+        "Jushuitan orders that reached shipped (已发货, status Sent), in the shape of "
+        "/open/orders/single/query rows (o_id, so_id and shop_id are required), become Kingdee "
+        "SAL_OUTSTOCK."
+    ),
+    body=document_schema(
+        "JushuitanOrder",
+        {
+            "o_id": {**WHOLE, "description": "Jushuitan internal order no. (内部单号)"},
+            "so_id": {**KEY_TEXT, "description": "Platform order no. (线上单号)"},
+            "shop_id": {**WHOLE, "description": "Jushuitan shop id"},
+            "status": {"type": "string", "description": "Sent (已发货) is synced; others are kept"},
+            "wms_co_id": WHOLE,
+            "send_date": {"type": "string", "example": "2026-11-28 10:15:00"},
+            "modified": {"type": "string", "example": "2026-11-28 10:15:00"},
+            "currency": {"type": "string", "example": "USD"},
+            "l_id": {"type": "string", "description": "Logistics no."},
+            "items": {"type": "array", "items": JST_LINE},
+        },
+        ["o_id", "so_id", "shop_id"],
+        "A row of Jushuitan /open/orders/single/query (is_get_cbfinance=true).",
+    ),
+    example={
+        "o_id": 1024,
+        "so_id": "112-3456789-0000001",
+        "shop_id": 10001,
+        "status": "Sent",
+        "wms_co_id": 20001,
+        "send_date": "2026-11-28 10:15:00",
+        "currency": "USD",
+        "items": [{"sku_id": "SKU-PB-1001", "qty": 2, "price": 21.99}],
+    },
+)
+
+
 @register
 class SalesOutbound(ReceivableMixin, KingdeeBillFlow):
     code = FlowCode.SALES_OUTBOUND
+    label = gettext_lazy("F2 Sales outbound")
+    requirement = "F2"
+    poll_seconds = 60  # F2.1: Jushuitan is polled every minute
+    push = PUSH
     source_system = System.JUSHUITAN
     form_id = "SAL_OUTSTOCK"
     pull_window_seconds = 24 * 3600

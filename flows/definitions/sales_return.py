@@ -24,6 +24,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mappings.errors import MappingMissing
 from mappings.rates import to_cny
@@ -40,6 +41,7 @@ from .kingdee_common import (
     note_fallback,
     order_no_field,
 )
+from .push import JST_LINE, KEY_TEXT, WHOLE, PushEndpoint, document_schema
 from .receivables import (
     ReceivableMixin,
     expense_item,
@@ -174,9 +176,50 @@ def receipt_record(row: dict) -> SourceRecord:
     return record
 
 
+# The push endpoint (docs/requirements.md F3.1): an after-sale row that reached returned.
+PUSH = PushEndpoint(
+    path="jushuitan/order/refund",
+    summary="Push returned after-sales (F3 sales returns)",
+    description=(
+        "Jushuitan after-sale orders (the shape of /open/refund/single/query rows) that reached "
+        "returned become Kingdee SAL_RETURNSTOCK."
+    ),
+    body=document_schema(
+        "JushuitanAfterSale",
+        {
+            "as_id": {**WHOLE, "description": "Jushuitan after-sale no. (售后单号)"},
+            "so_id": {**KEY_TEXT, "description": "Platform order no. (线上单号)"},
+            "shop_id": {**WHOLE, "description": "Jushuitan shop id"},
+            "status": {"type": "string", "description": "Confirmed is synced; others are kept"},
+            "type": {"type": "string", "example": "普通退货"},
+            "wms_co_id": WHOLE,
+            "modified": {"type": "string", "example": "2026-11-28 10:15:00"},
+            "items": {
+                "type": "array",
+                "items": {
+                    **JST_LINE,
+                    "properties": {**JST_LINE["properties"], "r_qty": {"type": "integer"}},
+                },
+            },
+        },
+        ["as_id", "so_id", "shop_id"],
+        "A row of Jushuitan /open/refund/single/query that reached returned (已退货).",
+    ),
+    example={
+        "as_id": 2048,
+        "so_id": "112-3456789-0000001",
+        "shop_id": 10001,
+        "status": "Confirmed",
+    },
+)
+
+
 @register
 class SalesReturn(ReceivableMixin, KingdeeBillFlow):
     code = FlowCode.SALES_RETURN
+    label = gettext_lazy("F3 Sales returns")
+    requirement = "F3"
+    push = PUSH
     source_system = System.JUSHUITAN
     form_id = "SAL_RETURNSTOCK"
     pull_window_seconds = 24 * 3600

@@ -39,6 +39,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mappings.errors import MappingMissing
 
@@ -171,6 +172,8 @@ def count_records(count: dict) -> list[SourceRecord]:
 @register
 class StockCount(KingdeeBillFlow):
     code = FlowCode.STOCK_COUNT
+    label = gettext_lazy("F8 Stock counts")
+    requirement = "F8"
     source_system = System.JUSHUITAN
     form_id = "STK_MISCELLANEOUS"  # per document: see DIRECTIONS
     pull_window_seconds = 24 * 3600

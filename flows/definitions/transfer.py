@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..choices import FlowCode
 from . import register
@@ -40,6 +41,8 @@ STK_TRANSFER = SourceForm(
 @register
 class Transfer(JushuitanDocumentFlow):
     code = FlowCode.TRANSFER
+    label = gettext_lazy("F7 Direct transfers")
+    requirement = "F7"
     forms = (STK_TRANSFER,)
 
     def build_steps(self, ctx: FlowContext, document) -> list[dict]:
