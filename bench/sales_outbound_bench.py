@@ -301,7 +301,7 @@ def backlog_run(procs: Processes, flow, timeline: Timeline, *, workers: int, see
     from flows.definitions.base import FlowContext
     from flows.engine import ingest
     from flows.tasks import flow_process
-    from sandbox.jushuitan.api import _order_row
+    from sandbox.jushuitan.api.orders import _order_row
     from sandbox.jushuitan.models import Order
 
     start, end = timeline.take()
@@ -458,7 +458,7 @@ def latency_pushed(procs: Processes, integration) -> dict:
 
     from flows.api.authentication import signed_headers
     from flows.models import ApiClient
-    from sandbox.jushuitan.api import _order_row
+    from sandbox.jushuitan.api.orders import _order_row
     from sandbox.jushuitan.models import Order
 
     secret = "bench-push-secret-0123456789abcdef"  # noqa: S105

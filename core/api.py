@@ -1,5 +1,7 @@
 """One DRF exception handler: every error answers {"message": ..., "extra": {...}}."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -9,6 +11,21 @@ from .errors import PortalError
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; without this the
+        # caller would get Django's HTML "Bad Request" page instead of a JSON answer.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {
+                "message": _(
+                    "The request body is larger than %(limit)d bytes: send the documents in "
+                    "smaller requests."
+                )
+                % {"limit": limit},
+                "extra": {"field": "body", "limit": limit},
+            },
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, PortalError):
         return Response(
             exc.as_dict(), status=getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)

@@ -567,7 +567,7 @@ def declaration_chain(
     items listed when exported in [start, end] (the allocation always runs over all of
     them, so FIFO does not depend on the filter)."""
     from mappings.errors import MappingMissing
-    from mappings.selectors import MappingResolver
+    from mappings.selectors import MappingBinder
 
     declarations = {
         d.pk: d
@@ -646,7 +646,7 @@ def declaration_chain(
         for entry in line.items:
             if text := line.correction(entry):
                 corrections[item_by_key[(entry[0], entry[1])]].append(text)
-    resolver = MappingResolver(integration)
+    binder = MappingBinder(integration)
     enterprise_type = FinanceSettings.for_integration(integration).enterprise_type
     rows = []
     for item in items:
@@ -693,7 +693,7 @@ def declaration_chain(
         template_missing = ""
         if HS_CODE.match(item.hs_code):
             try:
-                template = resolver.tax_template_for(
+                template = binder.tax_template_for(
                     country=declaration.destination_country,
                     hs_code=item.hs_code,
                     on_date=declaration.export_date,

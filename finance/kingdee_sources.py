@@ -218,9 +218,9 @@ class _Translator:
     """Material → SKU and Kingdee currency number → ISO code, asked once each."""
 
     def __init__(self, integration: Integration, client) -> None:
-        from mappings.selectors import MappingResolver
+        from mappings.selectors import MappingBinder
 
-        self.resolver = MappingResolver(integration)
+        self.binder = MappingBinder(integration)
         self.client = client
         self._currencies: dict[str, str] | None = None
 
@@ -231,7 +231,7 @@ class _Translator:
         if not number:
             return
         try:
-            row.values["sku_id"] = self.resolver.sku_for_material(number)
+            row.values["sku_id"] = self.binder.material.to_internal(number)
         except MappingMissing as exc:
             row.problem(MATERIAL, exc.message)
             row.values["sku_id"] = number  # reported once, on its own column; nothing is written

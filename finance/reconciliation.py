@@ -44,7 +44,7 @@ from flows.models import SyncDocument
 from mappings.choices import MasterKind, System
 from mappings.errors import MappingMissing
 from mappings.models import KnownCode, MaterialMapping, WarehouseMapping
-from mappings.selectors import MappingResolver
+from mappings.selectors import MappingBinder
 
 from . import selectors
 from .choices import RunStatus, RunTrigger
@@ -181,13 +181,13 @@ def reconciliation_run(
 def _read(*, integration, settings, kingdee, jushuitan) -> Readings:
     """Jushuitan first (right after the cut-off), then Kingdee; SKUs only Kingdee revealed are
     read from Jushuitan last."""
-    resolver = MappingResolver(integration)
+    binder = MappingBinder(integration)
     notes: list[str] = []
     places: dict[tuple[str, int], str] = {}
     for wms_co_id in _warehouses(integration):
         for wh_id in settings.sub_warehouse_ids:
             try:
-                places[(wms_co_id, wh_id)] = resolver.stock_for_warehouse(wms_co_id, wh_id)
+                places[(wms_co_id, wh_id)] = binder.warehouse.to_external(wms_co_id, wh_id)
             except MappingMissing as exc:
                 notes.append(exc.message)
     jst: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
@@ -213,7 +213,7 @@ def _read(*, integration, settings, kingdee, jushuitan) -> Readings:
     extra: set[str] = set()
     for (material, stock, _org), qty in kd_totals.items():
         try:
-            sku = resolver.sku_for_material(material)
+            sku = binder.material.to_internal(material)
         except MappingMissing:
             sku = ""
         key = (sku or f"#{material}", stock)
@@ -239,7 +239,7 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
     """Lines as of the cut-off and, per line (by id), its reconciling items."""
     from monitoring.services import tickets_of_documents
 
-    resolver = MappingResolver(integration)
+    binder = MappingBinder(integration)
     jst, kd = dict(readings.jst), dict(readings.kd)
     compared_places = set(readings.places)
     compared_stocks = set(readings.places.values())
@@ -257,7 +257,7 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
     )
     tickets = tickets_of_documents([d.pk for d in docs])  # its own or its cause's (issue 20)
     for doc in docs:
-        effects = selectors.document_effects(doc, resolver)
+        effects = selectors.document_effects(doc, binder)
         if not effects:
             continue
         event = doc.source_modified_at or doc.created_at
@@ -328,7 +328,7 @@ def _compare(*, integration, settings, readings: Readings, cut_off: datetime):
         material = materials.get(key, "")
         if sku and not material:
             with contextlib.suppress(MappingMissing):
-                material = resolver.material_for_sku(sku)
+                material = binder.material.to_external(sku)
         note = ""
         if not sku:
             note = _("Kingdee material has no SKU (M4)")

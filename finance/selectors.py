@@ -76,25 +76,25 @@ def _number(value) -> Decimal:
 
 def _stock(resolver, wms_co_id, wh_id: int) -> str:
     with contextlib.suppress(MappingMissing):
-        return resolver.stock_for_warehouse(wms_co_id, wh_id)
+        return resolver.warehouse.to_external(wms_co_id, wh_id)
     return ""
 
 
 def _material(resolver, sku: str) -> str:
     with contextlib.suppress(MappingMissing):
-        return resolver.material_for_sku(sku)
+        return resolver.material.to_external(sku)
     return ""
 
 
 def _sku(resolver, material: str) -> str:
     with contextlib.suppress(MappingMissing):
-        return resolver.sku_for_material(material)
+        return resolver.material.to_internal(material)
     return ""
 
 
 def _wms(resolver, stock: str) -> str:
     with contextlib.suppress(MappingMissing):
-        return str(resolver.warehouse_for_stock(stock))
+        return str(resolver.warehouse.to_internal(stock))
     return ""
 
 

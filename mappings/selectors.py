@@ -9,8 +9,12 @@ Order of resolution for the master-data kinds (M1–M4):
    the rule applies blindly;
 3. otherwise MappingMissing names the mapping, the key and where to add it.
 
-The module functions answer one question with a query or two; MappingResolver answers many
-(a batch of 10,000 documents) from tables loaded once.
+A MappingBinder binds the codes of the two systems per kind (customer, warehouse, supplier,
+material): `to_external` gives the Kingdee number of a Jushuitan code (the direction documents
+travel into the books), `to_internal` the Jushuitan code of a Kingdee number. Built for a batch
+(`MappingBinder(integration)`) it answers many questions (10,000 documents) from tables loaded
+once; built with `loaded=False` it asks a query or two per question, as the module functions
+below do. Both give the same answers and errors.
 """
 
 from __future__ import annotations
@@ -203,7 +207,7 @@ def _missing(spec: _Spec, integration: Integration | int, key: str, reason: str)
 
 
 class _Backend(ABC):
-    """Where the resolver reads rows from: single queries or tables loaded once."""
+    """Where the binder reads rows from: single queries or tables loaded once."""
 
     @abstractmethod
     def explicit(self, spec: _Spec, key: str, sub: int | None = None) -> str | None:
@@ -336,50 +340,44 @@ class _LoadedBackend(_Backend):
 
 def customer_for_shop(*, integration: Integration | int, shop_id: Any) -> str:
     """M1: the Kingdee customer number of a Jushuitan shop."""
-    return _resolve(_QueryBackend(_integration_id(integration)), _CUSTOMER, integration, shop_id)
+    return MappingBinder(integration, loaded=False).customer.to_external(shop_id)
 
 
 def shop_for_customer(*, integration: Integration | int, customer_number: str) -> str:
     """M1 reverse: the Jushuitan shop id of a Kingdee customer."""
-    backend = _QueryBackend(_integration_id(integration))
-    return _resolve(backend, _SHOP, integration, customer_number)
+    return MappingBinder(integration, loaded=False).customer.to_internal(customer_number)
 
 
 def stock_for_warehouse(
     *, integration: Integration | int, wms_co_id: Any, wh_id: int | None = None
 ) -> str:
     """M2: the Kingdee warehouse number of a Jushuitan warehouse (and sub-warehouse)."""
-    backend = _QueryBackend(_integration_id(integration))
-    return _resolve(backend, _WAREHOUSE, integration, wms_co_id, wh_id)
+    return MappingBinder(integration, loaded=False).warehouse.to_external(wms_co_id, wh_id)
 
 
 def warehouse_for_stock(*, integration: Integration | int, stock_number: str) -> str:
     """M2 reverse: the Jushuitan wms_co_id of a Kingdee warehouse."""
-    backend = _QueryBackend(_integration_id(integration))
-    return _resolve(backend, _JST_WAREHOUSE, integration, stock_number)
+    return MappingBinder(integration, loaded=False).warehouse.to_internal(stock_number)
 
 
 def supplier_for(*, integration: Integration | int, supplier_code: str) -> str:
     """M3: the Kingdee supplier number of a Jushuitan supplier code."""
-    backend = _QueryBackend(_integration_id(integration))
-    return _resolve(backend, _SUPPLIER, integration, supplier_code)
+    return MappingBinder(integration, loaded=False).supplier.to_external(supplier_code)
 
 
 def jst_supplier_for(*, integration: Integration | int, supplier_number: str) -> str:
     """M3 reverse: the Jushuitan supplier code of a Kingdee supplier number."""
-    backend = _QueryBackend(_integration_id(integration))
-    return _resolve(backend, _JST_SUPPLIER, integration, supplier_number)
+    return MappingBinder(integration, loaded=False).supplier.to_internal(supplier_number)
 
 
 def material_for_sku(*, integration: Integration | int, sku_id: str) -> str:
     """M4: the Kingdee material number of a Jushuitan SKU."""
-    return _resolve(_QueryBackend(_integration_id(integration)), _MATERIAL, integration, sku_id)
+    return MappingBinder(integration, loaded=False).material.to_external(sku_id)
 
 
 def sku_for_material(*, integration: Integration | int, material_number: str) -> str:
     """M4 reverse: the Jushuitan SKU of a Kingdee material number."""
-    backend = _QueryBackend(_integration_id(integration))
-    return _resolve(backend, _SKU, integration, material_number)
+    return MappingBinder(integration, loaded=False).material.to_internal(material_number)
 
 
 def code_for(*, integration: Integration | int, kind: str, code: str) -> str:
@@ -566,46 +564,70 @@ def account_mapping_gaps(*, integration: Integration) -> list[AccountGap]:
     ]
 
 
-# --- Many questions: one batch ---------------------------------------------------------------
+# --- Binding: both directions of a kind, one question or a batch ----------------------------
 
 
-class MappingResolver:
-    """Resolves many records of one Integration from tables loaded once (the engine builds one
-    per batch). Same answers and errors as the module functions."""
+class KindBinder:
+    """One kind of master data bound across the two systems (M1–M4): `to_external` answers
+    the Kingdee number of a Jushuitan code, `to_internal` the Jushuitan code of a Kingdee
+    number; either raises MappingMissing."""
 
-    def __init__(self, integration: Integration) -> None:
+    def __init__(
+        self,
+        backend: _Backend,
+        integration: Integration | int,
+        external: _Spec,
+        internal: _Spec,
+    ) -> None:
+        self._backend = backend
+        self._integration = integration
+        self._external = external
+        self._internal = internal
+
+    def to_external(self, code: Any, wh_id: int | None = None) -> str:
+        """The Kingdee number of a Jushuitan code (warehouses: of its sub-warehouse wh_id)."""
+        return _resolve(self._backend, self._external, self._integration, code, wh_id)
+
+    def to_internal(self, number: Any) -> str:
+        """The Jushuitan code of a Kingdee number."""
+        return _resolve(self._backend, self._internal, self._integration, number)
+
+
+def _deprecated(kind: str, direction: str):
+    """A MappingResolver method name kept for branches not yet moved to the binders."""
+    return lambda self, *args, **kwargs: getattr(getattr(self, kind), direction)(*args, **kwargs)
+
+
+class MappingBinder:
+    """The mappings of one Integration, bound per kind: `customer` (shop ↔ customer, M1),
+    `warehouse` (M2), `supplier` (M3) and `material` (SKU ↔ material, M4), each with
+    `to_external` / `to_internal`, and the tax template of a sale (M6).
+
+    `loaded` (the default; the engine builds one per batch) reads each table once, on first
+    use; `loaded=False` asks the database per question (the module functions above). Same
+    answers and errors either way."""
+
+    def __init__(self, integration: Integration | int, *, loaded: bool = True) -> None:
         self.integration = integration
-        self._backend = _LoadedBackend(integration.pk)
+        self.loaded = loaded
+        integration_id = _integration_id(integration)
+        backend = _LoadedBackend(integration_id) if loaded else _QueryBackend(integration_id)
+        self._backend = backend
         self._templates: dict[str, list[TaxTemplate]] | None = None
-
-    def customer_for_shop(self, shop_id: Any) -> str:
-        return _resolve(self._backend, _CUSTOMER, self.integration, shop_id)
-
-    def shop_for_customer(self, customer_number: str) -> str:
-        return _resolve(self._backend, _SHOP, self.integration, customer_number)
-
-    def stock_for_warehouse(self, wms_co_id: Any, wh_id: int | None = None) -> str:
-        return _resolve(self._backend, _WAREHOUSE, self.integration, wms_co_id, wh_id)
-
-    def warehouse_for_stock(self, stock_number: str) -> str:
-        return _resolve(self._backend, _JST_WAREHOUSE, self.integration, stock_number)
-
-    def supplier_for(self, supplier_code: str) -> str:
-        return _resolve(self._backend, _SUPPLIER, self.integration, supplier_code)
-
-    def jst_supplier_for(self, supplier_number: str) -> str:
-        return _resolve(self._backend, _JST_SUPPLIER, self.integration, supplier_number)
-
-    def material_for_sku(self, sku_id: str) -> str:
-        return _resolve(self._backend, _MATERIAL, self.integration, sku_id)
-
-    def sku_for_material(self, material_number: str) -> str:
-        return _resolve(self._backend, _SKU, self.integration, material_number)
+        self.customer = KindBinder(backend, integration, _CUSTOMER, _SHOP)
+        self.warehouse = KindBinder(backend, integration, _WAREHOUSE, _JST_WAREHOUSE)
+        self.supplier = KindBinder(backend, integration, _SUPPLIER, _JST_SUPPLIER)
+        self.material = KindBinder(backend, integration, _MATERIAL, _SKU)
 
     def tax_template_for(self, *, country: str, hs_code: str, on_date: date) -> TaxTemplate:
+        if not self.loaded:
+            return tax_template_for(
+                integration=self.integration, country=country, hs_code=hs_code, on_date=on_date
+            )
         if self._templates is None:
             by_country: dict[str, list[TaxTemplate]] = defaultdict(list)
-            for template in TaxTemplate.objects.filter(integration=self.integration):
+            rows = TaxTemplate.objects.filter(integration_id=_integration_id(self.integration))
+            for template in rows:
                 by_country[template.country].append(template)
             self._templates = dict(by_country)
         country = _norm(country).upper()
@@ -614,6 +636,20 @@ class MappingResolver:
         if best is None:
             raise _tax_missing(self.integration, country, hs_code, on_date)
         return best
+
+    # Deprecated (issue 23): the resolver's method names, one line each; use the kind binders.
+    customer_for_shop = _deprecated("customer", "to_external")
+    shop_for_customer = _deprecated("customer", "to_internal")
+    stock_for_warehouse = _deprecated("warehouse", "to_external")
+    warehouse_for_stock = _deprecated("warehouse", "to_internal")
+    supplier_for = _deprecated("supplier", "to_external")
+    jst_supplier_for = _deprecated("supplier", "to_internal")
+    material_for_sku = _deprecated("material", "to_external")
+    sku_for_material = _deprecated("material", "to_internal")
+
+
+# Deprecated (issue 23): the binder's old name; use MappingBinder.
+MappingResolver = MappingBinder
 
 
 # --- bulk-import jobs ---------------------------------------------------------------------
@@ -660,6 +696,8 @@ def import_job_progress(*, job: ImportJob) -> dict[str, Any]:
 
 __all__ = [
     "AccountGap",
+    "KindBinder",
+    "MappingBinder",
     "MappingResolver",
     "account_for",
     "account_mapping_gaps",

@@ -406,7 +406,7 @@ def opening_inventory_preview(
             }
         )
     client = client_for(integration.jushuitan)
-    resolver = selectors.MappingResolver(integration)
+    binder = selectors.MappingBinder(integration)
     by_warehouse: dict[str, list[_Row]] = {}
     for row in parsed.rows:
         by_warehouse.setdefault(row.warehouse, []).append(row)
@@ -414,14 +414,14 @@ def opening_inventory_preview(
     for stock_number, rows in by_warehouse.items():
         errors = list(parsed.errors)  # file-level problems show on every import
         try:
-            wms_co_id = resolver.warehouse_for_stock(stock_number)
+            wms_co_id = binder.warehouse.to_internal(stock_number)
         except MappingMissing as exc:
             wms_co_id = ""
             errors.append({"row": rows[0].row, "message": exc.message})
         lines = []
         for row in rows:
             try:
-                sku = resolver.sku_for_material(row.material)
+                sku = binder.material.to_internal(row.material)
             except MappingMissing as exc:
                 errors.append({"row": row.row, "message": exc.message})
                 continue

@@ -134,7 +134,7 @@ def check_g1_mappings(integration) -> CheckItem:
 def check_g2_opening_inventory(integration) -> CheckItem:
     from mappings.errors import MappingMissing
     from mappings.models import KnownCode
-    from mappings.selectors import MappingResolver
+    from mappings.selectors import MappingBinder
     from masterdata.selectors import warehouses_without_opening_inventory
 
     # Every warehouse of both systems: Kingdee's own, and the Kingdee warehouse each
@@ -144,12 +144,12 @@ def check_g2_opening_inventory(integration) -> CheckItem:
             integration=integration, system="kingdee", kind="warehouse"
         ).values_list("code", flat=True)
     )
-    resolver = MappingResolver(integration)
+    binder = MappingBinder(integration)
     for wms_co_id in KnownCode.objects.filter(
         integration=integration, system="jushuitan", kind="warehouse"
     ).values_list("code", flat=True):
         try:
-            warehouses.add(resolver.stock_for_warehouse(wms_co_id))
+            warehouses.add(binder.warehouse.to_external(wms_co_id))
         except MappingMissing:
             continue
     warehouses = sorted(warehouses)
@@ -646,7 +646,7 @@ def check_preflight(integration) -> CheckItem:
     )
 
 
-# (label, Jushuitan snapshot kind, resolver method) for codes listed by Jushuitan.
+# (label, system, snapshot kind, (binder kind, direction)) for codes listed by one system.
 def _one_side_rules():
     from mappings.choices import MasterKind, System
 
@@ -655,22 +655,32 @@ def _one_side_rules():
             _("shop without a Kingdee customer"),
             System.JUSHUITAN,
             MasterKind.SHOP,
-            "customer_for_shop",
+            ("customer", "to_external"),
         ),
         (
             _("warehouse only in Jushuitan"),
             System.JUSHUITAN,
             MasterKind.WAREHOUSE,
-            "stock_for_warehouse",
+            ("warehouse", "to_external"),
         ),
         (
             _("warehouse only in Kingdee"),
             System.KINGDEE,
             MasterKind.WAREHOUSE,
-            "warehouse_for_stock",
+            ("warehouse", "to_internal"),
         ),
-        (_("supplier only in Jushuitan"), System.JUSHUITAN, MasterKind.SUPPLIER, "supplier_for"),
-        (_("SKU without a Kingdee material"), System.JUSHUITAN, MasterKind.SKU, "material_for_sku"),
+        (
+            _("supplier only in Jushuitan"),
+            System.JUSHUITAN,
+            MasterKind.SUPPLIER,
+            ("supplier", "to_external"),
+        ),
+        (
+            _("SKU without a Kingdee material"),
+            System.JUSHUITAN,
+            MasterKind.SKU,
+            ("material", "to_external"),
+        ),
     )
 
 
@@ -679,15 +689,15 @@ def one_side_codes(integration) -> list[tuple[str, str, str, str, str]]:
     the other: (label, kind, code, name, system that lists it)."""
     from mappings.errors import MappingMissing
     from mappings.models import KnownCode
-    from mappings.selectors import MappingResolver
+    from mappings.selectors import MappingBinder
 
-    resolver = MappingResolver(integration)
+    binder = MappingBinder(integration)
     found = []
-    for label, system, kind, method in _one_side_rules():
+    for label, system, kind, (bound, direction) in _one_side_rules():
         rows = KnownCode.objects.filter(integration=integration, system=system, kind=kind)
         for code, name in rows.order_by("code").values_list("code", "name"):
             try:
-                getattr(resolver, method)(code)
+                getattr(getattr(binder, bound), direction)(code)
             except MappingMissing:
                 found.append((str(label), kind, code, name, system))
     return found

@@ -207,10 +207,10 @@ def _jushuitan_on_hand(integration, material: str, notes: list) -> Decimal | Non
     from connectors.jushuitan.client import client_for
     from core.errors import PortalError
     from mappings.errors import MappingMissing
-    from mappings.selectors import MappingResolver
+    from mappings.selectors import MappingBinder
 
     try:
-        sku = MappingResolver(integration).sku_for_material(material)
+        sku = MappingBinder(integration).material.to_internal(material)
         rows = client_for(integration.jushuitan).inventory_by_skus([sku])
     except (PortalError, MappingMissing, OSError) as exc:
         notes.append(_("Jushuitan's stock could not be read: %(error)s") % {"error": exc})

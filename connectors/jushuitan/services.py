@@ -13,10 +13,11 @@ from django.utils.translation import gettext as _
 
 from connectors.errors import AuthError, ConnectorError
 
+from .api import ENDPOINTS, JushuitanClient, client_for
 from .choices import AppKind, TokenState
-from .client import CODE_REFRESH_FORBIDDEN, ENDPOINTS, JushuitanClient, client_for
 from .models import JushuitanConnection
 from .signals import token_refresh_failed
+from .transport import CODE_REFRESH_FORBIDDEN
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def token_refresh(*, connection: JushuitanConnection) -> JushuitanConnection:
     Stores whatever comes back. On failure records the error, logs it, sends
     `token_refresh_failed` and raises the typed error.
     """
-    client = JushuitanClient(connection)
+    client = JushuitanClient(connection, tokens=TOKENS)
     errors: list[ConnectorError] = []
     if connection.refresh_token:
         try:
@@ -183,6 +184,21 @@ def tokens_refresh_due() -> dict[str, int]:
         except ConnectorError:
             failed += 1  # recorded, logged and signalled by token_refresh
     return {"refreshed": done, "failed": failed}
+
+
+class ConnectionTokens:
+    """The token provider of the Jushuitan client (`transport.TokenProvider`): the token stored
+    on the connection, kept fresh and refreshed by the services above."""
+
+    def ensure_fresh(self, connection: JushuitanConnection) -> None:
+        token_ensure_fresh(connection=connection)
+
+    def refresh(self, connection: JushuitanConnection) -> None:
+        token_refresh(connection=connection)
+
+
+# Registered as every client's provider by JushuitanConfig.ready().
+TOKENS = ConnectionTokens()
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,9 @@ def push_schema(*, flow_code: str, endpoint: PushEndpoint):
             ),
             401: OpenApiResponse(ErrorSerializer, description="Missing or bad signature"),
             403: OpenApiResponse(ErrorSerializer, description="Not allowed"),
+            413: OpenApiResponse(
+                ErrorSerializer, description="Body over the size limit; extra.limit gives it"
+            ),
             429: OpenApiResponse(ErrorSerializer, description="Client rate limit"),
         },
         examples=[OpenApiExample("document", value=endpoint.example, request_only=True)],

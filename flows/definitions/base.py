@@ -176,9 +176,9 @@ class FlowContext:
 
     @cached_property
     def mappings(self):
-        from mappings.selectors import MappingResolver
+        from mappings.selectors import MappingBinder
 
-        return MappingResolver(self.integration)
+        return MappingBinder(self.integration)
 
     def setting(self, name: str, default: Any) -> Any:
         return self.settings.get(name, default)

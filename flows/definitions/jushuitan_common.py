@@ -317,10 +317,10 @@ class JushuitanDocumentFlow(FlowDefinition):
         return {"steps": steps}, document.source_payload["FBillNo"]
 
     def sku(self, ctx: FlowContext, material: str) -> str:
-        return ctx.mappings.sku_for_material(str(material))
+        return ctx.mappings.material.to_internal(str(material))
 
     def wms(self, ctx: FlowContext, stock: str) -> int:
-        return int(ctx.mappings.warehouse_for_stock(str(stock)))
+        return int(ctx.mappings.warehouse.to_internal(str(stock)))
 
     def supplier_id(self, ctx: FlowContext, supplier_number: str) -> int:
         """Jushuitan's numeric supplier_id of a Kingdee supplier (M3), memoised per run."""
@@ -329,7 +329,7 @@ class JushuitanDocumentFlow(FlowDefinition):
         memo = ctx.memo.setdefault("supplier_ids", {})
         if supplier_number in memo:
             return memo[supplier_number]
-        code = ctx.mappings.jst_supplier_for(str(supplier_number))
+        code = ctx.mappings.supplier.to_internal(str(supplier_number))
         known = (
             SupplierMapping.objects.filter(
                 integration=ctx.integration, jst_supplier_code=code, jst_supplier_id__isnull=False

@@ -398,11 +398,11 @@ class SalesOutbound(ReceivableMixin, KingdeeBillFlow):
         ship_date = business_date(order["send_date"])
         currency = currency_of(ctx, order)
         items = [i for i in order.get("items") or [] if i.get("sku_type") != "no_deliver"]
-        resolver = ctx.mappings
+        binder = ctx.mappings
         try:
-            customer = resolver.customer_for_shop(order["shop_id"])
-            stock = resolver.stock_for_warehouse(order["wms_co_id"])
-            materials = [resolver.material_for_sku(str(i["sku_id"])) for i in items]
+            customer = binder.customer.to_external(order["shop_id"])
+            stock = binder.warehouse.to_external(order["wms_co_id"])
+            materials = [binder.material.to_external(str(i["sku_id"])) for i in items]
             settle_currency = currency_number(ctx, currency)
         except MappingMissing as exc:
             raise mapping_problem(exc) from exc

@@ -283,7 +283,7 @@ class SalesReturn(ReceivableMixin, KingdeeBillFlow):
             or currency_of(ctx, after_sale)
         )
         try:
-            customer = ctx.mappings.customer_for_shop(after_sale["shop_id"])
+            customer = ctx.mappings.customer.to_external(after_sale["shop_id"])
             settle_currency = currency_number(ctx, currency)
         except MappingMissing as exc:
             raise mapping_problem(exc) from exc
@@ -441,13 +441,13 @@ class SalesReturn(ReceivableMixin, KingdeeBillFlow):
             or source_currency.upper()
             or currency_of(ctx, after_sale)
         )
-        resolver = ctx.mappings
+        binder = ctx.mappings
         try:
-            customer = resolver.customer_for_shop(after_sale["shop_id"])
-            stock = resolver.stock_for_warehouse(
+            customer = binder.customer.to_external(after_sale["shop_id"])
+            stock = binder.warehouse.to_external(
                 after_sale.get("wms_co_id") or 0, after_sale.get("wh_id") or RETURN_WAREHOUSE
             )
-            materials = [resolver.material_for_sku(str(i["sku_id"])) for i in items]
+            materials = [binder.material.to_external(str(i["sku_id"])) for i in items]
             settle_currency = currency_number(ctx, currency)
         except MappingMissing as exc:
             raise mapping_problem(exc) from exc

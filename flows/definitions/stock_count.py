@@ -210,10 +210,10 @@ class StockCount(KingdeeBillFlow):
         org = ctx.integration.kingdee.org_number
         lines = count_lines(count, direction)
         try:
-            stock = ctx.mappings.stock_for_warehouse(
+            stock = ctx.mappings.warehouse.to_external(
                 count.get("wms_co_id") or 0, int(count.get("wh_id") or 1)
             )
-            materials = [ctx.mappings.material_for_sku(line["sku_id"]) for line in lines]
+            materials = [ctx.mappings.material.to_external(line["sku_id"]) for line in lines]
         except MappingMissing as exc:
             raise mapping_problem(exc) from exc
         on_date = business_date(count["io_date"])

@@ -155,6 +155,64 @@ def test_batch_resolver_answers_like_the_selectors_in_a_few_queries(
     assert selectors.material_for_sku(integration=integration, sku_id="SKU-1999") == "MAT-1999"
 
 
+def test_binder_answers_both_directions_per_kind_in_a_batch_and_one_by_one(
+    integration, django_assert_max_num_queries
+):
+    """M1–M4 (issue 23): GIVEN explicit rows of every kind WHEN a MappingBinder is asked
+    `to_external` (Jushuitan code → Kingdee number) and `to_internal` (the reverse) THEN the
+    batch binder (tables loaded once) and the one-question binder (`loaded=False`) give the
+    module functions' answers and errors, and the old resolver names still answer alike."""
+    ShopCustomerMapping.objects.create(
+        integration=integration, shop_id="10005", customer_number="CUST-AMZ-DE"
+    )
+    WarehouseMapping.objects.create(integration=integration, wms_co_id="20001", stock_number="S1")
+    WarehouseMapping.objects.create(
+        integration=integration, wms_co_id="20001", wh_id=4, stock_number="S1-RET"
+    )
+    SupplierMapping.objects.create(
+        integration=integration, jst_supplier_code="SUP-X", supplier_number="VEN-9"
+    )
+    MaterialMapping.objects.create(integration=integration, sku_id="SKU-OLD", material_number="M-1")
+    batch = selectors.MappingBinder(integration)
+    single = selectors.MappingBinder(integration, loaded=False)
+    with django_assert_max_num_queries(8):  # each kind and direction reads its table once
+        answers = [
+            batch.customer.to_external(10005),
+            batch.customer.to_internal("CUST-AMZ-DE"),
+            batch.warehouse.to_external(20001),
+            batch.warehouse.to_external(20001, 4),
+            batch.warehouse.to_internal("S1-RET"),
+            batch.supplier.to_external("SUP-X"),
+            batch.supplier.to_internal("VEN-9"),
+            batch.material.to_external("SKU-OLD"),
+            batch.material.to_internal("M-1"),
+        ]
+    assert answers == [
+        "CUST-AMZ-DE",
+        "10005",
+        "S1",
+        "S1-RET",
+        "20001",
+        "VEN-9",
+        "SUP-X",
+        "M-1",
+        "SKU-OLD",
+    ]
+    assert single.warehouse.to_external(20001, 4) == "S1-RET"
+    assert single.material.to_internal("M-1") == "SKU-OLD"
+    assert selectors.stock_for_warehouse(integration=integration, wms_co_id=20001, wh_id=4) == (
+        "S1-RET"
+    )
+    for binder in (batch, single):
+        with pytest.raises(MappingMissing) as caught:
+            binder.material.to_external("M-1")  # the 1:1 code is already another SKU's
+        assert caught.value.kind == MappingKind.MATERIAL
+    # The deprecated names answer like the binders until every branch has moved.
+    assert selectors.MappingResolver is selectors.MappingBinder
+    assert batch.stock_for_warehouse(20001, wh_id=4) == "S1-RET"
+    assert batch.jst_supplier_for("VEN-9") == "SUP-X"
+
+
 def test_code_mapping_converts_currencies(integration):
     """M5: CNY is Kingdee's preset PRE001; other currencies need a code-mapping row."""
     assert selectors.currency_for(integration=integration, currency="cny") == "PRE001"

@@ -59,6 +59,52 @@ def test_g4_expired_token_answer_refreshes_once_and_retries(jushuitan_connection
     assert ApiToken.objects.get(access_token=c.access_token).expires_at > timezone.now()
 
 
+def test_g4_the_client_takes_its_token_from_the_provider_passed_in(jushuitan_connection):
+    """Issue 23: GIVEN a client built with its own token provider and a token the sandbox has
+    expired WHEN a call meets code 100 THEN the client asks that provider, once, for a new
+    token and the call succeeds with it (G4)."""
+    c = jushuitan_connection
+    old = c.access_token
+    ApiToken.objects.filter(access_token=old).update(expires_at=timezone.now())
+    asked = []
+
+    class Tokens:
+        def ensure_fresh(self, connection):
+            asked.append("ensure_fresh")
+
+        def refresh(self, connection):
+            asked.append("refresh")
+            services.token_refresh(connection=connection)
+
+    client = JushuitanClient(c, tokens=Tokens())
+    assert len(list(client.shops())) == 5
+    assert asked == ["refresh"]
+    assert client.connection.access_token != old
+
+
+def test_no_client_module_imports_the_token_services():
+    """Issue 23: the client ↔ services cycle is gone: client.py, transport.py and api.py
+    import nothing of connectors.jushuitan.services, not even inside a function."""
+    import ast
+    from pathlib import Path
+
+    from connectors.jushuitan import api, client, transport
+
+    for module in (client, transport, api):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = {node.module or ""} | {f"{node.module}.{a.name}" for a in node.names}
+                names |= {a.name for a in node.names if node.level}
+            elif isinstance(node, ast.Import):
+                names = {a.name for a in node.names}
+            else:
+                continue
+            assert not any(n == "services" or n.endswith(".services") for n in names), (
+                module.__name__
+            )
+
+
 def test_g4_beat_task_refreshes_tokens_close_to_expiry(jushuitan_connection):
     """GIVEN a token expiring within the refresh margin WHEN the beat task runs THEN it is
     replaced before it expires; a fresh token is left alone (G4)."""

@@ -156,12 +156,12 @@ def test_row_version_walk_falls_back_to_page_stepping_when_ts_is_not_ascending(
     """Issue 18 point 3: GIVEN a server whose cursor pages are not in ascending ts WHEN the
     client walks by row version THEN it notices, keeps start_ts fixed and steps page_index, and
     every order comes exactly once, in ascending ts (no row is skipped)."""
-    from sandbox.jushuitan import api
+    from sandbox.jushuitan.api import orders
 
     client = client_for(jushuitan_connection)
     client.upload_orders([_order(f"DESC-{n}") for n in range(30)])
     first_ts = min(Order.objects.values_list("ts", flat=True))
-    original = api._paged
+    original = orders._paged
 
     def descending(qs, biz, **kw):
         data = original(qs, biz, **kw)
@@ -169,7 +169,7 @@ def test_row_version_walk_falls_back_to_page_stepping_when_ts_is_not_ascending(
             data[kw["list_key"]].reverse()  # each page in descending ts
         return data
 
-    monkeypatch.setattr(api, "_paged", descending)
+    monkeypatch.setattr(orders, "_paged", descending)
     walker = JushuitanClient(jushuitan_connection)
     rows = list(
         walker.iter_ts(

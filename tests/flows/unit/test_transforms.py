@@ -36,12 +36,30 @@ class NoRemote:
         raise AssertionError(f"transform called the {self.system} client ({name})")
 
 
+class StubKind:
+    """One kind of the binder (KindBinder): `to_external` (Jushuitan code → Kingdee number)
+    and `to_internal` (the reverse), answered from two dicts."""
+
+    def __init__(self, stub: "StubMappings", external: str, internal: str) -> None:
+        self._stub, self._external, self._internal = stub, external, internal
+
+    def to_external(self, code, wh_id=None) -> str:
+        return self._stub._get(self._external, code if wh_id is None else f"{code}:{wh_id}")
+
+    def to_internal(self, number) -> str:
+        return self._stub._get(self._internal, number)
+
+
 class StubMappings:
-    """Answers FlowContext.mappings lookups from dicts, by MappingResolver's method names.
-    Warehouses with a sub-warehouse are keyed "<wms_co_id>:<wh_id>"."""
+    """Answers FlowContext.mappings lookups from dicts, in MappingBinder's shape (one
+    KindBinder per kind). Warehouses with a sub-warehouse are keyed "<wms_co_id>:<wh_id>"."""
 
     def __init__(self, **tables: dict) -> None:
         self.tables = tables
+        self.customer = StubKind(self, "customer", "shop")
+        self.warehouse = StubKind(self, "warehouse", "jst_warehouse")
+        self.supplier = StubKind(self, "supplier", "jst_supplier")
+        self.material = StubKind(self, "material", "sku")
 
     def _get(self, kind: str, key) -> str:
         try:
@@ -50,30 +68,6 @@ class StubMappings:
             raise MappingMissing(
                 f"No {kind} mapping for {key}.", kind=kind, key=key, integration_id=None
             ) from None
-
-    def customer_for_shop(self, shop_id) -> str:
-        return self._get("customer", shop_id)
-
-    def shop_for_customer(self, customer_number) -> str:
-        return self._get("shop", customer_number)
-
-    def stock_for_warehouse(self, wms_co_id, wh_id=None) -> str:
-        return self._get("warehouse", wms_co_id if wh_id is None else f"{wms_co_id}:{wh_id}")
-
-    def warehouse_for_stock(self, stock_number) -> str:
-        return self._get("jst_warehouse", stock_number)
-
-    def supplier_for(self, supplier_code) -> str:
-        return self._get("supplier", supplier_code)
-
-    def jst_supplier_for(self, supplier_number) -> str:
-        return self._get("jst_supplier", supplier_number)
-
-    def material_for_sku(self, sku_id) -> str:
-        return self._get("material", sku_id)
-
-    def sku_for_material(self, material_number) -> str:
-        return self._get("sku", material_number)
 
     def tax_template_for(self, *, country, hs_code, on_date):
         return self._get("tax_template", f"{country}:{hs_code}")
