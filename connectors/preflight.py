@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
-from django.utils.translation import gettext as _
+
+from core.messages import gettext as _
 
 from .models import Integration, PreflightRun
 

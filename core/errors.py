@@ -2,7 +2,9 @@
 
 from typing import Any
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_noop
+
+from core.messages import gettext
 
 
 class PortalError(Exception):

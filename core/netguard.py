@@ -26,7 +26,8 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
-from django.utils.translation import gettext as _
+
+from core.messages import gettext as _
 
 INTERNAL_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home.arpa")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
+from core.messages import gettext as _
 
 
 def text_problem(text: str) -> str:

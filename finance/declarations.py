@@ -22,10 +22,10 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from connectors.models import Integration
+from core.messages import gettext as _
 
 from .choices import CustomsMode, DeclarationSource
 from .models import CustomsDeclaration, DeclarationItem, FxReceipt, PurchaseInvoice

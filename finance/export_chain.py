@@ -39,10 +39,10 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from connectors.models import Integration
+from core.messages import gettext as _
 from flows.choices import DocumentState, FlowCode
 from flows.models import SyncDocument
 

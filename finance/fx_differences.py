@@ -32,10 +32,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.errors import AuthError, BusinessError, TransientError, UnknownOutcome
 from connectors.models import Integration
+from core.messages import gettext as _
 from flows.choices import DocumentState, FlowCode
 from flows.models import SyncDocument
 from mappings.choices import AccountPurpose, CodeKind, RateType

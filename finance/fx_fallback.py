@@ -13,9 +13,9 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.errors import ConnectorError
+from core.messages import gettext as _
 from mappings.errors import RateUnavailable
 from mappings.rates import RateQuote, official_rate_for
 from monitoring.services import ticket_open_or_update, tickets_close_for

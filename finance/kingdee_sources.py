@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.errors import ConnectorError
 from connectors.models import Integration
+from core.messages import gettext as _
 
 from .choices import DeclarationSource, KingdeeSourceKind
 from .declarations import (

@@ -36,9 +36,10 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.models import Integration
+from core.messages import gettext as _
+from core.messages import localize
 from flows.choices import System as FlowSystem
 from flows.models import SyncDocument
 from mappings.choices import MasterKind, System
@@ -585,7 +586,7 @@ def documents_table(run: ReconciliationRun) -> tuple[list[str], list[list]]:
                 else "",
                 _("yes") if item.overdue else _("no"),
                 item.ticket_id or "",
-                safe_text(item.error),
+                safe_text(localize(item.error)),  # issue 20 point 4: the reader's language
             ]
         )
     return header, rows

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.utils.translation import gettext as _
-
 from connectors.errors import ConnectorError
+from core.messages import gettext as _
 from core.roles import Role
 from mappings.choices import AccountPurpose
 from mappings.errors import MappingMissing

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.fields import new_secret
+from core.messages import localize
 
 from . import services
 from .definitions.base import Problem
@@ -343,7 +344,7 @@ class SyncDocumentAdmin(admin.ModelAdmin):
         "target_id",
         "last_error_class",
         "last_error_code",
-        "last_error_message",
+        "last_error_shown",
         "last_error_stage",
         "filter_reason",
         "synced_at",
@@ -351,8 +352,13 @@ class SyncDocumentAdmin(admin.ModelAdmin):
         "kingdee_bill_no",
         "progress_note",
     )
-    exclude = ("claim_token", "claimed_until", "progress")
+    exclude = ("claim_token", "claimed_until", "progress", "last_error_message")
     actions = ("retry", "ignore")
+
+    @admin.display(description=_("error message"))
+    def last_error_shown(self, obj: SyncDocument) -> str:
+        """Issue 20 point 4: the error in the reader's language when it is a portal message."""
+        return localize(obj.last_error_message)
 
     def has_add_permission(self, request):
         return False

@@ -6,9 +6,9 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.fields import new_secret
+from core.messages import gettext as _
 from core.schedules import periodic_task_ensure
 from core.storable import unstorable
 

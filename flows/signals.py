@@ -2,7 +2,8 @@
 
 from django.db import transaction
 from django.db.models.signals import post_save
-from django.utils.translation import gettext as _
+
+from core.messages import gettext as _
 
 from .choices import ErrorClass
 

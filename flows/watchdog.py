@@ -24,7 +24,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.translation import gettext as _
+
+from core.messages import gettext as _
 
 from .definitions import definition_for
 from .journal import journal

@@ -14,7 +14,8 @@ import difflib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.utils.translation import gettext as _
+from core.messages import as_message
+from core.messages import gettext as _
 
 from .choices import MasterKind, System
 from .models import KnownCode
@@ -77,7 +78,7 @@ def unknown_code_message(*, value: str, system: str, kind: str, known: dict[str,
         "or %(again)s."
     ) % {
         "value": value,
-        "kind": MasterKind(kind).label.lower(),
+        "kind": as_message(MasterKind(kind).label).lower(),
         "system": System(system).label,
         "read": read,
         "again": again,

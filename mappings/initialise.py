@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
+
+from core.messages import gettext as _
 
 from .choices import MappingKind, MappingSource, MasterKind, System
 from .models import (

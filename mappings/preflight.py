@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.utils.translation import gettext as _
-
 from connectors.preflight import Check, provider
+from core.messages import gettext as _
 
 from .choices import OFFICIAL_FIXING_CURRENCIES, CodeKind
 

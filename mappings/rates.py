@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from connectors.errors import ConnectorError
 from connectors.fx.client import CfetsClient, Fixing, client_for
 from connectors.fx.models import FxSource
+from core.messages import gettext as _
 
 from .choices import (
     NON_OFFICIAL_RATE_SOURCES,

@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import caches
 from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+
+from core.messages import as_message
+from core.messages import gettext as _
 
 from .choices import (
     AccountPurpose,
@@ -247,7 +249,7 @@ def _resolve(
         ) % {
             "code": key,
             "system": System(spec.target_system).label,
-            "kind": MasterKind(spec.target_kind).label.lower(),
+            "kind": as_message(MasterKind(spec.target_kind).label).lower(),
         }
         raise _missing(spec, integration, key, reason)
     return key
@@ -593,11 +595,6 @@ class KindBinder:
         return _resolve(self._backend, self._internal, self._integration, number)
 
 
-def _deprecated(kind: str, direction: str):
-    """A MappingResolver method name kept for branches not yet moved to the binders."""
-    return lambda self, *args, **kwargs: getattr(getattr(self, kind), direction)(*args, **kwargs)
-
-
 class MappingBinder:
     """The mappings of one Integration, bound per kind: `customer` (shop ↔ customer, M1),
     `warehouse` (M2), `supplier` (M3) and `material` (SKU ↔ material, M4), each with
@@ -636,20 +633,6 @@ class MappingBinder:
         if best is None:
             raise _tax_missing(self.integration, country, hs_code, on_date)
         return best
-
-    # Deprecated (issue 23): the resolver's method names, one line each; use the kind binders.
-    customer_for_shop = _deprecated("customer", "to_external")
-    shop_for_customer = _deprecated("customer", "to_internal")
-    stock_for_warehouse = _deprecated("warehouse", "to_external")
-    warehouse_for_stock = _deprecated("warehouse", "to_internal")
-    supplier_for = _deprecated("supplier", "to_external")
-    jst_supplier_for = _deprecated("supplier", "to_internal")
-    material_for_sku = _deprecated("material", "to_external")
-    sku_for_material = _deprecated("material", "to_internal")
-
-
-# Deprecated (issue 23): the binder's old name; use MappingBinder.
-MappingResolver = MappingBinder
 
 
 # --- bulk-import jobs ---------------------------------------------------------------------
@@ -698,7 +681,6 @@ __all__ = [
     "AccountGap",
     "KindBinder",
     "MappingBinder",
-    "MappingResolver",
     "account_for",
     "account_mapping_gaps",
     "code_for",

@@ -14,11 +14,12 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 from import_export.formats import base_formats
 from import_export.signals import post_import
 
 from core.exports import neutralise
+from core.messages import as_message
+from core.messages import gettext as _
 
 from .choices import ImportJobStatus
 from .errors import ImportNotConfirmable
@@ -320,7 +321,7 @@ def _template_allowed(field, column: str, snapshots) -> str:
         listed = "; ".join(code_label(code, snap.codes[code]) for code in first)
         more = len(snap.codes) - TEMPLATE_CODES_IN_GUIDE
         text = _("A %(kind)s code %(system)s has: %(codes)s") % {
-            "kind": MasterKind(snap.kind).label.lower(),
+            "kind": as_message(MasterKind(snap.kind).label).lower(),
             "system": System(snap.system).label,
             "codes": listed,
         }

@@ -21,10 +21,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from core.errors import PortalError
+from core.messages import compose
+from core.messages import gettext as _
 from mappings.choices import MasterKind, System
 from mappings.errors import MappingMissing
 from mappings.initialise import MasterRecord, record_known_codes
@@ -272,7 +273,11 @@ def master_data_check(*, integration, user=None) -> MasterDataCheck:
                 trace_key=f"{integration.code}:{v.trace_key}",
                 error_class="missing_mapping",
                 message=v.message,
-                subject=f"{CheckKind(v.kind).label} {v.kingdee_code or v.jushuitan_code}",
+                subject=compose(
+                    "%(kind)s %(key)s",
+                    kind=CheckKind(v.kind).label,
+                    key=v.kingdee_code or v.jushuitan_code,
+                ),
                 integration_id=integration.pk,
                 flow_code="master_data",
                 detail={"check": run.pk, "status": v.status, "kind": v.kind},

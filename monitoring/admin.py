@@ -27,12 +27,19 @@ class EventAdmin(ReadOnlyAdmin):
         "stage",
         "level",
         "to_state",
-        "message",
+        "message_shown",
         "platform_order_no",
     )
     list_filter = ("level", "stage", "flow_code")
     search_fields = ("=platform_order_no", "=kingdee_bill_no")
     raw_id_fields = ("document",)
+    exclude = ("message", "message_data")
+    readonly_fields = ("message_shown",)
+
+    @admin.display(description=_("message"))
+    def message_shown(self, obj: Event) -> str:
+        """Issue 20 point 4: in the reader's language."""
+        return obj.message_text
 
 
 class TicketCommentInline(admin.TabularInline):
@@ -64,7 +71,7 @@ class ExceptionTicketAdmin(admin.ModelAdmin):
 
     form = TicketAdminForm
     list_display = (
-        "title",
+        "title_shown",
         "role",
         "status",
         "error_class",
@@ -79,14 +86,28 @@ class ExceptionTicketAdmin(admin.ModelAdmin):
     readonly_fields = (
         "trace_key",
         "error_class",
-        "title",
-        "message",
-        "suggested_fix",
+        "title_shown",
+        "message_shown",
+        "fix_shown",
         "detail",
         "occurrences",
     )
+    # Issue 20 point 4: the generated texts are shown in the reader's language, not edited.
+    exclude = ("title", "message", "suggested_fix", "title_data", "message_data", "fix_data")
     inlines = (TicketCommentInline,)
     actions = ("resolve", "approve_counts")
+
+    @admin.display(description=_("title"), ordering="title")
+    def title_shown(self, obj: ExceptionTicket) -> str:
+        return obj.title_text
+
+    @admin.display(description=_("what is wrong"))
+    def message_shown(self, obj: ExceptionTicket) -> str:
+        return obj.message_text
+
+    @admin.display(description=_("what to do"))
+    def fix_shown(self, obj: ExceptionTicket) -> str:
+        return obj.fix_text
 
     def get_queryset(self, request):
         return (

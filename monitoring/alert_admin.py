@@ -134,12 +134,15 @@ class AlertRuleAdmin(admin.ModelAdmin):
         )
 
 
+_ALERT_TEXTS = ("title", "text", "title_data", "text_data")
+
+
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
     list_display = (
         "created_at",
         "severity",
-        "title",
+        "title_shown",
         "error_class",
         "flow_code",
         "channel",
@@ -152,8 +155,22 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ("title", "text", "dedupe_key", "error_class")
     list_select_related = ("channel", "rule")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Alert._meta.fields]
+    # Issue 20 point 4: title and text in the reader's language (posted in the channel's).
+    readonly_fields = [
+        "title_shown",
+        "text_shown",
+        *(f.name for f in Alert._meta.fields if f.name not in _ALERT_TEXTS),
+    ]
+    exclude = _ALERT_TEXTS
     actions = ("retry_now",)
+
+    @admin.display(description=_("title"), ordering="title")
+    def title_shown(self, obj: Alert) -> str:
+        return obj.title_text
+
+    @admin.display(description=_("text"))
+    def text_shown(self, obj: Alert) -> str:
+        return obj.text_shown
 
     def has_add_permission(self, request):
         return False

@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.messages import localize
 from core.models import TimeStampedModel
 from core.roles import Role
 
@@ -208,6 +209,18 @@ class Alert(TimeStampedModel):
         blank=True,
         help_text=_("Markdown: what is wrong and what to do."),
     )
+    # Issue 20 point 4: title and text as message ids and parameters, posted in the channel's
+    # language; the texts above are their fallback.
+    title_data = models.JSONField(
+        verbose_name=_("title id and parameters"),
+        null=True,
+        blank=True,
+    )
+    text_data = models.JSONField(
+        verbose_name=_("text id and parameters"),
+        null=True,
+        blank=True,
+    )
     error_class = models.CharField(
         verbose_name=_("error class"),
         max_length=100,
@@ -306,7 +319,16 @@ class Alert(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} [{self.severity}] {self.title}"
+        return f"#{self.pk} [{self.severity}] {self.title_text}"
+
+    @property
+    def title_text(self) -> str:
+        """The title in the active language (the reader's, or the channel's when posting)."""
+        return localize(self.title, self.title_data)
+
+    @property
+    def text_shown(self) -> str:
+        return localize(self.text, self.text_data)
 
 
 class AlertDelivery(models.Model):

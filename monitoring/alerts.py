@@ -26,7 +26,6 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from connectors.dingtalk.choices import RobotKind
@@ -36,6 +35,8 @@ from connectors.dingtalk.models import RobotChannel
 from connectors.errors import ConnectorError, RateLimited, TransientError
 from connectors.models import Integration
 from core.errors import PortalError
+from core.messages import gettext as _
+from core.messages import to_data
 
 from .alert_choices import (
     ALERT_DEDUPABLE,
@@ -259,6 +260,8 @@ def _raise_for_rule(*, rule: AlertRule, now: datetime, key: str, **facts) -> Ale
             channel=rule.channel,
             title=facts["title"][:200],
             text=facts["text"],
+            title_data=to_data(facts["title"]),
+            text_data=to_data(facts["text"]),
             error_class=facts["error_class"][:100],
             flow_code=facts["flow_code"][:50],
             integration_id=facts["integration_id"],
@@ -335,7 +338,12 @@ class _Planned:
 def alerts_dispatch_channel(*, channel_id: int) -> DispatchReport:
     """Post the due alerts of one channel within its limit; reschedule what must wait."""
     report = DispatchReport(channel_id=channel_id)
-    with translation.override(settings.LANGUAGE_CODE):
+    # Issue 20 point 4: posted in the channel's language.
+    language = (
+        RobotChannel.objects.filter(pk=channel_id).values_list("language", flat=True).first()
+        or settings.LANGUAGE_CODE
+    )
+    with translation.override(language):
         while True:
             planned = _reserve(channel_id=channel_id, report=report)
             if not planned:
@@ -436,8 +444,8 @@ def _single_message(alert: Alert) -> RobotMessage:
     else:
         facts.append(f"- {_('At')}: {_local(alert.created_at)}")
     facts.append(f"- {_('Alert')}: #{alert.pk}")
-    title = f"[{_severity_label(alert.severity)}] {alert.title}"
-    body = f"### {title}\n\n{alert.text}\n\n" + "\n".join(facts)
+    title = f"[{_severity_label(alert.severity)}] {alert.title_text}"
+    body = f"### {title}\n\n{alert.text_shown}\n\n" + "\n".join(facts)
     return RobotMessage(
         title=title,
         markdown=body,
@@ -454,7 +462,8 @@ def _digest_line(number: int, alert: Alert) -> str:
     if alert.occurrences > 1:
         parts.append(f"×{alert.occurrences}")
     parts.append(timezone.localtime(alert.created_at).strftime("%H:%M:%S"))
-    title = alert.title if len(alert.title) <= 120 else alert.title[:119] + "…"
+    title = alert.title_text
+    title = title if len(title) <= 120 else title[:119] + "…"
     return (
         f"{number}. [{_severity_label(alert.severity)}] {title} — {' · '.join(parts)} (#{alert.pk})"
     )

@@ -11,7 +11,8 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
-from django.utils.translation import gettext as _
+
+from core.messages import gettext as _
 
 from .errors import TicketError
 from .models import ExceptionTicket

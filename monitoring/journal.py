@@ -8,6 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from core.messages import to_data
+
 from . import permissions, problems, services
 from .models import OPEN_TICKET_STATUSES, ExceptionTicket, TicketStatus
 
@@ -45,7 +47,10 @@ class MonitoringJournal:
             return False
         if existing.message != message[:4000] or existing.detail != detail:
             ExceptionTicket.objects.filter(pk=existing.pk).update(
-                message=message[:4000], detail=detail, last_seen_at=timezone.now()
+                message=message[:4000],
+                message_data=to_data(message),  # issue 20 point 4
+                detail=detail,
+                last_seen_at=timezone.now(),
             )
         return True
 

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.messages import localize
 from core.models import TimeStampedModel
 from core.roles import Role
 from flows.journal import EventLevel  # the journal's levels (issue 23), re-exported here
@@ -63,6 +64,12 @@ class Event(models.Model):
     message = models.TextField(
         verbose_name=_("message"),
     )
+    message_data = models.JSONField(
+        verbose_name=_("message id and parameters"),
+        null=True,
+        blank=True,
+        help_text=_("The message shown in the reader's language; the text is its fallback."),
+    )
     detail = models.JSONField(
         verbose_name=_("detail"),
         default=dict,
@@ -116,7 +123,12 @@ class Event(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.stage}: {self.message[:60]}"
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.stage}: {self.message_text[:60]}"
+
+    @property
+    def message_text(self) -> str:
+        """The message in the reader's language (issue 20 point 4)."""
+        return localize(self.message, self.message_data)
 
 
 class TicketStatus(models.TextChoices):
@@ -185,6 +197,23 @@ class ExceptionTicket(TimeStampedModel):
         verbose_name=_("what to do"),
         blank=True,
     )
+    # Issue 20 point 4: the texts above as message ids and parameters, shown in the reader's
+    # language; the texts stay as the fallback and for search.
+    title_data = models.JSONField(
+        verbose_name=_("title id and parameters"),
+        null=True,
+        blank=True,
+    )
+    message_data = models.JSONField(
+        verbose_name=_("message id and parameters"),
+        null=True,
+        blank=True,
+    )
+    fix_data = models.JSONField(
+        verbose_name=_("fix id and parameters"),
+        null=True,
+        blank=True,
+    )
     detail = models.JSONField(
         verbose_name=_("detail"),
         default=dict,
@@ -249,11 +278,28 @@ class ExceptionTicket(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return self.title
+        return self.title_text
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_TICKET_STATUSES
+
+    # Issue 20 point 4: what the reader sees, in the reader's language.
+    @property
+    def title_text(self) -> str:
+        return localize(self.title, self.title_data)
+
+    @property
+    def message_text(self) -> str:
+        return localize(self.message, self.message_data)
+
+    @property
+    def fix_text(self) -> str:
+        return localize(self.suggested_fix, self.fix_data)
+
+    @property
+    def resolution_text(self) -> str:
+        return localize(self.resolution)
 
 
 class TicketDocument(models.Model):
@@ -320,6 +366,12 @@ class TicketComment(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+    @property
+    def text_shown(self) -> str:
+        """A note the portal wrote ("Retried.") in the reader's language; a person's as is
+        (unless it is word for word a message of the portal)."""
+        return localize(self.text)
 
 
 class RemoteCall(models.Model):

@@ -13,10 +13,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal, receiver
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.observe import remote_call
 from core.logging import mask_text
+from core.messages import as_message, to_data
+from core.messages import gettext as _
 
 from .errors import PayloadInvalid, TicketClosed, TicketError, TicketForbidden
 from .models import (
@@ -83,6 +84,7 @@ def _event_fields(
     fields = {
         "stage": stage,
         "message": str(message)[:_MAX_TEXT],
+        "message_data": to_data(message),
         "document": document,
         "integration_id": integration_id,
         "flow_code": flow_code,
@@ -180,13 +182,17 @@ def _ticket_upsert(
 
     default_role, title_template, fix = problem_for(error_class)
     system_label = System(system).label if system in System.values else system
-    title = str(title_template).format(subject=subject, system=system_label or "")[:300]
+    # Issue 20 point 4: kept as message ids and parameters, shown in the reader's language.
+    title = as_message(title_template).format(subject=subject, system=system_label or "")
     fields = {
         "error_class": error_class,
         "role": role or default_role,
-        "title": title,
+        "title": str(title)[:300],
+        "title_data": to_data(title),
         "message": str(message)[:_MAX_TEXT],
+        "message_data": to_data(message),
         "suggested_fix": str(fix),
+        "fix_data": to_data(fix),
         "detail": detail or {},
         "last_seen_at": timezone.now(),
         "document": document,

@@ -14,11 +14,12 @@ class RobotChannelAdmin(admin.ModelAdmin):
         "kind",
         "masked_webhook_url",
         "keyword",
+        "language",
         "effective_limit_per_minute",
         "throttled_until",
         "enabled",
     )
-    list_filter = ("kind", "enabled")
+    list_filter = ("kind", "language", "enabled")
     search_fields = ("name", "keyword")
     readonly_fields = ("throttled_until", "created_at", "updated_at")
     actions = ("send_test_message",)

@@ -25,11 +25,11 @@ from typing import Any, ClassVar
 
 import requests
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from connectors.errors import RateLimited, TransientError, UnknownOutcome
 from connectors.observe import remote_call
 from core import netguard
+from core.messages import gettext as _
 
 from .choices import RobotKind
 from .errors import RobotConfigurationError, RobotMessageRejected

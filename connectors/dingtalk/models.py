@@ -2,6 +2,7 @@
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -103,6 +104,17 @@ class RobotChannel(TimeStampedModel):
         help_text=_(
             "At most this many messages a minute go to the robot; bursts above it are merged "
             "into digests. Blank: 18 for DingTalk and WeCom (limit 20), 90 for Feishu (100)."
+        ),
+    )
+    language = models.CharField(
+        verbose_name=_("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        help_text=_(
+            "The language of the group: alerts, ticket titles and texts are posted in it. "
+            "Blank: the portal's default language."
         ),
     )
     enabled = models.BooleanField(

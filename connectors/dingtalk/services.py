@@ -1,7 +1,8 @@
 """Writes of connectors.dingtalk: sending a message through a channel."""
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
+
+from core.messages import gettext as _
 
 from .client import RobotAnswer, RobotMessage, client_for
 from .models import RobotChannel

@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.errors import AuthError, BusinessError, ConnectorError, TransientError
 from connectors.preflight import Check, provider
+from core.messages import gettext as _
 
 from .choices import WindowBegin
 from .client import ENDPOINTS, client_for, parse_time, to_beijing

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from django.core.cache import cache
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.errors import AuthError, ConnectorError
+from core.messages import gettext as _
 
 from .api import ENDPOINTS, JushuitanClient, client_for
 from .choices import AppKind, TokenState

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from connectors.errors import (
@@ -37,6 +36,7 @@ from connectors.observe import remote_call
 from connectors.ratelimit import Window, get_limiter
 from core import netguard
 from core.logging import mask_text
+from core.messages import gettext as _
 
 from .signing import dump_biz, sign
 

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from connectors.errors import TransientError, UnknownOutcome
+from core.messages import gettext as _
 
 from .errors import (
     CALL_LEVEL_CODES,

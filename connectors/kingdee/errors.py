@@ -9,10 +9,10 @@ sandbox.
 import re
 from enum import IntEnum, StrEnum
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from connectors.errors import AuthError, BusinessError, RateLimited, TransientError
+from core.messages import gettext as _
 
 SYSTEM = "kingdee"
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from connectors.errors import ConnectorError
 from connectors.models import Integration
 from connectors.preflight import Check, checks_of, preflight_latest, provider
+from core.messages import gettext as _
 
 from .client import KingdeeClient, primary_key, quote
 

@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.errors import ConnectorError
+from core.messages import gettext as _
 
 from .client import KingdeeClient
 from .models import KingdeeAuthMode, KingdeeConnection

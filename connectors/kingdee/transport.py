@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import requests
-from django.utils.translation import gettext as _
 from urllib3.exceptions import NewConnectionError
 
 from connectors.errors import (
@@ -28,6 +27,7 @@ from connectors.errors import (
 from connectors.observe import remote_call
 from core import netguard
 from core.logging import mask_text
+from core.messages import gettext as _
 
 from . import signing
 from .errors import ACCT_HINT, AUTH_HINT, SYSTEM, MsgCode

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from core.messages import gettext as _
 
 from ..choices import FlowCode
 from . import register

@@ -25,9 +25,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from django.utils.translation import gettext as _
-
 from connectors.errors import AuthError, BusinessError, TransientError, UnknownOutcome
+from core.messages import gettext as _
 from mappings.errors import MappingMissing
 
 from ..choices import ErrorClass, System

@@ -15,9 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
-from django.utils.translation import gettext as _
 
 from connectors.errors import BusinessError
+from core.messages import compose
+from core.messages import gettext as _
 from core.roles import Role
 from mappings.choices import MappingKind
 from mappings.errors import MappingMissing, RateUnavailable
@@ -71,7 +72,8 @@ def mapping_problem(exc: MappingMissing) -> Problem:
     return Problem(
         exc.message,
         error_class=ErrorClass.MISSING_MAPPING,
-        subject=f"{kind} {exc.key}",  # the ticket title: "缺少映射：SKU → 物料 SKU-GIFT-9001"
+        # the ticket title: "缺少映射：SKU → 物料 SKU-GIFT-9001", in the reader's language
+        subject=compose("%(kind)s %(key)s", kind=kind, key=exc.key),
         stage="map",
         kind=exc.kind,
         key=exc.key,

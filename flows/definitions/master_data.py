@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.messages import gettext as _
 from mappings.choices import MappingKind, MappingSource
 from mappings.errors import MappingMissing
 

@@ -46,9 +46,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.messages import gettext as _
 from mappings.choices import MappingKind
 from mappings.errors import MappingMissing
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from core.messages import gettext as _
 
 from ..choices import FlowCode
 from ..money import money

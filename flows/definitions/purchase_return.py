@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import logging
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from connectors.errors import ConnectorError
+from core.messages import gettext as _
 
 from ..choices import ErrorClass, FlowCode
 from ..journal import EventLevel, journal

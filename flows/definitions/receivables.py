@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.utils.translation import gettext as _
-
 from connectors.errors import BusinessError, TransientError
+from core.messages import gettext as _
 from mappings.choices import CodeKind
 from mappings.errors import MappingMissing
 

@@ -30,9 +30,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.messages import gettext as _
 from mappings.errors import MappingMissing
 from mappings.rates import to_cny
 

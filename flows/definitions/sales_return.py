@@ -23,9 +23,9 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import partial
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.messages import gettext as _
 from mappings.errors import MappingMissing
 from mappings.rates import to_cny
 

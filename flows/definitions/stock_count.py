@@ -38,9 +38,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.messages import gettext as _
 from mappings.errors import MappingMissing
 
 from ..choices import ErrorClass, FlowCode, System

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from core.messages import gettext as _
 
 from ..choices import FlowCode
 from . import register

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.errors import AuthError
+from core.messages import gettext as _
 
 from ..choices import ErrorClass
 from ..definitions.base import Problem

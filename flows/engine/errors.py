@@ -3,10 +3,9 @@ services, or an internal error, each as a Problem."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
-
 from connectors.errors import AuthError, RateLimited, TransientError, UnknownOutcome
 from core.errors import PortalError
+from core.messages import gettext as _
 
 from ..choices import ErrorClass
 from ..definitions.base import Problem

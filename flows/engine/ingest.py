@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from core.messages import gettext as _
 from core.storable import storable, unstorable
 
 from ..definitions import definition_for

@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from connectors.errors import AuthError, BusinessError, TransientError, UnknownOutcome
+from core.messages import gettext as _
 
 from ..choices import ErrorClass
 from ..definitions import definition_for

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+
+from core.messages import gettext as _
 
 from ..causes import cause_key
 from ..choices import TRANSIENT_ERRORS, ErrorClass

@@ -160,7 +160,7 @@ def ticket_detail(request: HttpRequest, pk: int, payload_form: PayloadForm | Non
         "monitoring/ticket.html",
         page_context(
             request,
-            title=ticket.title,
+            title=ticket.title_text,
             ticket=ticket,
             document=document,
             comments=ticket.comments.select_related("author"),

@@ -109,12 +109,13 @@ def chromium():
 @pytest.fixture
 def open_browser(chromium, live_server, demo_users):
     """`open_browser(username)`: a fresh browser context (own cookies) logged in through the
-    admin's login form as that demo user; returns its page."""
+    admin's login form as that demo user; returns its page. `locale` is the browser's
+    language (English by default; "zh-CN" for a Chinese reader)."""
     contexts = []
 
-    def open_as(username: str):
+    def open_as(username: str, locale: str = "en-US"):
         context = chromium.new_context(
-            base_url=live_server.url, locale="en-US", viewport={"width": 1360, "height": 900}
+            base_url=live_server.url, locale=locale, viewport={"width": 1360, "height": 900}
         )
         context.set_default_timeout(20_000)
         contexts.append(context)

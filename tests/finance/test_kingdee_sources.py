@@ -312,7 +312,7 @@ def test_issue_21_material_read_from_kingdee_is_mapped_to_its_sku(demo_integrati
     material and one of a material no mapping knows WHEN pulled THEN the unknown material is
     a problem on its row (nothing written); once that item is corrected in Kingdee the pull
     stores the item under the material's Jushuitan SKU."""
-    from mappings.selectors import MappingResolver
+    from mappings.selectors import MappingBinder
 
     source = KingdeeSource.objects.get(integration=demo_integration, kind="declarations")
     source.fields = {
@@ -321,7 +321,7 @@ def test_issue_21_material_read_from_kingdee_is_mapped_to_its_sku(demo_integrati
     }
     source.full_clean()
     source.save()
-    material = MappingResolver(demo_integration).material_for_sku("SKU-PB-1001")
+    material = MappingBinder(demo_integration).material.to_external("SKU-PB-1001")
     model = _declaration(D1, [(1, material, 2, "37.00", 0), (2, "MAT-NOBODY-1", 1, "9.00", 0)])
     _tenant_books(kingdee, declarations=[model], audit=False)
     report = kingdee_pull(integration=demo_integration)

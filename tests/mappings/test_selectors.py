@@ -1,5 +1,5 @@
 """Resolving mappings: the brief's 1:1 rules, explicit rows, the known-code check, the batch
-resolver, code mappings (M1–M5), tax templates (M6, G3) and accounts (M7, G5)."""
+binder, code mappings (M1–M5), tax templates (M6, G3) and accounts (M7, G5)."""
 
 from datetime import date
 from decimal import Decimal
@@ -133,24 +133,24 @@ def test_mappings_of_two_integrations_never_mix(integration):
     assert selectors.material_for_sku(integration=other.pk, sku_id="SKU-1") == "OTHER-1"
 
 
-def test_batch_resolver_answers_like_the_selectors_in_a_few_queries(
+def test_batch_binder_answers_like_the_selectors_in_a_few_queries(
     integration, django_assert_max_num_queries
 ):
     """GIVEN 2,000 explicit rows and a snapshot WHEN 10,000 lookups go through one
-    MappingResolver THEN the answers match the selectors and cost a handful of queries."""
+    MappingBinder THEN the answers match the selectors and cost a handful of queries."""
     MaterialMapping.objects.bulk_create(
         MaterialMapping(integration=integration, sku_id=f"SKU-{n}", material_number=f"MAT-{n}")
         for n in range(2000)
     )
     _known(integration, System.KINGDEE, MasterKind.MATERIAL, "PLAIN-1")
-    resolver = selectors.MappingResolver(integration)
+    binder = selectors.MappingBinder(integration)
     with django_assert_max_num_queries(4):
-        answers = [resolver.material_for_sku(f"SKU-{n % 2000}") for n in range(10_000)]
-        assert resolver.material_for_sku("PLAIN-1") == "PLAIN-1"
+        answers = [binder.material.to_external(f"SKU-{n % 2000}") for n in range(10_000)]
+        assert binder.material.to_external("PLAIN-1") == "PLAIN-1"
         with pytest.raises(MappingMissing):
-            resolver.material_for_sku("PLAIN-2")
-        assert resolver.sku_for_material("MAT-7") == "SKU-7"
-        assert resolver.customer_for_shop(10001) == "10001"
+            binder.material.to_external("PLAIN-2")
+        assert binder.material.to_internal("MAT-7") == "SKU-7"
+        assert binder.customer.to_external(10001) == "10001"
     assert answers[:3] == ["MAT-0", "MAT-1", "MAT-2"]
     assert selectors.material_for_sku(integration=integration, sku_id="SKU-1999") == "MAT-1999"
 
@@ -161,7 +161,7 @@ def test_binder_answers_both_directions_per_kind_in_a_batch_and_one_by_one(
     """M1–M4 (issue 23): GIVEN explicit rows of every kind WHEN a MappingBinder is asked
     `to_external` (Jushuitan code → Kingdee number) and `to_internal` (the reverse) THEN the
     batch binder (tables loaded once) and the one-question binder (`loaded=False`) give the
-    module functions' answers and errors, and the old resolver names still answer alike."""
+    module functions' answers and errors."""
     ShopCustomerMapping.objects.create(
         integration=integration, shop_id="10005", customer_number="CUST-AMZ-DE"
     )
@@ -207,10 +207,7 @@ def test_binder_answers_both_directions_per_kind_in_a_batch_and_one_by_one(
         with pytest.raises(MappingMissing) as caught:
             binder.material.to_external("M-1")  # the 1:1 code is already another SKU's
         assert caught.value.kind == MappingKind.MATERIAL
-    # The deprecated names answer like the binders until every branch has moved.
-    assert selectors.MappingResolver is selectors.MappingBinder
-    assert batch.stock_for_warehouse(20001, wh_id=4) == "S1-RET"
-    assert batch.jst_supplier_for("VEN-9") == "SUP-X"
+    assert not hasattr(selectors, "MappingResolver")  # one name: the binder
 
 
 def test_code_mapping_converts_currencies(integration):
@@ -266,9 +263,9 @@ def test_tax_template_most_specific_prefix_wins(integration):
     with pytest.raises(MappingMissing) as caught:
         pick(integration=integration, country="DE", hs_code="8507600090", on_date=on)
     assert caught.value.kind == MappingKind.TAX_TEMPLATE
-    resolver = selectors.MappingResolver(integration)
+    binder = selectors.MappingBinder(integration)
     assert (
-        resolver.tax_template_for(country="US", hs_code="8507600090", on_date=on).kingdee_tax_number
+        binder.tax_template_for(country="US", hs_code="8507600090", on_date=on).kingdee_tax_number
         == "SL-10"
     )
 
