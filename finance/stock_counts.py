@@ -11,6 +11,11 @@ auditing them, and opens a finance ticket here. Finance then:
   (Dr 管理费用 / Cr 待处理财产损溢);
 - rejects: the saved bill is deleted in Kingdee, with the reason on the ticket.
 
+With the opt-in F8.2 revaluation (flow setting `revaluation` = "propose") the count bill may
+carry a saved cost adjustment (HS_AdjustmentBill) re-valuing the counted stock; the ticket lists
+its lines and what Kingdee holds, approving audits it right after the count bill (then reads it
+back), rejecting deletes it with the count bill (docs/finance/stock-counts.md §7).
+
 Accounts come from the account mappings (purposes inventory, count_suspense, count_loss,
 input_vat_out); the voucher carries the portal key `count:<bill no.>`, looked up before it is
 posted, so approving twice never posts twice.
@@ -77,6 +82,9 @@ def approval_ticket_open(*, document) -> None:
             "Abnormal loss (%(reason)s): the input VAT of these goods is transferred out "
             "(进项税额转出) when approved."
         ) % {"reason": abnormal}
+    revaluation = _revaluation_detail(document)
+    if revaluation:
+        message += " " + _revaluation_text(revaluation)
     ticket_open_or_update(
         trace_key=f"{document.trace_key}:approval",
         error_class=ERROR_CLASS,
@@ -92,8 +100,48 @@ def approval_ticket_open(*, document) -> None:
             "abnormal": abnormal,
             "vat_transfer_out": bool(abnormal),
             "lines": payload.get("review") or [],
+            **({"revaluation": revaluation} if revaluation else {}),
         },
     )
+
+
+def _revaluation_detail(document) -> dict:
+    """The proposed cost adjustment of a count bill (F8.2 opt-in revaluation,
+    flows/definitions/count_revaluation.py): the portal's lines and what Kingdee holds."""
+    proposed = (document.target_payload or {}).get("revaluation") or {}
+    held = (document.progress or {}).get("revaluation") or {}
+    if not proposed or not held:
+        return {}
+    return {
+        "form": proposed["form"],
+        "bill_no": held["bill_no"],
+        "lines": proposed["lines"],
+        "total": proposed["total"],
+        "kingdee": {"status": held.get("status"), "rows": held.get("rows"), "total": held["total"]},
+    }
+
+
+def _revaluation_text(revaluation: dict) -> str:
+    return _(
+        "Cost adjustment %(bill)s (%(form)s) is saved in Kingdee with it, total %(total)s CNY: "
+        "it re-values the counted stock (not the variance) to the reference cost. Approve "
+        "audits it after the count bill; reject deletes it. %(lines)s"
+    ) % {
+        "bill": revaluation["bill_no"],
+        "form": revaluation["form"],
+        "total": revaluation["kingdee"]["total"],
+        "lines": "; ".join(
+            _("%(material)s: counted %(qty)s × (reference %(ref)s − Kingdee %(cost)s) = %(amount)s")
+            % {
+                "material": row["material"],
+                "qty": row["r_qty"],
+                "ref": row["reference_cost"],
+                "cost": row["kingdee_cost"],
+                "amount": row["amount"],
+            }
+            for row in revaluation["lines"]
+        ),
+    }
 
 
 def _guard(*, ticket, user):
@@ -125,9 +173,17 @@ def count_approve(*, ticket, user) -> dict:
     document = _guard(ticket=ticket, user=user)
     client = _client(document)
     form, bill_no = document.target_payload["form_id"], document.progress["bill_no"]
+    revaluation = (document.progress or {}).get("revaluation") or {}
     try:
+        if revaluation:  # refuse before anything is audited when it went missing
+            _lookup(client, _revaluation_form(document), revaluation["bill_no"], ticket)
         _audit(client, form, bill_no, ticket)
         outcome = {"bill_no": bill_no, "cost": None, "vat": None, "voucher": ""}
+        if revaluation:
+            # After the count bill: the count moves at Kingdee's cost first, then the counted
+            # stock is re-valued (docs/finance/stock-counts.md §7).
+            revaluation = _audit_revaluation(client, document, revaluation, ticket)
+            outcome["revaluation"] = revaluation["bill_no"]
         if direction_of(document) == LOSS:
             outcome.update(_book_loss(client, document, form, bill_no, ticket))
     except ConnectorError as exc:
@@ -135,6 +191,8 @@ def count_approve(*, ticket, user) -> dict:
     except MappingMissing as exc:
         raise TicketError(exc.message, ticket=ticket.pk) from exc
     document.progress = {**document.progress, "approval": APPROVED, "approved": outcome}
+    if revaluation:
+        document.progress["revaluation"] = revaluation
     document.save(update_fields=["progress", "updated_at"])
     text = _("Count approved by %(user)s: %(bill)s audited%(voucher)s.") % {
         "user": user.get_username(),
@@ -144,18 +202,46 @@ def count_approve(*, ticket, user) -> dict:
         if outcome["voucher"]
         else "",
     }
+    if revaluation:
+        text += " " + _("Cost adjustment %(no)s audited (total %(total)s CNY).") % {
+            "no": revaluation["bill_no"],
+            "total": revaluation["total"],
+        }
+    if revaluation and (ticket.detail or {}).get("revaluation"):
+        ticket.detail = {**ticket.detail, "revaluation": _revaluation_detail(document)}
+        ticket.save(update_fields=["detail", "updated_at"])
     ticket_comment(ticket=ticket, user=user, text=text)
     event_record(document=document, stage="approval", message=text, actor=user)
     tickets_close_for(trace_keys=[ticket.trace_key], resolution=text, user=user)
     return outcome
 
 
-def _audit(client, form: str, bill_no: str, ticket) -> None:
+def _lookup(client, form: str, bill_no: str, ticket):
     ref = client.lookup_bills(form, key_field="FBillNo", values=[bill_no]).get(bill_no)
     if ref is None:
         raise TicketError(
             _("Bill %(no)s is no longer in Kingdee.") % {"no": bill_no}, ticket=ticket.pk
         )
+    return ref
+
+
+def _revaluation_form(document) -> str:
+    from flows.definitions.count_revaluation import bill_spec
+
+    return str(bill_spec(document.flow.settings)["form"])
+
+
+def _audit_revaluation(client, document, revaluation: dict, ticket) -> dict:
+    """Submit and audit the saved cost adjustment, then read back what Kingdee holds."""
+    from flows.definitions.count_revaluation import query_back
+
+    _audit(client, _revaluation_form(document), revaluation["bill_no"], ticket)
+    held = query_back(client, settings=document.flow.settings, bill_no=revaluation["bill_no"])
+    return {**revaluation, **held}
+
+
+def _audit(client, form: str, bill_no: str, ticket) -> None:
+    ref = _lookup(client, form, bill_no, ticket)
     if ref.status == "C":
         return
     errors = client.finish_bills(form, {bill_no: ref.status}).get(bill_no, [])
@@ -268,23 +354,31 @@ def count_reject(*, ticket, user, reason: str) -> None:
     document = _guard(ticket=ticket, user=user)
     client = _client(document)
     form, bill_no = document.target_payload["form_id"], document.progress["bill_no"]
+    bills = [(form, bill_no)]
+    revaluation = (document.progress or {}).get("revaluation") or {}
+    if revaluation:  # the proposed cost adjustment goes with its count bill (F8.2)
+        bills.append((_revaluation_form(document), revaluation["bill_no"]))
     try:
-        ref = client.lookup_bills(form, key_field="FBillNo", values=[bill_no]).get(bill_no)
-        if ref is not None and ref.status in ("B", "C"):
-            raise TicketError(
-                _("%(no)s is already submitted or audited in Kingdee; it cannot be deleted.")
-                % {"no": bill_no},
-                ticket=ticket.pk,
-            )
-        if ref is not None:
-            result = client.delete(form, numbers=[bill_no])
+        found = []
+        for bill_form, number in bills:
+            ref = client.lookup_bills(bill_form, key_field="FBillNo", values=[number]).get(number)
+            if ref is not None and ref.status in ("B", "C"):
+                raise TicketError(
+                    _("%(no)s is already submitted or audited in Kingdee; it cannot be deleted.")
+                    % {"no": number},
+                    ticket=ticket.pk,
+                )
+            if ref is not None:
+                found.append((bill_form, number))
+        for bill_form, number in found:
+            result = client.delete(bill_form, numbers=[number])
             if not result.ok:
                 raise TicketError("; ".join(e.message for e in result.errors), ticket=ticket.pk)
     except ConnectorError as exc:
         raise TicketError(exc.message, ticket=ticket.pk) from exc
     text = _("Count rejected by %(user)s, %(bill)s deleted in Kingdee: %(reason)s") % {
         "user": user.get_username(),
-        "bill": bill_no,
+        "bill": " + ".join(number for _form, number in bills),
         "reason": reason.strip(),
     }
     document.progress = {**document.progress, "approval": REJECTED, "rejected": reason.strip()}

@@ -111,9 +111,24 @@ class FlowAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if not self.enabling() or not data.get("integration") or not data.get("code"):
+        self.settings_failures = []
+        if not data.get("integration") or not data.get("code"):
             return data
-        probe = Flow(integration=data["integration"], code=data["code"])
+        if self.instance.pk and "settings" in self.changed_data:
+            # Opt-ins that need a preflight proof (F8.2 revaluation = propose).
+            probe = Flow(pk=self.instance.pk, integration=data["integration"], code=data["code"])
+            self.settings_failures = services.flow_settings_gate(
+                flow=probe, settings=data.get("settings") or {}
+            )
+            if self.settings_failures and not (data.get("preflight_override") or "").strip():
+                raise ValidationError(
+                    services.flow_settings_refusal(flow=probe, failures=self.settings_failures)
+                )
+        if not self.enabling():
+            return data
+        probe = Flow(
+            integration=data["integration"], code=data["code"], settings=data.get("settings") or {}
+        )
         failures = services.flow_gate_failures(flow=probe)
         if failures and not (data.get("preflight_override") or "").strip():
             lines = [f"{c.title}: {c.detail}" + (f" → {c.fix}" if c.fix else "") for c in failures]
@@ -242,6 +257,14 @@ class FlowAdmin(admin.ModelAdmin):
         enabling = form.enabling()
         if enabling:
             obj.enabled = False  # switched on below, through the preflight gate
+        if change and getattr(form, "settings_failures", None):
+            # clean() accepted them with an override reason: record it (flow_settings_update).
+            services.flow_settings_update(
+                flow=Flow.objects.get(pk=obj.pk),
+                settings=obj.settings,
+                user=request.user,
+                override_reason=form.cleaned_data.get("preflight_override", ""),
+            )
         super().save_model(request, obj, form, change)
         if enabling:
             services.flow_enable(

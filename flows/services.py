@@ -77,7 +77,20 @@ def flow_gate_failures(*, flow: Flow) -> list:
         failures += preflight_failures(
             integration=flow.integration, system=system, flow_code=flow.code
         )
+    # An opt-in the preflight proves only once it is set (F8.2 revaluation): its checks must
+    # be in the latest run and pass (docs/protocols/kingdee.md §7).
+    seen = {c.key for c in failures}
+    definition = _definition(flow)
+    if definition is not None:
+        failures += [c for c in definition.preflight_requirements(flow) if c.key not in seen]
     return failures
+
+
+def _definition(flow: Flow):
+    try:
+        return definition_for(flow.code)
+    except KeyError:  # a code without a definition has no opt-ins to prove
+        return None
 
 
 def flow_enable(*, flow: Flow, user=None, override_reason: str = "", by: str = "") -> Flow:
@@ -86,10 +99,6 @@ def flow_enable(*, flow: Flow, user=None, override_reason: str = "", by: str = "
     While the latest preflight of either system has failures gating the flow, it stays off
     unless a person gives `override_reason`; the override is recorded with who, when and the
     failures accepted (FlowPreflightOverride)."""
-    from connectors.preflight import preflight_latest
-
-    from .models import FlowPreflightOverride
-
     failures = flow_gate_failures(flow=flow)
     reason = (override_reason or "").strip()
     if failures and not reason:
@@ -107,42 +116,107 @@ def flow_enable(*, flow: Flow, user=None, override_reason: str = "", by: str = "
             failures=failures,
         )
     if failures:
-        from dataclasses import asdict
-
-        runs = [
-            run.pk
-            for run in (
-                preflight_latest(integration=flow.integration, system=system)
-                for system in sorted({c.system for c in failures})
-            )
-            if run is not None
-        ]
-        FlowPreflightOverride.objects.create(
+        _override_record(
             flow=flow,
-            user=user if getattr(user, "pk", None) else None,
-            username=by or getattr(user, "username", "") or "system",
+            failures=failures,
             reason=reason,
-            failures=[asdict(c) for c in failures],
-            preflight_runs=runs,
-        )
-        journal().event_record(
-            integration_id=flow.integration_id,
-            flow_code=flow.code,
-            stage="preflight",
-            level=EventLevel.WARNING,
-            actor=user if getattr(user, "pk", None) else None,
-            detail={"failures": [c.key for c in failures], "reason": reason},
-            message=_("%(flow)s enabled by %(who)s despite %(n)d preflight failure(s): %(why)s")
-            % {
-                "flow": flow.get_code_display(),
-                "who": by or getattr(user, "username", "") or "system",
-                "n": len(failures),
-                "why": reason,
-            },
+            user=user,
+            by=by,
+            message=_("%(flow)s enabled by %(who)s despite %(n)d preflight failure(s): %(why)s"),
         )
     Flow.objects.filter(pk=flow.pk).update(enabled=True, updated_at=timezone.now())
     flow.enabled = True
     flow_schedule_ensure(flow=flow)
+    return flow
+
+
+def _override_record(*, flow: Flow, failures: list, reason: str, user, by: str, message) -> None:
+    """Record a person's override of preflight failures (FlowPreflightOverride: who, when,
+    why, the failed checks and the runs) and log it as a warning event; `message` is the
+    event text with %(flow)s, %(who)s, %(n)d and %(why)s."""
+    from dataclasses import asdict
+
+    from connectors.preflight import preflight_latest
+
+    from .models import FlowPreflightOverride
+
+    who = by or getattr(user, "username", "") or "system"
+    runs = [
+        run.pk
+        for run in (
+            preflight_latest(integration=flow.integration, system=system)
+            for system in sorted({c.system for c in failures})
+        )
+        if run is not None
+    ]
+    FlowPreflightOverride.objects.create(
+        flow=flow,
+        user=user if getattr(user, "pk", None) else None,
+        username=who,
+        reason=reason,
+        failures=[asdict(c) for c in failures],
+        preflight_runs=runs,
+    )
+    journal().event_record(
+        integration_id=flow.integration_id,
+        flow_code=flow.code,
+        stage="preflight",
+        level=EventLevel.WARNING,
+        actor=user if getattr(user, "pk", None) else None,
+        detail={"failures": [c.key for c in failures], "reason": reason},
+        message=message
+        % {"flow": flow.get_code_display(), "who": who, "n": len(failures), "why": reason},
+    )
+
+
+def flow_settings_gate(*, flow: Flow, settings: dict) -> list:
+    """The failed or missing preflight checks that refuse saving `settings` on `flow`: an
+    opt-in that must be proved on the tenant first (F8.2 revaluation = propose,
+    docs/finance/stock-counts.md §7)."""
+    definition = _definition(flow)
+    return definition.settings_gate(flow, settings or {}) if definition is not None else []
+
+
+def flow_settings_refusal(*, flow: Flow, failures: list) -> str:
+    """The error text of a refused settings change (names the setting and the fix)."""
+    return _(
+        "%(flow)s: the setting revaluation = propose cannot be turned on: the latest Kingdee "
+        "preflight has not proved the cost adjustment form and its keys on this tenant: "
+        "%(list)s. Fix: switch the flow off, save revaluation = propose, run the Kingdee "
+        "preflight (it then checks the form and every key of revaluation_bill), fix what it "
+        "reports and switch the flow on; or give a preflight override reason (recorded)."
+    ) % {
+        "flow": flow.get_code_display(),
+        "list": "; ".join(f"{c.title} ({c.detail or c.key})" for c in failures[:10]),
+    }
+
+
+def flow_settings_update(
+    *, flow: Flow, settings: dict, user=None, override_reason: str = "", by: str = ""
+) -> Flow:
+    """Save a flow's settings through the preflight gate of opt-ins that need a proof
+    (flow_settings_gate): refused while it fails, unless a person gives `override_reason`,
+    which is recorded like a flow-enable override."""
+    failures = flow_settings_gate(flow=flow, settings=settings)
+    reason = (override_reason or "").strip()
+    if failures and not reason:
+        raise PreflightGateClosed(
+            flow_settings_refusal(flow=flow, failures=failures), failures=failures
+        )
+    if failures:
+        _override_record(
+            flow=flow,
+            failures=failures,
+            reason=reason,
+            user=user,
+            by=by,
+            message=_(
+                "%(flow)s: revaluation turned on by %(who)s despite %(n)d preflight "
+                "failure(s): %(why)s"
+            ),
+        )
+    Flow.objects.filter(pk=flow.pk).update(settings=settings, updated_at=timezone.now())
+    flow.settings = settings
     return flow
 
 

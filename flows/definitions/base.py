@@ -250,3 +250,15 @@ class FlowDefinition(ABC):
     def after_synced(self, ctx: FlowContext, documents: Iterable[SyncDocument]) -> None:
         """Write back / side effects once documents landed (release holds, ...)."""
         return
+
+    def preflight_requirements(self, flow: Flow) -> list:
+        """Preflight checks (connectors.preflight.Check) that must have passed before `flow`,
+        with its settings, may be switched on, beyond the failures that name the flow: an
+        opt-in the preflight proves only once it is set (F8.2 revaluation,
+        docs/protocols/kingdee.md §7). Missing or failed ones are returned."""
+        return []
+
+    def settings_gate(self, flow: Flow, settings: dict) -> list:
+        """Failed or missing preflight checks that refuse saving `settings` on `flow`
+        (flows.services.flow_settings_update); [] when nothing in them needs a proof."""
+        return []

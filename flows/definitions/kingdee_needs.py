@@ -305,6 +305,11 @@ def stock_count(ctx: FlowContext) -> Needs:
     needs.add("STK_MISCELLANEOUS", "FPrice FAmount", ENTRY)
     key = str(ctx.setting("unit_cost_field", custom_field(ctx, "UnitCost")))
     needs.fields.append(FieldNeed("BD_MATERIAL", key, HEADER, "decimal", 0, "unit_cost_field"))
+    # F8.2 opt-in revaluation: the cost adjustment form and its configured keys, only while
+    # `revaluation` is "propose" (docs/protocols/kingdee.md §4.16, §7).
+    from .count_revaluation import add_needs
+
+    add_needs(ctx, needs)
     from mappings.models import WarehouseMapping
 
     for wms, stock in WarehouseMapping.objects.filter(integration=ctx.integration).values_list(

@@ -25,6 +25,12 @@ strictly greater than `revaluation_threshold_percent` (default 2); zero book qua
 The bill number is deterministic (`<prefix><io_id>-PY` / `-PK`); an unknown outcome is resolved
 by looking the number up before anything is resent, and a bill found saved while it waits for
 approval is left saved.
+
+Opt-in revaluation (`revaluation` = "propose", F8.2, issue 17 point 1): a count bill waiting for
+approval may carry a saved cost adjustment (HS_AdjustmentBill `<bill no.>-CA`) re-valuing the
+counted stock of its lines over the threshold, never the variance (count_revaluation.py;
+docs/finance/stock-counts.md §7). It is written after the count bill, looked up before any
+resend and queried back after save.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from core.messages import gettext as _
 from mappings.errors import MappingMissing
 
 from ..choices import ErrorClass, FlowCode, System
-from . import register
+from . import count_revaluation, register
 from .base import FlowContext, LoadResult, Problem, SourceRecord, ValidationProblem
 from .kingdee_common import AUDITED, KingdeeBillFlow, business_date, custom_field, mapping_problem
 
@@ -260,6 +266,18 @@ class StockCount(KingdeeBillFlow):
             "approval": needs_approval(direction, review),
             "abnormal": abnormal_reason(ctx, count) if direction == LOSS else "",
         }
+        revaluation = count_revaluation.proposal(
+            ctx,
+            count=count,
+            lines=lines,
+            materials=materials,
+            review=review,
+            stock=stock,
+            bill_no=bill_no,
+            on_date=on_date,
+        )
+        if revaluation:
+            payload["revaluation"] = revaluation
         return payload, bill_no
 
     # --- load: saved for approval, or saved and audited ------------------------------------
@@ -279,7 +297,37 @@ class StockCount(KingdeeBillFlow):
                 results[doc.pk] = (
                     found if isinstance(found, LoadResult) else self._landed(doc, found)
                 )
+        self._load_revaluations(ctx, [d for d in documents if results[d.pk].ok], results)
         return results
+
+    def _load_revaluations(self, ctx: FlowContext, documents, results: dict) -> None:
+        """After the count bills: save (never audit) the cost adjustment of each landed bill
+        that proposes one, then read it back from Kingdee (F8.2, module doc). A failure leaves
+        the count bill landed in the progress and the document in problem until retried."""
+        todo = [
+            d
+            for d in documents
+            if (d.target_payload.get("revaluation") or {}).get("bill")
+            and not (d.progress.get("revaluation") or {}).get("status")
+        ]
+        by_form: dict[str, list] = {}
+        for doc in todo:
+            by_form.setdefault(doc.target_payload["revaluation"]["form"], []).append(doc)
+        for form, docs in by_form.items():
+            pairs = [(d, d.target_payload["revaluation"]["bill"]) for d in docs]
+            outcomes = self._write(ctx, form, pairs, audit=False)
+            for doc in docs:
+                found = outcomes[doc.pk]
+                if isinstance(found, LoadResult):
+                    found.progress = doc.progress  # the count bill stays landed
+                    results[doc.pk] = found
+                else:
+                    self._revaluation_landed(ctx, doc, found)
+
+    @staticmethod
+    def _revaluation_landed(ctx: FlowContext, doc, found: tuple) -> None:
+        held = count_revaluation.query_back(ctx.kingdee, settings=ctx.settings, bill_no=found[1])
+        doc.progress["revaluation"] = {**held, "bill_id": found[0]}
 
     @staticmethod
     def _landed(doc, found: tuple) -> LoadResult:
@@ -381,7 +429,30 @@ class StockCount(KingdeeBillFlow):
                     results[doc.pk] = self._landed(doc, hit)
                 else:
                     results[doc.pk] = LoadResult(progress=doc.progress)  # not there: send it
+        self._find_revaluations(ctx, [d for d in documents if d.pk in results], results)
         return results
+
+    def _find_revaluations(self, ctx: FlowContext, documents, results: dict) -> None:
+        """Check-before-resend of the cost adjustments: a landed count bill whose adjustment is
+        not in Kingdee is sent again (load finds the count bill by its number)."""
+        by_form: dict[str, list] = {}
+        for doc in documents:
+            proposed = (doc.target_payload or {}).get("revaluation") or {}
+            if results[doc.pk].ok and proposed.get("bill"):
+                by_form.setdefault(proposed["form"], []).append(doc)
+        for form, docs in by_form.items():
+            found = self._existing(
+                ctx, form, [(d, d.target_payload["revaluation"]["bill_no"]) for d in docs]
+            )
+            for doc in docs:
+                hit = found.get(doc.pk)
+                if isinstance(hit, LoadResult):
+                    hit.progress = doc.progress
+                    results[doc.pk] = hit
+                elif hit is not None:
+                    self._revaluation_landed(ctx, doc, hit)
+                else:
+                    results[doc.pk] = LoadResult(progress=doc.progress)
 
     def stock_lines(self, doc) -> list[tuple[str, str, Decimal]]:
         spec = DIRECTIONS[direction_of(doc)]
@@ -395,6 +466,13 @@ class StockCount(KingdeeBillFlow):
                 )
             )
         return lines
+
+    # --- the preflight gate of the opt-in revaluation (F8.2, issue 17 point 1) -------------
+    def preflight_requirements(self, flow) -> list:
+        return count_revaluation.proof_failures(flow)
+
+    def settings_gate(self, flow, settings: dict) -> list:
+        return count_revaluation.settings_gate(flow, settings)
 
     # --- after: the approval ticket (issue 19 point 5, F8.2) ---------------------------------
     def after_synced(self, ctx: FlowContext, documents) -> None:

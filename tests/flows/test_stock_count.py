@@ -72,8 +72,10 @@ def kd(demo_integration):
     return client_for(demo_integration.kingdee)
 
 
-def count(jst, so_id: str, items: list[tuple[str, int]], wms_co_id: int = 20001) -> int:
-    """Confirm a stock check (absolute counted quantities) in Jushuitan; returns io_id."""
+def count(jst, so_id: str, items: list[tuple[str, int]], wms_co_id: int = 20001, costs=None) -> int:
+    """Confirm a stock check (absolute counted quantities) in Jushuitan; returns io_id.
+    `costs` puts a Jushuitan cost price on the count lines of those SKUs."""
+    costs = costs or {}
     result = jst.upload_inventory(
         {
             "so_id": so_id,
@@ -82,7 +84,10 @@ def count(jst, so_id: str, items: list[tuple[str, int]], wms_co_id: int = 20001)
             "type": "check",
             "is_confirm": True,
             "remark": "cycle count",
-            "items": [{"sku_id": sku, "qty": qty} for sku, qty in items],
+            "items": [
+                {"sku_id": sku, "qty": qty, **({"cost_price": costs[sku]} if sku in costs else {})}
+                for sku, qty in items
+            ],
         }
     )
     assert result.ok, result.message
@@ -398,6 +403,137 @@ def test_issue19_p5_only_finance_approves_and_reject_deletes_the_saved_bill(
     ticket.refresh_from_db()
     assert ticket.status == "ignored" and "recount tomorrow" in ticket.resolution
     assert SyncDocument.objects.get(flow=flow).progress["approval"] == "rejected"
+
+
+# --- F8.2 opt-in revaluation of the counted stock (issue 17 point 1) -------------------------
+
+
+def propose_revaluation(integration) -> Flow:
+    """revaluation = propose on the stock_count flow, with the cost adjustment's custom field
+    created in the sandbox's BOS (saving the row directly is not gated; the gate is tested in
+    tests/connectors/kingdee/test_preflight.py)."""
+    from sandbox.kingdee import bos
+
+    bos.declare("HS_AdjustmentBill", ["F_PAEZ_CountNo"], length=50)
+    flow = Flow.objects.get(integration=integration, code=FlowCode.STOCK_COUNT)
+    flow.settings = {**(flow.settings or {}), "revaluation": "propose"}
+    flow.save()
+    return flow
+
+
+def adjustments(kd, io_id: int) -> list[tuple[str, str, str, Decimal]]:
+    """(bill no., status, material, amount) of the count's cost adjustments, by ExecuteBillQuery."""
+    rows = kd.execute_bill_query(
+        "HS_AdjustmentBill",
+        ["FBillNo", "FDocumentStatus", "FMaterialID.FNumber", "FAdjustmentAMOUNT"],
+        filter_string=f"FBillNo like 'JSTPD{io_id}-%'",
+        order_string="FBillNo",
+    )
+    return [(r[0], r[1], r[2], Decimal(str(r[3]))) for r in rows]
+
+
+def test_f8_2_issue17_p1_revaluation_proposes_saved_adjustments_and_values_counted_stock_once(
+    demo_integration, jst, kd, celery_worker, wait_until, demo_users
+):
+    """F8.2 / issue 17 point 1: GIVEN revaluation = propose, Kingdee unit costs EAR-1101 86.50
+    and PB-1002 50.00 (the books of 500 valued at them) and a count whose lines carry the
+    Jushuitan cost prices 90.00 and 48.00, finding EAR-1101 +11 and PB-1002 -11 (over 2 %) and
+    PB-1001 +10 (exactly 2 %, no cost price) WHEN the flow runs twice THEN each count bill has
+    exactly one cost adjustment HS_AdjustmentBill `<bill>-CA`, saved only (A), read back from
+    Kingdee, re-valuing the COUNTED stock: 511 × (90.00 − 86.50) = 1788.50 and
+    489 × (48.00 − 50.00) = −978.00 (no line for PB-1001), listed on the finance tickets with
+    what Kingdee holds, and no value moved yet; WHEN finance approves THEN the adjustments are
+    audited after the count bills and each line's value is book value + variance × Kingdee cost
+    + r_qty × (reference − Kingdee cost) = r_qty × reference: the variance is valued once."""
+    from finance.stock_counts import count_approve
+    from sandbox.kingdee.models import KdBill
+
+    flow = propose_revaluation(demo_integration)
+    kingdee_costs(SKU_EAR_1101="86.50", SKU_PB_1002="50.00")
+    materials = ("SKU-EAR-1101", "SKU-PB-1002")
+    before = {m: sandbox_value("20001", m) for m in materials}
+    io_id = count(
+        jst,
+        "CNT-REVAL",
+        [("SKU-EAR-1101", 511), ("SKU-PB-1002", 489), ("SKU-PB-1001", 510)],
+        costs={"SKU-EAR-1101": "90.00", "SKU-PB-1002": "48.00"},
+    )
+
+    run_until_synced(flow, wait_until, 2)
+    run_until_synced(flow, wait_until, 2)  # found by number, never written twice
+
+    assert adjustments(kd, io_id) == [
+        (f"JSTPD{io_id}-PK-CA", "A", "SKU-PB-1002", Decimal("-978.00")),
+        (f"JSTPD{io_id}-PY-CA", "A", "SKU-EAR-1101", Decimal("1788.50")),
+    ]
+    assert KdBill.objects.filter(form_id="HS_AdjustmentBill").count() == 2
+    assert {m: sandbox_value("20001", m) for m in materials} == before
+    wait_until(lambda: approval_tickets().count() == 2, 30)
+    gain_ticket, loss_ticket = approval_tickets()
+    gain = gain_ticket.detail["revaluation"]
+    assert gain["bill_no"] == f"JSTPD{io_id}-PY-CA" and gain["form"] == "HS_AdjustmentBill"
+    assert gain["lines"] == [
+        {
+            "sku_id": "SKU-EAR-1101",
+            "material": "SKU-EAR-1101",
+            "r_qty": "511",
+            "kingdee_cost": "86.50",
+            "reference_cost": "90.00",
+            "amount": "1788.50",
+        }
+    ]
+    assert gain["kingdee"]["status"] == "A"
+    [(material, stock, amount)] = gain["kingdee"]["rows"]
+    assert (material, stock, Decimal(amount)) == ("SKU-EAR-1101", "20001", Decimal("1788.50"))
+    assert f"JSTPD{io_id}-PY-CA" in gain_ticket.message
+    [loss_line] = loss_ticket.detail["revaluation"]["lines"]
+    assert (loss_line["r_qty"], Decimal(loss_line["kingdee_cost"]), loss_line["amount"]) == (
+        "489",
+        Decimal("50"),
+        "-978.00",
+    )
+
+    for ticket in (gain_ticket, loss_ticket):
+        outcome = count_approve(ticket=ticket, user=demo_users["finance"])
+        assert outcome["revaluation"] == ticket.detail["revaluation"]["bill_no"]
+
+    assert [a[1] for a in adjustments(kd, io_id)] == ["C", "C"]
+    after = {m: sandbox_value("20001", m) for m in materials}
+    variance = {"SKU-EAR-1101": (Decimal("11"), Decimal("86.50"), Decimal("1788.50"))}
+    variance["SKU-PB-1002"] = (Decimal("-11"), Decimal("50.00"), Decimal("-978.00"))
+    for material, (qty, cost, amount) in variance.items():
+        assert after[material][1] == before[material][1] + qty * cost + amount, material
+    assert after["SKU-EAR-1101"] == (Decimal("511"), Decimal("511") * Decimal("90.00"))
+    assert after["SKU-PB-1002"] == (Decimal("489"), Decimal("489") * Decimal("48.00"))
+    for ticket in approval_tickets():
+        assert ticket.status == "resolved"
+        assert ticket.detail["revaluation"]["kingdee"]["status"] == "C"
+
+
+def test_f8_2_issue17_p1_reject_deletes_the_proposed_adjustment_with_the_count_bill(
+    demo_integration, jst, kd, celery_worker, wait_until, demo_users, browser
+):
+    """F8.2 / issue 17 point 1: GIVEN revaluation = propose and a count loss of PB-1002 -11
+    (over 2 %) with a Jushuitan cost price of 46.00 on its line, waiting for approval with its
+    saved cost adjustment WHEN finance rejects it THEN both the loss bill and the adjustment
+    are deleted in Kingdee and no quantity or value moved."""
+    flow = propose_revaluation(demo_integration)
+    before = sandbox_value("20001", "SKU-PB-1002")
+    io_id = count(jst, "CNT-REVAL-NO", [("SKU-PB-1002", 489)], costs={"SKU-PB-1002": "46.00"})
+    run_until_synced(flow, wait_until, 1)
+    ticket = wait_until(lambda: approval_tickets().first(), 30)
+    assert [a[:2] for a in adjustments(kd, io_id)] == [(f"JSTPD{io_id}-PK-CA", "A")]
+
+    answer = browser(demo_users["finance"]).post(
+        f"/monitoring/tickets/{ticket.pk}/reject_count/", {"reason": "recount"}
+    )
+    assert answer.status_code == 200
+
+    assert adjustments(kd, io_id) == []
+    assert status_of(kd, "STK_MisDelivery", f"JSTPD{io_id}-PK") is None
+    assert sandbox_value("20001", "SKU-PB-1002") == before
+    ticket.refresh_from_db()
+    assert ticket.status == "ignored"
 
 
 def test_f8_1_exactly_once_under_injected_kingdee_faults(demo_integration, jst, kd):

@@ -8,7 +8,7 @@ from django.urls import reverse
 from connectors.preflight import checks_of, preflight_run
 from flows.choices import FlowCode
 from flows.models import Flow, FlowPreflightOverride
-from flows.services import PreflightGateClosed, flow_enable
+from flows.services import PreflightGateClosed, flow_enable, flow_settings_update
 from sandbox import demo_catalogue
 from sandbox.kingdee import bos
 
@@ -204,3 +204,119 @@ def test_demo_setup_enables_every_flow_after_a_passing_preflight(demo_integratio
     assert not Flow.objects.filter(integration=demo_integration, enabled=False).exists()
     for override in FlowPreflightOverride.objects.filter(flow__integration=demo_integration):
         assert all(f["system"] != "kingdee" for f in override.failures)
+
+
+def test_f8_2_issue17_p1_revaluation_stays_off_until_the_preflight_proved_the_adjustment_form(
+    demo_integration, admin_user
+):
+    """F8.2 / issue 17 point 1 ("revaluation stays off until the preflight has proved the form
+    on the tenant"): GIVEN the demo's stock_count flow on with revaluation off (the preflight
+    does not check HS_AdjustmentBill) WHEN revaluation = propose is saved THEN it is refused,
+    naming the setting and the fix; switched off, the flow takes the setting, the preflight
+    then checks the form and every configured key and names the missing custom field, and the
+    flow refuses to switch on; once the field is declared the preflight passes and the flow
+    switches on; a changed key is refused again until proved, and a person's override is
+    recorded."""
+    flow = Flow.objects.get(integration=demo_integration, code=FlowCode.STOCK_COUNT)
+    assert flow.enabled
+    run = kingdee_run(demo_integration)
+    assert not any("HS_AdjustmentBill" in c.key for c in checks_of(run))  # default off
+
+    with pytest.raises(PreflightGateClosed) as closed:
+        flow_settings_update(flow=flow, settings={"revaluation": "propose"})
+    message = closed.value.message
+    assert "revaluation = propose" in message and "HS_AdjustmentBill" in message
+    assert "run the Kingdee preflight" in message and "override reason" in message
+    assert "revaluation" not in Flow.objects.get(pk=flow.pk).settings
+
+    Flow.objects.filter(pk=flow.pk).update(enabled=False)
+    flow.refresh_from_db()
+    flow_settings_update(flow=flow, settings={"revaluation": "propose"})
+    run = kingdee_run(demo_integration)
+    keys = {c.key for c in checks_of(run)}
+    form = "HS_AdjustmentBill"
+    for key in (
+        f"kingdee.form.{form}",
+        *(
+            f"kingdee.field.{form}.{k}"
+            for k in (
+                "FACCTGSYSTEMID",
+                "FAcctOrgID",
+                "FACCTPOLICYID",
+                "FBusinessType",
+                "FBillTypeID",
+                "FStockOrgID",
+                "FMaterialID",
+                "FSTOCKSTATUSID",
+                "FStockID",
+                "FOwnerID",
+                "FAdjustmentAMOUNT",
+            )
+        ),
+        "kingdee.base.BOS_BillType.CBTZD01_SYS",
+    ):
+        assert key in keys, key
+    problems = failed(run)
+    assert set(problems) == {f"kingdee.field.{form}.F_PAEZ_CountNo"}
+    check = problems[f"kingdee.field.{form}.F_PAEZ_CountNo"]
+    assert check.detail == "MsgCode 9: 元数据中标识为F_PAEZ_CountNo的字段不存在"
+    assert check.fix.startswith("Create text field F_PAEZ_CountNo (50) on the HS_AdjustmentBill")
+    with pytest.raises(PreflightGateClosed) as closed:
+        flow_enable(flow=flow)
+    assert "F_PAEZ_CountNo" in closed.value.message
+    assert not Flow.objects.get(pk=flow.pk).enabled
+
+    bos.declare(form, ["F_PAEZ_CountNo"], length=50)
+    assert failed(kingdee_run(demo_integration)) == {}
+    flow_enable(flow=flow)
+    assert Flow.objects.get(pk=flow.pk).enabled
+
+    renamed = {"revaluation": "propose", "revaluation_bill": {"keys": {"amount": "FAdjAmount"}}}
+    with pytest.raises(PreflightGateClosed) as closed:
+        flow_settings_update(flow=flow, settings=renamed)
+    assert "HS_AdjustmentBill.FAdjAmount" in closed.value.message
+    assert [c.key for c in closed.value.failures] == [f"kingdee.field.{form}.FAdjAmount"]
+    flow_settings_update(
+        flow=flow, settings=renamed, user=admin_user, override_reason="tenant key checked by hand"
+    )
+    assert Flow.objects.get(pk=flow.pk).settings == renamed
+    override = FlowPreflightOverride.objects.get(flow=flow, reason="tenant key checked by hand")
+    assert override.user == admin_user
+    assert [f["key"] for f in override.failures] == [f"kingdee.field.{form}.FAdjAmount"]
+
+
+def test_f8_2_issue17_p1_admin_flow_form_refuses_revaluation_until_proved(
+    demo_integration, admin_client
+):
+    """F8.2 / issue 17 point 1 (admin): GIVEN the switched-on stock_count flow and a preflight
+    that never checked HS_AdjustmentBill WHEN revaluation = propose is saved in the flow's
+    admin form THEN the form refuses it, naming the setting and the fix, and the settings stay
+    as they were; with an override reason it saves and the override is recorded."""
+    flow = Flow.objects.get(integration=demo_integration, code=FlowCode.STOCK_COUNT)
+    kingdee_run(demo_integration)
+    url = reverse("admin:flows_flow_change", args=[flow.pk])
+    form = {
+        "integration": demo_integration.pk,
+        "code": flow.code,
+        "enabled": "on",
+        "batch_size": flow.batch_size,
+        "poll_seconds": flow.poll_seconds,
+        "settings": '{"revaluation": "propose"}',
+        "consecutive_failures": 0,
+        "watermark-TOTAL_FORMS": "0",
+        "watermark-INITIAL_FORMS": "0",
+        "watermark-MIN_NUM_FORMS": "0",
+        "watermark-MAX_NUM_FORMS": "1",
+    }
+    answer = admin_client.post(url, form, HTTP_ACCEPT_LANGUAGE="en")
+    assert answer.status_code == 200
+    text = answer.content.decode()
+    assert "the setting revaluation = propose cannot be turned on" in text
+    assert "HS_AdjustmentBill" in text
+    assert "revaluation" not in Flow.objects.get(pk=flow.pk).settings
+
+    answer = admin_client.post(url, {**form, "preflight_override": "proved by hand"})
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    assert Flow.objects.get(pk=flow.pk).settings == {"revaluation": "propose"}
+    override = FlowPreflightOverride.objects.get(flow=flow, reason="proved by hand")
+    assert any("HS_AdjustmentBill" in f["key"] for f in override.failures)
