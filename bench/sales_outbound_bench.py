@@ -367,7 +367,9 @@ def naive_run(integration, flow, timeline: Timeline, *, seed: int):
     for order in jst.orders(
         start=start, end=end + timedelta(seconds=1), status="Sent", is_get_cbfinance=True
     ):
-        document = SimpleNamespace(source_payload=order, progress={})
+        document = SimpleNamespace(
+            source_key=f"o:{order.get('o_id')}", source_payload=order, progress={}
+        )
         payload, number = definition.transform(ctx, document)
         saved = kd.save(FORM, payload)
         if not saved.ok:
